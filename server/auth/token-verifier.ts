@@ -1,0 +1,94 @@
+/**
+ * Verifies connection tokens (JWT) with jose. The accepted algorithms are fixed by
+ * the configured key, never taken from the token header, so `alg: none` and
+ * algorithm-confusion tokens are refused.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import type { Config } from '../config/config.js';
+import { RoomcastError } from '../errors.js';
+
+/** Clock skew tolerated on exp/nbf between the token issuer and this node. */
+const CLOCK_TOLERANCE_S = 5;
+
+export interface VerifiedToken {
+  userId: string;
+  roomPatterns: string[];
+  /** ms since the epoch, or null when the token has no `exp`. */
+  expiresAt: number | null;
+}
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-:.@]+$/, 'sub must use room-name characters'),
+  rooms: z.array(z.string().min(1).max(200)).max(1000).optional(),
+});
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+
+function algorithmsFor(key: KeyObject): string[] {
+  if (key.asymmetricKeyType === 'rsa') return ['RS256'];
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (curve === 'prime256v1' || curve === 'P-256') return ['ES256'];
+  if (curve === 'secp384r1' || curve === 'P-384') return ['ES384'];
+  return ['ES512'];
+}
+
+export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
+  let key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  let algorithms: string[];
+  switch (jwt.key.kind) {
+    case 'secret':
+      key = jwt.key.secret;
+      algorithms = ['HS256'];
+      break;
+    case 'public-key': {
+      const publicKey = createPublicKey(jwt.key.pem);
+      key = publicKey;
+      algorithms = algorithmsFor(publicKey);
+      break;
+    }
+    case 'jwks':
+      key = createRemoteJWKSet(jwt.key.url, { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      algorithms = ['RS256', 'ES256', 'ES384'];
+      break;
+  }
+  const options = {
+    algorithms,
+    clockTolerance: CLOCK_TOLERANCE_S,
+    ...(jwt.issuer !== null ? { issuer: jwt.issuer } : {}),
+    ...(jwt.audience !== null ? { audience: jwt.audience } : {}),
+  };
+
+  return async (token: string): Promise<VerifiedToken> => {
+    let payload: JWTPayload;
+    try {
+      // jose's overloads differ for a key and a key getter; both are valid here.
+      const result = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+      payload = result.payload;
+    } catch (error) {
+      throw verificationError(error);
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) {
+      throw new RoomcastError('UNAUTHENTICATED', `token claims are invalid: ${claims.error.issues[0]?.message ?? 'bad claims'}`);
+    }
+    return {
+      userId: claims.data.sub,
+      roomPatterns: claims.data.rooms ?? [],
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+    };
+  };
+}
+
+function verificationError(error: unknown): RoomcastError {
+  if (error instanceof joseErrors.JWTExpired) return new RoomcastError('TOKEN_EXPIRED');
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new RoomcastError('UNAUTHENTICATED', `token claim "${error.claim}" is not valid`);
+  }
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+    return new RoomcastError('UNAVAILABLE', 'the key set cannot be fetched now');
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return new RoomcastError('UNAUTHENTICATED', 'token algorithm is not accepted');
+  return new RoomcastError('UNAUTHENTICATED', 'token is not valid');
+}

@@ -1,0 +1,51 @@
+/** The validated, frozen configuration of one gateway node. Built once at start-up by loadConfig(). */
+import type { NamespaceRules } from './namespaces.js';
+
+export type JwtKeySource =
+  | { kind: 'secret'; secret: Uint8Array; development: boolean }
+  | { kind: 'public-key'; pem: string }
+  | { kind: 'jwks'; url: URL };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  host: string;
+  nodeId: string;
+  redisUrl: string | null;
+  redisClusterNodes: ReadonlyArray<{ host: string; port: number }> | null;
+  jwt: {
+    key: JwtKeySource;
+    issuer: string | null;
+    audience: string | null;
+  };
+  /** Keys accepted by the HTTP publish API; empty: the API is off. */
+  apiKeys: readonly string[];
+  /** Browser origins allowed to connect; empty: same origin only. `*` allows any. */
+  corsOrigins: readonly string[];
+  parser: 'json' | 'msgpack';
+  history: { size: number; ttlSeconds: number };
+  limits: {
+    maxPayloadBytes: number;
+    maxRoomsPerSocket: number;
+    maxRoomMembers: number;
+    rateLimitPerSecond: number;
+    rateLimitBurst: number;
+  };
+  heartbeat: { pingIntervalMs: number; pingTimeoutMs: number };
+  drainTimeoutMs: number;
+  namespaces: readonly NamespaceRules[];
+  logLevel: LogLevel;
+  logPretty: boolean;
+}
+
+/** A setting that cannot be used; start-up stops with this message and exit code 1. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Reads the environment once into a frozen Config. Every variable is checked
+ * here, so a bad value stops start-up with a message naming the variable and
+ * what it accepts, instead of failing later at first use.
+ */
+import { createPublicKey } from 'node:crypto';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, type Config, type JwtKeySource, type LogLevel } from './config.js';
+import { loadNamespaces } from './namespaces.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The HS256 secret used when no key is configured: development only, announced loudly at start. */
+export const DEVELOPMENT_JWT_SECRET = 'roomcast-development-secret-do-not-use-in-production';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parseWith<T>(name: string, raw: string, schema: z.ZodType<T, unknown>, expected: string): T {
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(name, `expected ${expected}, got "${raw}"`);
+  return result.data;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const schema = z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+  return parseWith(name, raw, schema, `an integer from ${min} to ${max}`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  return parseWith(name, raw, z.enum(allowed as [T, ...T[]]), `one of ${allowed.join(', ')}`);
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = parseWith(name, raw.toLowerCase(), z.enum(['true', 'false', '1', '0']), 'true or false');
+  return value === 'true' || value === '1';
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): URL | null {
+  const raw = read(env, name);
+  if (raw === undefined) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected a URL (${protocols.join(' or ')}), got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a URL starting with ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return parsed;
+}
+
+function hostPorts(env: Env, name: string): Array<{ host: string; port: number }> | null {
+  const items = list(env, name);
+  if (items.length === 0) return null;
+  return items.map((item) => {
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(item);
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || port < 1 || port > 65535) throw new ConfigError(name, `expected a comma list of host:port, got "${item}"`);
+    return { host: match[1] as string, port };
+  });
+}
+
+function jwtKey(env: Env): JwtKeySource {
+  const secret = read(env, 'JWT_SECRET');
+  const publicKey = read(env, 'JWT_PUBLIC_KEY');
+  const jwks = url(env, 'JWKS_URL', ['https:', 'http:']);
+  const given = [secret, publicKey, jwks].filter((value) => value !== undefined && value !== null).length;
+  if (given > 1) throw new ConfigError('JWT_SECRET', 'set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWKS_URL');
+  if (secret !== undefined) {
+    const bytes = new TextEncoder().encode(secret);
+    if (bytes.length < 32) throw new ConfigError('JWT_SECRET', 'expected at least 32 bytes (HS256 needs a 256-bit secret)');
+    return { kind: 'secret', secret: bytes, development: false };
+  }
+  if (publicKey !== undefined) {
+    // Env files often carry PEM with literal "\n"; accept both forms.
+    const pem = publicKey.replace(/\\n/g, '\n');
+    try {
+      const key = createPublicKey(pem);
+      if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ec') throw new Error(`${key.asymmetricKeyType} keys are not supported`);
+    } catch (error) {
+      throw new ConfigError('JWT_PUBLIC_KEY', `expected an RSA or EC public key in PEM (SPKI) form: ${(error as Error).message}`);
+    }
+    return { kind: 'public-key', pem };
+  }
+  if (jwks !== null) return { kind: 'jwks', url: jwks };
+  if (env.NODE_ENV === 'production') {
+    throw new ConfigError('JWT_SECRET', 'NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL (the development secret is refused)');
+  }
+  return { kind: 'secret', secret: new TextEncoder().encode(DEVELOPMENT_JWT_SECRET), development: true };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !(value instanceof URL) && !(value instanceof Uint8Array) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', 25_000, 1_000, 600_000);
+  const pingTimeoutMs = integer(env, 'PING_TIMEOUT_MS', 20_000, 1_000, 600_000);
+  const rateLimitPerSecond = integer(env, 'RATE_LIMIT_PER_S', 50, 1, 1_000_000);
+  const rateLimitBurst = integer(env, 'RATE_LIMIT_BURST', 100, 1, 1_000_000);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  if (redisUrl !== null && redisClusterNodes !== null) {
+    throw new ConfigError('REDIS_URL', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  }
+  const apiKeys = list(env, 'API_KEYS');
+  for (const key of apiKeys) {
+    if (key.length < 16) throw new ConfigError('API_KEYS', 'expected keys of at least 16 characters each');
+  }
+  const corsOrigins = list(env, 'CORS_ORIGINS');
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError('CORS_ORIGINS', `expected a comma list of origins like https://app.example.com (or *), got "${origin}"`);
+    }
+  }
+  const config: Config = {
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    nodeId: read(env, 'NODE_ID') ?? `${hostname()}-${process.pid}`,
+    redisUrl: redisUrl?.toString() ?? null,
+    redisClusterNodes,
+    jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },
+    apiKeys,
+    corsOrigins,
+    parser: oneOf(env, 'PARSER', 'json', ['json', 'msgpack'] as const),
+    history: {
+      size: integer(env, 'HISTORY_SIZE', 1000, 0, 1_000_000),
+      ttlSeconds: integer(env, 'HISTORY_TTL_S', 3600, 1, 30 * 24 * 3600),
+    },
+    limits: {
+      maxPayloadBytes: integer(env, 'MAX_PAYLOAD_BYTES', 65_536, 64, 16 * 1024 * 1024),
+      maxRoomsPerSocket: integer(env, 'MAX_ROOMS_PER_SOCKET', 128, 1, 100_000),
+      maxRoomMembers: integer(env, 'MAX_ROOM_MEMBERS', 50_000, 1, 10_000_000),
+      rateLimitPerSecond,
+      rateLimitBurst,
+    },
+    heartbeat: { pingIntervalMs, pingTimeoutMs },
+    drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    namespaces: loadNamespaces(read(env, 'NAMESPACES_FILE')),
+    logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    logPretty: boolean(env, 'LOG_PRETTY', false),
+  };
+  return deepFreeze(config);
+}

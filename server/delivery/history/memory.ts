@@ -1,0 +1,129 @@
+/**
+ * History in this process's memory, for a single node. Bounded per room by
+ * HISTORY_SIZE entries and HISTORY_TTL_S; a room whose entries all expired and
+ * that saw no activity for the TTL is forgotten, so memory follows active rooms.
+ * A restart loses everything, which the new epochs make visible to clients.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Message, StreamPosition } from '../../../shared/index.js';
+import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../history-store.js';
+
+interface RoomLog {
+  epoch: string;
+  lastOffset: number;
+  /** Contiguous offsets, oldest first. */
+  entries: Message[];
+  /** idempotency key -> stored message; insertion order is age order. */
+  idempotency: Map<string, Message>;
+  touchedAt: number;
+}
+
+export interface MemoryHistoryOptions {
+  size: number;
+  ttlSeconds: number;
+  now?: () => number;
+  /** How often expired rooms are swept; the timer does not keep the process alive. */
+  sweepIntervalMs?: number;
+}
+
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+export class MemoryHistoryStore implements HistoryStore {
+  private readonly rooms = new Map<string, RoomLog>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly idempotencyCap: number;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly options: MemoryHistoryOptions) {
+    this.ttlMs = options.ttlSeconds * 1000;
+    this.now = options.now ?? Date.now;
+    // Keys are kept for the TTL, but never more per room than this, so one room cannot grow without bound.
+    this.idempotencyCap = Math.max(1000, options.size);
+    this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.min(this.ttlMs, 60_000));
+    this.sweepTimer.unref();
+  }
+
+  async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
+    const log = this.log(namespace, room);
+    const now = this.now();
+    this.expire(log, now);
+    if (idempotencyKey !== undefined) {
+      const stored = log.idempotency.get(idempotencyKey);
+      if (stored !== undefined) return { message: stored, duplicate: true };
+    }
+    log.lastOffset += 1;
+    const message: Message = { room, event: publication.event, data: publication.data, offset: log.lastOffset, epoch: log.epoch, ts: publication.ts };
+    if (publication.from !== undefined) message.from = publication.from;
+    if (this.options.size > 0) {
+      log.entries.push(message);
+      if (log.entries.length > this.options.size) log.entries.shift();
+    }
+    if (idempotencyKey !== undefined) {
+      log.idempotency.set(idempotencyKey, message);
+      if (log.idempotency.size > this.idempotencyCap) {
+        const oldest = log.idempotency.keys().next().value as string;
+        log.idempotency.delete(oldest);
+      }
+    }
+    return { message, duplicate: false };
+  }
+
+  async position(namespace: string, room: string): Promise<StreamPosition> {
+    const log = this.log(namespace, room);
+    return { epoch: log.epoch, offset: log.lastOffset };
+  }
+
+  async read(namespace: string, room: string, since: StreamPosition | undefined, limit: number): Promise<HistoryRead> {
+    const log = this.log(namespace, room);
+    this.expire(log, this.now());
+    const head = { epoch: log.epoch, offset: log.lastOffset };
+    const first = log.entries[0]?.offset ?? log.lastOffset + 1;
+    if (since === undefined) {
+      return { ...head, recovered: true, messages: log.entries.slice(0, limit) };
+    }
+    if (since.epoch !== log.epoch || since.offset > log.lastOffset) return { ...head, recovered: false, messages: [] };
+    if (since.offset === log.lastOffset) return { ...head, recovered: true, messages: [] };
+    if (since.offset + 1 < first) return { ...head, recovered: false, messages: [] };
+    const start = since.offset + 1 - first;
+    return { ...head, recovered: true, messages: log.entries.slice(start, start + limit) };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.rooms.clear();
+  }
+
+  private log(namespace: string, room: string): RoomLog {
+    const key = `${namespace}\u0000${room}`;
+    let log = this.rooms.get(key);
+    if (log === undefined) {
+      log = { epoch: newEpoch(), lastOffset: 0, entries: [], idempotency: new Map(), touchedAt: this.now() };
+      this.rooms.set(key, log);
+    }
+    log.touchedAt = this.now();
+    return log;
+  }
+
+  /** Drops entries and idempotency keys older than the TTL (both are in age order). */
+  private expire(log: RoomLog, now: number): void {
+    const cutoff = now - this.ttlMs;
+    let drop = 0;
+    while (drop < log.entries.length && (log.entries[drop] as Message).ts < cutoff) drop += 1;
+    if (drop > 0) log.entries.splice(0, drop);
+    for (const [key, message] of log.idempotency) {
+      if (message.ts >= cutoff) break;
+      log.idempotency.delete(key);
+    }
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, log] of this.rooms) {
+      this.expire(log, now);
+      if (log.entries.length === 0 && log.idempotency.size === 0 && now - log.touchedAt >= this.ttlMs) this.rooms.delete(key);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One publication into one room: size check, store (which assigns the offset),
+ * then broadcast. Shared by the HTTP API and the socket handler, so both give
+ * the same guarantees. A duplicate (same idempotency key) is broadcast again:
+ * a node that stored a message and died before broadcasting it is repaired by
+ * the publisher's retry, and clients drop the offset they already have.
+ */
+import type { JsonValue, Message, PublishResult } from '../../shared/index.js';
+import { RoomcastError } from '../errors.js';
+import type { HistoryStore } from './history-store.js';
+
+export type Broadcast = (namespace: string, message: Message) => void;
+
+export interface PublishInput {
+  namespace: string;
+  room: string;
+  event: string;
+  data: JsonValue;
+  from?: string;
+  idempotencyKey?: string;
+}
+
+export interface PublishOutcome extends PublishResult {
+  duplicate: boolean;
+}
+
+/** Size of `data` as the JSON text a client will receive, in bytes. */
+export function payloadBytes(data: JsonValue): number {
+  return Buffer.byteLength(JSON.stringify(data) ?? '', 'utf8');
+}
+
+export class Publisher {
+  constructor(
+    private readonly history: HistoryStore,
+    private readonly broadcast: Broadcast,
+    private readonly maxPayloadBytes: number,
+  ) {}
+
+  /** Throws PAYLOAD_TOO_LARGE before anything is stored. */
+  checkSize(data: JsonValue): void {
+    const bytes = payloadBytes(data);
+    if (bytes > this.maxPayloadBytes) {
+      throw new RoomcastError('PAYLOAD_TOO_LARGE', `data is ${bytes} bytes; the limit is ${this.maxPayloadBytes}`);
+    }
+  }
+
+  async publish(input: PublishInput): Promise<PublishOutcome> {
+    this.checkSize(input.data);
+    const { message, duplicate } = await this.history.append(
+      input.namespace,
+      input.room,
+      { event: input.event, data: input.data, ts: Date.now(), ...(input.from !== undefined ? { from: input.from } : {}) },
+      input.idempotencyKey,
+    );
+    this.broadcast(input.namespace, message);
+    return { room: input.room, epoch: message.epoch, offset: message.offset, duplicate };
+  }
+}

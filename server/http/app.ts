@@ -1,0 +1,84 @@
+/**
+ * The Express application: health, readiness, the backend API, the dev token
+ * route and the static demo. It knows nothing of Socket.IO; the gateway wires
+ * the two onto one http.Server.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import helmet from 'helmet';
+import { errorPayload } from '../../shared/index.js';
+import type { Config } from '../config/config.js';
+import type { Publisher } from '../delivery/publisher.js';
+import type { Logger } from '../ops/logger.js';
+import type { PresenceStore } from '../presence/presence-store.js';
+import { requireApiKey } from './api-key.js';
+import { devTokenRoute } from './dev-token-route.js';
+import { sendError } from './errors.js';
+import { presenceRoute } from './presence-route.js';
+import { publishRoute } from './publish-route.js';
+
+/** Built client bundle and demo page (dist/public, next to dist/server). */
+const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+
+/** Room for the JSON envelope and a batch's room list around the largest allowed `data`. */
+const BODY_OVERHEAD_BYTES = 64 * 1024;
+
+export type Readiness = () => { ready: boolean; reason?: string };
+
+export interface HttpAppDeps {
+  config: Config;
+  logger: Logger;
+  publisher: Publisher;
+  presence: PresenceStore;
+  readiness: Readiness;
+}
+
+export function createHttpApp({ config, logger, publisher, presence, readiness }: HttpAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(helmet());
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true, node: config.nodeId });
+  });
+  app.get('/readyz', (_req, res) => {
+    const state = readiness();
+    res.status(state.ready ? 200 : 503).json({ ok: state.ready, node: config.nodeId, ...(state.reason ? { reason: state.reason } : {}) });
+  });
+
+  const json = express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false });
+  const apiKey = requireApiKey(config.apiKeys);
+  app.post('/api/v1/publish', apiKey, json, publishRoute(publisher, config.namespaces, logger));
+  app.get('/api/v1/rooms/:room/presence', apiKey, presenceRoute(presence, config.namespaces));
+
+  if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
+    app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience));
+  }
+
+  if (existsSync(PUBLIC_DIR)) app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '1m' }));
+
+  app.use('/api', (_req, res) => sendError(res, errorPayload('UNKNOWN_EVENT', 'no such API route'), 404));
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** Body-parser failures become typed errors; anything else is INTERNAL and logged, never echoed. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const type = (error as { type?: unknown }).type;
+    if (type === 'entity.too.large') {
+      sendError(res, errorPayload('PAYLOAD_TOO_LARGE', 'the request body is larger than the gateway accepts'));
+    } else if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+      sendError(res, errorPayload('INVALID_PAYLOAD', 'the request body is not valid JSON'));
+    } else {
+      logger.error({ err: error }, 'http request failed');
+      sendError(res, errorPayload('INTERNAL'));
+    }
+  };
+}

@@ -1,0 +1,22 @@
+/** Error codes as HTTP responses: the status for each code, and one JSON shape for all. */
+import type { Response } from 'express';
+import type { ErrorCode, ErrorPayload } from '../../shared/index.js';
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  TOKEN_EXPIRED: 401,
+  FORBIDDEN_ROOM: 403,
+  INVALID_PAYLOAD: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  ROOM_FULL: 409,
+  TOO_MANY_ROOMS: 409,
+  PUBLISH_FORBIDDEN: 403,
+  UNKNOWN_EVENT: 404,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export function sendError(res: Response, error: ErrorPayload, status: number = HTTP_STATUS[error.code], extra: object = {}): void {
+  res.status(status).json({ ok: false, error, ...extra });
+}

@@ -1,0 +1,40 @@
+/**
+ * Handshake authentication for one namespace: the JWT in `auth.token` is
+ * verified before the connection is accepted. A refusal reaches the client as
+ * `connect_error` with `data = { code, message, retryable }`.
+ */
+import type { ExtendedError } from 'socket.io';
+import { errorPayload } from '../../shared/index.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { RoomcastError, toErrorPayload } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import type { RoomcastSocket } from './types.js';
+
+export function handshakeError(payload: ReturnType<typeof errorPayload>): ExtendedError {
+  const error: ExtendedError = new Error(payload.message);
+  error.data = payload;
+  return error;
+}
+
+export function authMiddleware(verifyToken: TokenVerifier, logger: Logger) {
+  return (socket: RoomcastSocket, next: (error?: ExtendedError) => void): void => {
+    const auth: unknown = socket.handshake.auth;
+    const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
+    if (typeof token !== 'string' || token === '') {
+      next(handshakeError(errorPayload('UNAUTHENTICATED', 'auth.token is missing')));
+      return;
+    }
+    verifyToken(token).then(
+      (verified) => {
+        socket.data = { userId: verified.userId, roomPatterns: verified.roomPatterns, expiresAt: verified.expiresAt };
+        next();
+      },
+      (error: unknown) => {
+        const payload = toErrorPayload(error);
+        if (!(error instanceof RoomcastError)) logger.error({ err: error, ns: socket.nsp.name }, 'token verification failed unexpectedly');
+        else logger.debug({ ns: socket.nsp.name, code: payload.code }, 'handshake refused');
+        next(handshakeError(payload));
+      },
+    );
+  };
+}

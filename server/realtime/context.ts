@@ -1,0 +1,23 @@
+/** What the socket handlers of one namespace need, injected by the gateway. */
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { Config } from '../config/config.js';
+import type { NamespaceRules } from '../config/namespaces.js';
+import type { HistoryStore } from '../delivery/history-store.js';
+import type { Publisher } from '../delivery/publisher.js';
+import type { Logger } from '../ops/logger.js';
+import type { PresenceStore } from '../presence/presence-store.js';
+import type { RoomcastNamespace } from './types.js';
+
+export interface RealtimeDeps {
+  config: Config;
+  logger: Logger;
+  history: HistoryStore;
+  presence: PresenceStore;
+  publisher: Publisher;
+  verifyToken: TokenVerifier;
+}
+
+export interface NamespaceContext extends RealtimeDeps {
+  rules: NamespaceRules;
+  namespace: RoomcastNamespace;
+}

@@ -1,0 +1,15 @@
+/** room:history: a page of a room's history, for any room the connection may join. */
+import { HISTORY_PAGE_DEFAULT, type HistoryRequest, type HistoryResult } from '../../../shared/index.js';
+import { mayJoinRoom } from '../../auth/room-policy.js';
+import { RoomcastError } from '../../errors.js';
+import type { NamespaceContext } from '../context.js';
+import type { RoomcastSocket } from '../types.js';
+
+export async function handleHistory(ctx: NamespaceContext, socket: RoomcastSocket, request: HistoryRequest): Promise<HistoryResult> {
+  const { room } = request;
+  if (!socket.rooms.has(room) && !mayJoinRoom(socket.data.userId, socket.data.roomPatterns, ctx.rules.publicRooms, room)) {
+    throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to read ${room}`);
+  }
+  const read = await ctx.history.read(ctx.rules.name, room, request.since, request.limit ?? HISTORY_PAGE_DEFAULT);
+  return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages: read.messages };
+}

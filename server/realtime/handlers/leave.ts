@@ -1,0 +1,19 @@
+/** room:leave, and the presence side of leaving (also used when a connection closes). */
+import type { LeaveRequest, LeaveResult } from '../../../shared/index.js';
+import type { NamespaceContext } from '../context.js';
+import type { RoomcastSocket } from '../types.js';
+
+export async function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket, request: LeaveRequest): Promise<LeaveResult> {
+  const { room } = request;
+  if (socket.rooms.has(room)) {
+    void socket.leave(room);
+    await announceLeave(ctx, socket, room);
+  }
+  return { room };
+}
+
+export async function announceLeave(ctx: NamespaceContext, socket: RoomcastSocket, room: string): Promise<void> {
+  if (!ctx.rules.presence) return;
+  const member = await ctx.presence.remove(ctx.rules.name, room, socket.id);
+  if (member !== null) ctx.namespace.to(room).emit('presence:leave', { room, member });
+}

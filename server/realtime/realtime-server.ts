@@ -1,0 +1,74 @@
+/**
+ * The Socket.IO side of the gateway: one namespace per declared rule set, each
+ * with handshake auth, the request guard and the protocol handlers. It takes an
+ * http.Server and its dependencies; it knows nothing of Express or the environment.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import msgpackParser from 'socket.io-msgpack-parser';
+import { errorPayload, type Message } from '../../shared/index.js';
+import { authMiddleware, handshakeError } from './auth-middleware.js';
+import { initConnectionState } from './connection-state.js';
+import type { NamespaceContext, RealtimeDeps } from './context.js';
+import { announceLeave } from './handlers/leave.js';
+import { originGuard } from './origin-check.js';
+import { registerHandlers } from './register-handlers.js';
+import { requestGuard } from './request-guard.js';
+import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
+import type { RoomcastServer, RoomcastSocket } from './types.js';
+
+/** Room for the envelope (room, event, idempotency key) around a payload of the maximum size. */
+const PACKET_OVERHEAD_BYTES = 64 * 1024;
+
+export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps): RoomcastServer {
+  const { config } = deps;
+  const origins = config.corsOrigins;
+  const io: RoomcastServer = new Server(httpServer, {
+    serveClient: false,
+    pingInterval: config.heartbeat.pingIntervalMs,
+    pingTimeout: config.heartbeat.pingTimeoutMs,
+    // Above MAX_PAYLOAD_BYTES, so an oversized `data` gets a typed PAYLOAD_TOO_LARGE;
+    // only packets far beyond it are cut off by the transport.
+    maxHttpBufferSize: config.limits.maxPayloadBytes * 2 + PACKET_OVERHEAD_BYTES,
+    allowRequest: originGuard(origins),
+    ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
+    ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
+  });
+
+  const declared = new Set(config.namespaces.map((rules) => rules.name));
+  if (!declared.has('/')) {
+    // Socket.IO always serves "/"; refuse it when the configuration does not declare it.
+    io.use((_socket, next) => next(handshakeError(errorPayload('UNAUTHENTICATED', 'namespace / is not served'))));
+  }
+
+  for (const rules of config.namespaces) {
+    const namespace = io.of(rules.name);
+    const ctx: NamespaceContext = { ...deps, rules, namespace };
+    namespace.use(authMiddleware(deps.verifyToken, deps.logger));
+    namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, socket));
+  }
+  return io;
+}
+
+function onConnection(ctx: NamespaceContext, socket: RoomcastSocket): void {
+  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst);
+  scheduleExpiry(socket);
+  socket.use(requestGuard(socket));
+  registerHandlers(ctx, socket);
+  socket.on('disconnecting', () => {
+    cancelExpiry(socket);
+    for (const room of socket.rooms) {
+      if (room !== socket.id) {
+        announceLeave(ctx, socket, room).catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
+      }
+    }
+  });
+  ctx.logger.debug({ ns: ctx.rules.name, conn: socket.id, user: socket.data.userId }, 'connected');
+}
+
+/** Sends one stored publication to the members of its room on this node (and, through the adapter, on others). */
+export function broadcaster(io: RoomcastServer) {
+  return (namespace: string, message: Message): void => {
+    io.of(namespace).to(message.room).emit('message', message);
+  };
+}

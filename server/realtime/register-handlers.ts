@@ -1,0 +1,77 @@
+/**
+ * Binds each protocol event of a connection to its handler: the payload is
+ * validated with the shared zod schema, the handler's result or typed error
+ * goes back on the acknowledgement, and nothing thrown crosses the wire.
+ */
+import type { ZodType } from 'zod';
+import {
+  authRefreshRequestSchema,
+  errorPayload,
+  historyRequestSchema,
+  joinRequestSchema,
+  leaveRequestSchema,
+  presenceListRequestSchema,
+  publishRequestSchema,
+  type Ack,
+  type ClientEventName,
+} from '../../shared/index.js';
+import { RoomcastError, toErrorPayload } from '../errors.js';
+import type { NamespaceContext } from './context.js';
+import { handleAuthRefresh } from './handlers/auth-refresh.js';
+import { handleHistory } from './handlers/history.js';
+import { handleJoin } from './handlers/join.js';
+import { handleLeave } from './handlers/leave.js';
+import { handlePresenceList } from './handlers/presence-list.js';
+import { handlePublish } from './handlers/publish.js';
+import type { RoomcastSocket } from './types.js';
+
+type Handler<Request, Result> = (ctx: NamespaceContext, socket: RoomcastSocket, request: Request) => Promise<Result>;
+
+/** A short, client-safe description of what failed validation. */
+export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+function bind<Request, Result extends object>(
+  ctx: NamespaceContext,
+  socket: RoomcastSocket,
+  event: ClientEventName,
+  schema: ZodType<Request>,
+  handler: Handler<Request, Result>,
+): void {
+  // The request guard has already checked that the packet is [event, payload, ack].
+  const listener = async (payload: unknown, ack: (response: Ack<Result>) => void): Promise<void> => {
+    let parsed;
+    try {
+      parsed = schema.safeParse(payload);
+    } catch {
+      // zod recurses into the payload; a pathologically deep one can exhaust the stack.
+      ack({ ok: false, error: errorPayload('INVALID_PAYLOAD', 'payload is nested too deeply') });
+      return;
+    }
+    if (!parsed.success) {
+      ack({ ok: false, error: errorPayload('INVALID_PAYLOAD', describeIssues(parsed.error.issues)) });
+      return;
+    }
+    try {
+      const result = await handler(ctx, socket, parsed.data);
+      ack({ ok: true, ...result });
+    } catch (error) {
+      if (!(error instanceof RoomcastError)) ctx.logger.error({ err: error, event, conn: socket.id, user: socket.data.userId }, 'handler failed');
+      ack({ ok: false, error: toErrorPayload(error) });
+    }
+  };
+  (socket.on as (event: string, listener: (...args: never[]) => void) => void)(event, listener);
+}
+
+export function registerHandlers(ctx: NamespaceContext, socket: RoomcastSocket): void {
+  bind(ctx, socket, 'room:join', joinRequestSchema, handleJoin);
+  bind(ctx, socket, 'room:leave', leaveRequestSchema, handleLeave);
+  bind(ctx, socket, 'room:publish', publishRequestSchema, handlePublish);
+  bind(ctx, socket, 'room:history', historyRequestSchema, handleHistory);
+  bind(ctx, socket, 'presence:list', presenceListRequestSchema, handlePresenceList);
+  bind(ctx, socket, 'auth:refresh', authRefreshRequestSchema, handleAuthRefresh);
+}

@@ -1,0 +1,28 @@
+/** Protocol constants shared by the gateway and the client SDK. */
+
+/** Namespaces that exist when no NAMESPACES_FILE is configured. */
+export const DEFAULT_NAMESPACE = '/';
+export const LIVE_NAMESPACE = '/live';
+
+/** Room names: 1..200 characters from a conservative set, so they are safe in keys, logs and URLs. */
+export const ROOM_NAME_MAX_LENGTH = 200;
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_\-:.@]+$/;
+
+/** Event names chosen by publishers (the `event` of a publication). */
+export const EVENT_NAME_MAX_LENGTH = 100;
+export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_\-:.]+$/;
+
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 128;
+
+/** Upper bound of `limit` in `room:history`, and its default. */
+export const HISTORY_PAGE_MAX = 1000;
+export const HISTORY_PAGE_DEFAULT = 100;
+
+/** Rooms in one HTTP batch publish. */
+export const PUBLISH_BATCH_MAX_ROOMS = 100;
+
+/** How long the SDK holds a later offset before it fetches the gap from history. */
+export const DEFAULT_REORDER_WINDOW_MS = 250;
+
+/** Every user may join their personal room `user:<sub>`. */
+export const PERSONAL_ROOM_PREFIX = 'user:';

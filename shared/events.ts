@@ -1,0 +1,122 @@
+/**
+ * The four Socket.IO event maps, used as the type parameters of
+ * `Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>`
+ * on the gateway and `Socket<ServerToClientEvents, ClientToServerEvents>` in the SDK.
+ */
+import type { ErrorPayload } from './errors.js';
+import type {
+  AuthRefreshRequest,
+  HistoryRequest,
+  JoinRequest,
+  LeaveRequest,
+  Message,
+  PresenceListRequest,
+  PresenceMember,
+  PublishRequest,
+  StreamPosition,
+} from './schemas.js';
+
+/** Every client request is acknowledged with this: success fields, or a typed error. */
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorPayload };
+
+export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
+
+export interface JoinResult {
+  room: string;
+  epoch: string;
+  /** The room's last offset when the join took effect. */
+  offset: number;
+  /** True when `missed` holds everything after `since` (always true on a first join). */
+  recovered: boolean;
+  /** Publications after `since` up to `offset`, in order; empty on a first join. */
+  missed: Message[];
+}
+
+export interface LeaveResult {
+  room: string;
+}
+
+export interface PublishResult {
+  room: string;
+  epoch: string;
+  offset: number;
+}
+
+export interface HistoryResult {
+  room: string;
+  epoch: string;
+  /** The room's last offset at the time of the read. */
+  offset: number;
+  /** False when history no longer holds the offsets right after `since`. */
+  recovered: boolean;
+  messages: Message[];
+}
+
+export interface PresenceListResult {
+  room: string;
+  members: PresenceMember[];
+}
+
+export interface AuthRefreshResult {
+  /** Expiry of the new token, in milliseconds since the epoch; null if it never expires. */
+  expiresAt: number | null;
+}
+
+export interface ClientToServerEvents {
+  'room:join': (request: JoinRequest, ack: AckCallback<JoinResult>) => void;
+  'room:leave': (request: LeaveRequest, ack: AckCallback<LeaveResult>) => void;
+  'room:publish': (request: PublishRequest, ack: AckCallback<PublishResult>) => void;
+  'room:history': (request: HistoryRequest, ack: AckCallback<HistoryResult>) => void;
+  'presence:list': (request: PresenceListRequest, ack: AckCallback<PresenceListResult>) => void;
+  'auth:refresh': (request: AuthRefreshRequest, ack: AckCallback<AuthRefreshResult>) => void;
+}
+
+export type ClientEventName = keyof ClientToServerEvents;
+
+/** The protocol's client events, for the gateway's UNKNOWN_EVENT check. */
+export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = [
+  'room:join',
+  'room:leave',
+  'room:publish',
+  'room:history',
+  'presence:list',
+  'auth:refresh',
+];
+
+export interface PresenceEvent {
+  room: string;
+  member: PresenceMember;
+}
+
+export interface DrainingEvent {
+  /** Reconnect after this many milliseconds (spread across clients by the gateway). */
+  reconnectInMs: number;
+}
+
+/** An error the gateway could not deliver as an acknowledgement (no ack callback, unknown event, forced disconnect). */
+export interface ProtocolErrorEvent extends ErrorPayload {
+  /** The client event that caused it, when there was one. */
+  event?: string;
+}
+
+export interface ServerToClientEvents {
+  message: (message: Message) => void;
+  'presence:join': (event: PresenceEvent) => void;
+  'presence:leave': (event: PresenceEvent) => void;
+  'server:draining': (event: DrainingEvent) => void;
+  'protocol:error': (event: ProtocolErrorEvent) => void;
+}
+
+/** Events between gateway nodes (serverSideEmit); none yet on a single node. */
+export type InterServerEvents = Record<never, never>;
+
+/** What the gateway keeps on each socket after authentication. */
+export interface SocketData {
+  userId: string;
+  /** Room patterns from the token's `rooms` claim. */
+  roomPatterns: string[];
+  /** Token expiry in ms since the epoch, or null. */
+  expiresAt: number | null;
+}
+
+export type { StreamPosition };

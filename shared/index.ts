@@ -1,0 +1,5 @@
+export * from './constants.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './rooms.js';
+export * from './schemas.js';
