@@ -1,0 +1,420 @@
+import { expect } from 'chai';
+import type { HistoryResult, JoinResult, Message, StreamPosition } from '../../shared/index.js';
+import { RoomcastError } from '../../client/errors.js';
+import { RoomStream } from '../../client/room-stream.js';
+import type { GapEvent, RecoveredEvent } from '../../client/room-stream.js';
+import type { Scheduler, TimerHandle } from '../../client/scheduler.js';
+
+const ROOM = 'demo:lobby';
+const WINDOW = 250;
+
+/** A deterministic clock: timers fire only when the test advances time. */
+class FakeScheduler implements Scheduler {
+  private current = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; callback: () => void }>();
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.current + ms, callback });
+    return id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers.delete(handle as number);
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  advance(ms: number): void {
+    const until = this.current + ms;
+    for (;;) {
+      let nextId: number | undefined;
+      let nextAt = Number.POSITIVE_INFINITY;
+      for (const [id, timer] of this.timers) {
+        if (timer.at <= until && timer.at < nextAt) {
+          nextId = id;
+          nextAt = timer.at;
+        }
+      }
+      if (nextId === undefined) break;
+      const timer = this.timers.get(nextId);
+      this.timers.delete(nextId);
+      this.current = nextAt;
+      timer?.callback();
+    }
+    this.current = until;
+  }
+}
+
+function msg(offset: number, epoch = 'e1'): Message {
+  return { room: ROOM, event: 'chat', data: { n: offset }, offset, epoch, ts: 1_700_000_000_000 + offset };
+}
+
+function range(from: number, to: number, epoch = 'e1'): Message[] {
+  const messages: Message[] = [];
+  for (let offset = from; offset <= to; offset++) messages.push(msg(offset, epoch));
+  return messages;
+}
+
+function ack(offset: number, options: Partial<JoinResult> = {}): JoinResult {
+  return { room: ROOM, epoch: 'e1', offset, recovered: true, missed: [], ...options };
+}
+
+/** The gateway's history of one room, with the same semantics as the server's store. */
+class FakeHistory {
+  epoch = 'e1';
+  head = 0;
+  /** Offsets below this are trimmed. */
+  firstRetained = 1;
+  failWith: RoomcastError | undefined;
+  failuresLeft = 0;
+  readonly calls: { since: StreamPosition; limit: number }[] = [];
+
+  publishUpTo(offset: number): void {
+    this.head = Math.max(this.head, offset);
+  }
+
+  read = async (since: StreamPosition, limit: number): Promise<HistoryResult> => {
+    this.calls.push({ since, limit });
+    if (this.failWith !== undefined && this.failuresLeft > 0) {
+      this.failuresLeft -= 1;
+      throw this.failWith;
+    }
+    const base = { room: ROOM, epoch: this.epoch, offset: this.head };
+    if (since.epoch !== this.epoch || since.offset + 1 < this.firstRetained) return { ...base, recovered: false, messages: [] };
+    const to = Math.min(this.head, since.offset + limit);
+    return { ...base, recovered: true, messages: range(since.offset + 1, to, this.epoch) };
+  };
+}
+
+function setup(options: { historyPageSize?: number } = {}) {
+  const scheduler = new FakeScheduler();
+  const history = new FakeHistory();
+  const delivered: Message[] = [];
+  const gaps: GapEvent[] = [];
+  const recovered: RecoveredEvent[] = [];
+  const errors: RoomcastError[] = [];
+  const stream = new RoomStream({
+    room: ROOM,
+    reorderWindowMs: WINDOW,
+    historyPageSize: options.historyPageSize,
+    scheduler,
+    fetchHistory: history.read,
+    deliver: (message) => delivered.push(message),
+    onGap: (gap) => gaps.push(gap),
+    onRecovered: (event) => recovered.push(event),
+    onError: (error) => errors.push(error),
+  });
+  const offsets = () => delivered.map((message) => `${message.epoch}:${message.offset}`);
+  /** Starts a join and completes it with `result`, as the client does with the ack. */
+  const join = (result: JoinResult) => {
+    const since = stream.beginJoin();
+    stream.completeJoin(result, since);
+    return since;
+  };
+  return { scheduler, history, delivered, gaps, recovered, errors, stream, offsets, join };
+}
+
+const e1 = (...offsets: number[]) => offsets.map((offset) => `e1:${offset}`);
+
+describe('RoomStream', () => {
+  describe('first join', () => {
+    it('starts after the ack offset and drops live messages at or below it', () => {
+      const t = setup();
+      t.stream.beginJoin();
+      t.stream.receive(msg(5));
+      t.stream.receive(msg(6));
+      t.stream.receive(msg(7));
+      expect(t.delivered).to.have.length(0); // buffered while the join is in flight
+      t.stream.completeJoin(ack(6), undefined);
+      expect(t.offsets()).to.deep.equal(e1(7));
+      expect(t.stream.position).to.deep.equal({ epoch: 'e1', offset: 7 });
+      expect(t.scheduler.pending).to.equal(0);
+      expect(t.history.calls).to.have.length(0);
+    });
+
+    it('delivers consecutive live messages in order', () => {
+      const t = setup();
+      t.join(ack(0));
+      for (const message of range(1, 5)) t.stream.receive(message);
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3, 4, 5));
+    });
+  });
+
+  describe('duplicates', () => {
+    it('delivers each offset at most once', () => {
+      const t = setup();
+      t.join(ack(0));
+      t.stream.receive(msg(1));
+      t.stream.receive(msg(1));
+      t.stream.receive(msg(3));
+      t.stream.receive(msg(3));
+      t.stream.receive(msg(2));
+      t.stream.receive(msg(2));
+      t.stream.receive(msg(1));
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3));
+    });
+
+    it('removes duplicates between missed[] and live messages of a rejoin', () => {
+      const t = setup();
+      t.join(ack(2));
+      const since = t.stream.beginJoin();
+      expect(since).to.deep.equal({ epoch: 'e1', offset: 2 });
+      t.stream.receive(msg(5)); // live, raced ahead of the ack
+      t.stream.receive(msg(6));
+      t.stream.completeJoin(ack(5, { missed: range(3, 5) }), since);
+      expect(t.offsets()).to.deep.equal(e1(3, 4, 5, 6));
+      expect(t.recovered).to.deep.equal([{ room: ROOM, epoch: 'e1', missed: 3 }]);
+    });
+  });
+
+  describe('reordering', () => {
+    it('holds a later offset and delivers it once the gap is filled within the window', () => {
+      const t = setup();
+      t.join(ack(0));
+      t.stream.receive(msg(3));
+      t.stream.receive(msg(2));
+      expect(t.delivered).to.have.length(0);
+      expect(t.stream.heldCount).to.equal(2);
+      t.scheduler.advance(WINDOW - 1);
+      t.stream.receive(msg(1));
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3));
+      expect(t.scheduler.pending).to.equal(0); // the reorder timer was cancelled
+      t.scheduler.advance(WINDOW * 4);
+      expect(t.history.calls).to.have.length(0);
+    });
+
+    it('fetches the gap from history when the window expires', async () => {
+      const t = setup();
+      t.history.publishUpTo(4);
+      t.join(ack(0));
+      t.stream.receive(msg(1));
+      t.stream.receive(msg(4));
+      t.scheduler.advance(WINDOW - 1);
+      await t.stream.settled();
+      expect(t.history.calls).to.have.length(0);
+      t.scheduler.advance(1);
+      await t.stream.settled();
+      expect(t.history.calls).to.deep.equal([{ since: { epoch: 'e1', offset: 1 }, limit: 2 }]);
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3, 4));
+      expect(t.gaps).to.have.length(0);
+    });
+
+    it('pages through history until it reaches the lowest held offset', async () => {
+      const t = setup({ historyPageSize: 100 });
+      t.history.publishUpTo(251);
+      t.join(ack(0));
+      t.stream.receive(msg(251));
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      expect(t.history.calls.map((call) => call.since.offset)).to.deep.equal([0, 100, 200]);
+      expect(t.history.calls.map((call) => call.limit)).to.deep.equal([100, 100, 50]);
+      expect(t.delivered.map((message) => message.offset)).to.deep.equal(range(1, 251).map((message) => message.offset));
+    });
+
+    it('keeps duplicates out when a live message arrives during the history read', async () => {
+      const t = setup();
+      t.history.publishUpTo(5);
+      t.join(ack(0));
+      t.stream.receive(msg(5));
+      t.scheduler.advance(WINDOW);
+      t.stream.receive(msg(2)); // late live copy, also in the history page
+      await t.stream.settled();
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3, 4, 5));
+    });
+  });
+
+  describe('gaps history no longer covers', () => {
+    it('emits a gap event (never silence) and jumps to the lowest held offset', async () => {
+      const t = setup();
+      t.history.publishUpTo(6);
+      t.history.firstRetained = 5;
+      t.join(ack(1));
+      t.stream.receive(msg(5));
+      t.stream.receive(msg(6));
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      expect(t.gaps).to.deep.equal([{ room: ROOM, epoch: 'e1', from: 2, to: 4, recovered: false, reason: 'expired' }]);
+      expect(t.offsets()).to.deep.equal(e1(5, 6));
+      t.stream.receive(msg(7));
+      expect(t.offsets()).to.deep.equal(e1(5, 6, 7));
+    });
+
+    it('reports a rejoin that history cannot cover and continues from the ack offset', () => {
+      const t = setup();
+      t.join(ack(2));
+      const since = t.stream.beginJoin();
+      t.stream.receive(msg(11));
+      t.stream.completeJoin(ack(10, { recovered: false }), since);
+      expect(t.gaps).to.deep.equal([{ room: ROOM, epoch: 'e1', from: 3, to: 10, recovered: false, reason: 'expired' }]);
+      expect(t.offsets()).to.deep.equal(e1(11));
+      expect(t.recovered).to.have.length(0);
+    });
+
+    it('still delivers held messages inside an unrecoverable range, with gaps around them', () => {
+      const t = setup();
+      t.join(ack(0));
+      t.stream.receive(msg(1));
+      t.stream.receive(msg(4)); // held when the connection drops
+      t.stream.suspend();
+      const since = t.stream.beginJoin();
+      t.stream.completeJoin(ack(6, { recovered: false }), since);
+      expect(t.offsets()).to.deep.equal(e1(1, 4));
+      expect(t.gaps.map((gap) => [gap.from, gap.to])).to.deep.equal([
+        [2, 3],
+        [5, 6],
+      ]);
+    });
+  });
+
+  describe('epochs', () => {
+    it('reports the lost epoch and reads the new one from offset 1', async () => {
+      const t = setup();
+      t.join(ack(5));
+      t.history.epoch = 'e2';
+      t.history.publishUpTo(3);
+      t.stream.receive(msg(3, 'e2'));
+      expect(t.gaps).to.deep.equal([{ room: ROOM, epoch: 'e1', from: 6, to: null, recovered: false, reason: 'epoch-changed' }]);
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      expect(t.history.calls[0]?.since).to.deep.equal({ epoch: 'e2', offset: 0 });
+      expect(t.offsets()).to.deep.equal(['e2:1', 'e2:2', 'e2:3']);
+      t.stream.receive(msg(6, 'e1')); // a late message of the old epoch does not switch back
+      expect(t.offsets()).to.deep.equal(['e2:1', 'e2:2', 'e2:3']);
+      expect(t.stream.position).to.deep.equal({ epoch: 'e2', offset: 3 });
+    });
+
+    it('delivers a new epoch that starts at offset 1 at once', () => {
+      const t = setup();
+      t.join(ack(5));
+      t.stream.receive(msg(1, 'e2'));
+      expect(t.offsets()).to.deep.equal(['e2:1']);
+      expect(t.gaps).to.have.length(1);
+      expect(t.scheduler.pending).to.equal(0);
+    });
+
+    it('handles an epoch change found by a history read', async () => {
+      const t = setup();
+      t.join(ack(1));
+      t.stream.receive(msg(3)); // e1:3 is held, e1:2 is missing
+      t.history.epoch = 'e2';
+      t.history.publishUpTo(2);
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      expect(t.gaps).to.deep.equal([
+        { room: ROOM, epoch: 'e1', from: 2, to: 2, recovered: false, reason: 'epoch-changed' },
+        { room: ROOM, epoch: 'e1', from: 4, to: null, recovered: false, reason: 'epoch-changed' },
+      ]);
+      expect(t.offsets()).to.deep.equal(['e1:3', 'e2:1', 'e2:2']);
+    });
+
+    it('reads the new epoch after a rejoin whose ack has another epoch', async () => {
+      const t = setup();
+      t.join(ack(4));
+      t.history.epoch = 'e2';
+      t.history.publishUpTo(2);
+      const since = t.stream.beginJoin();
+      t.stream.completeJoin(ack(2, { epoch: 'e2', recovered: false }), since);
+      expect(t.gaps).to.deep.equal([{ room: ROOM, epoch: 'e1', from: 5, to: null, recovered: false, reason: 'epoch-changed' }]);
+      await t.stream.settled();
+      expect(t.offsets()).to.deep.equal(['e2:1', 'e2:2']);
+    });
+  });
+
+  describe('rejoin', () => {
+    it('fetches the rest of a capped missed[] from history at once', async () => {
+      const t = setup({ historyPageSize: 100 });
+      t.join(ack(2));
+      t.history.publishUpTo(300);
+      const since = t.stream.beginJoin();
+      t.stream.receive(msg(301));
+      t.stream.completeJoin(ack(300, { missed: range(3, 102) }), since);
+      expect(t.delivered).to.have.length(100);
+      await t.stream.settled(); // no timer needed: the ack said offsets up to 300 exist
+      expect(t.history.calls[0]?.since).to.deep.equal({ epoch: 'e1', offset: 102 });
+      expect(t.delivered.map((message) => message.offset)).to.deep.equal(range(3, 301).map((message) => message.offset));
+      expect(t.recovered).to.deep.equal([{ room: ROOM, epoch: 'e1', missed: 298 }]);
+    });
+
+    it('ignores a history answer that arrives after the connection dropped', async () => {
+      const t = setup();
+      t.history.publishUpTo(3);
+      t.join(ack(0));
+      t.stream.receive(msg(3));
+      t.scheduler.advance(WINDOW); // history read starts
+      t.stream.suspend(); // disconnect before it answers
+      await Promise.resolve();
+      await Promise.resolve();
+      await t.stream.settled();
+      expect(t.delivered).to.have.length(0);
+      const since = t.stream.beginJoin();
+      expect(since).to.deep.equal({ epoch: 'e1', offset: 0 });
+      t.stream.completeJoin(ack(3, { missed: range(1, 3) }), since);
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3));
+    });
+
+    it('stops delivering after dispose', () => {
+      const t = setup();
+      t.join(ack(0));
+      t.stream.receive(msg(2));
+      t.stream.dispose();
+      t.stream.receive(msg(1));
+      t.scheduler.advance(WINDOW * 10);
+      expect(t.delivered).to.have.length(0);
+      expect(t.scheduler.pending).to.equal(0);
+    });
+  });
+
+  describe('history failures', () => {
+    it('retries a retryable failure with backoff, then fills the gap', async () => {
+      const t = setup();
+      t.history.publishUpTo(3);
+      t.history.failWith = RoomcastError.local('UNAVAILABLE', 'redis is down');
+      t.history.failuresLeft = 1;
+      t.join(ack(0));
+      t.stream.receive(msg(3));
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      expect(t.errors.map((error) => error.code)).to.deep.equal(['UNAVAILABLE']);
+      expect(t.delivered).to.have.length(0);
+      t.scheduler.advance(WINDOW * 2);
+      await t.stream.settled();
+      expect(t.history.calls).to.have.length(2);
+      expect(t.offsets()).to.deep.equal(e1(1, 2, 3));
+      expect(t.gaps).to.have.length(0);
+    });
+
+    it('reports the range as a gap when history is refused for good', async () => {
+      const t = setup();
+      t.history.failWith = RoomcastError.local('FORBIDDEN_ROOM', 'not allowed');
+      t.history.failuresLeft = 1;
+      t.join(ack(0));
+      t.stream.receive(msg(3));
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      expect(t.gaps).to.deep.equal([{ room: ROOM, epoch: 'e1', from: 1, to: 2, recovered: false, reason: 'unavailable' }]);
+      expect(t.offsets()).to.deep.equal(e1(3));
+    });
+
+    it('gives up on a history that never moves forward, with a gap event', async () => {
+      const t = setup();
+      t.history.publishUpTo(1); // claims complete, but offset 2 never shows up
+      t.join(ack(0));
+      t.stream.receive(msg(3));
+      for (let attempt = 0; attempt < 10; attempt++) {
+        t.scheduler.advance(20_000);
+        await t.stream.settled();
+      }
+      expect(t.offsets()).to.deep.equal(e1(1, 3));
+      expect(t.gaps.map((gap) => [gap.from, gap.to, gap.reason])).to.deep.equal([[2, 2, 'expired']]);
+      expect(t.scheduler.pending).to.equal(0);
+    });
+  });
+});
