@@ -14,6 +14,9 @@ export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_\-:.]+$/;
 
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 128;
 
+/** Deepest nesting of arrays/objects accepted in a publication's `data`. */
+export const MAX_DATA_DEPTH = 32;
+
 /** Upper bound of `limit` in `room:history`, and its default. */
 export const HISTORY_PAGE_MAX = 1000;
 export const HISTORY_PAGE_DEFAULT = 100;

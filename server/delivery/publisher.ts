@@ -5,7 +5,7 @@
  * a node that stored a message and died before broadcasting it is repaired by
  * the publisher's retry, and clients drop the offset they already have.
  */
-import type { JsonValue, Message, PublishResult } from '../../shared/index.js';
+import { MAX_DATA_DEPTH, type JsonValue, type Message, type PublishResult } from '../../shared/index.js';
 import { RoomcastError } from '../errors.js';
 import type { HistoryStore } from './history-store.js';
 
@@ -24,6 +24,21 @@ export interface PublishOutcome extends PublishResult {
   duplicate: boolean;
 }
 
+/** Nesting depth of a JSON value, measured without recursion so hostile input cannot exhaust the stack. */
+export function jsonDepth(value: JsonValue, stopAbove: number = Infinity): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    const level = depth + 1;
+    if (level > deepest) deepest = level;
+    if (deepest > stopAbove) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) pending.push([child, level]);
+  }
+  return deepest;
+}
+
 /** Size of `data` as the JSON text a client will receive, in bytes. */
 export function payloadBytes(data: JsonValue): number {
   return Buffer.byteLength(JSON.stringify(data) ?? '', 'utf8');
@@ -36,8 +51,11 @@ export class Publisher {
     private readonly maxPayloadBytes: number,
   ) {}
 
-  /** Throws PAYLOAD_TOO_LARGE before anything is stored. */
-  checkSize(data: JsonValue): void {
+  /** Throws PAYLOAD_TOO_LARGE or INVALID_PAYLOAD (too deep) before anything is stored. */
+  checkData(data: JsonValue): void {
+    if (jsonDepth(data, MAX_DATA_DEPTH) > MAX_DATA_DEPTH) {
+      throw new RoomcastError('INVALID_PAYLOAD', `data may nest at most ${MAX_DATA_DEPTH} levels deep`);
+    }
     const bytes = payloadBytes(data);
     if (bytes > this.maxPayloadBytes) {
       throw new RoomcastError('PAYLOAD_TOO_LARGE', `data is ${bytes} bytes; the limit is ${this.maxPayloadBytes}`);
@@ -45,7 +63,7 @@ export class Publisher {
   }
 
   async publish(input: PublishInput): Promise<PublishOutcome> {
-    this.checkSize(input.data);
+    this.checkData(input.data);
     const { message, duplicate } = await this.history.append(
       input.namespace,
       input.room,

@@ -29,7 +29,7 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
     const rooms = body.rooms ?? [body.room as string];
     const results: PublishResult[] = [];
     try {
-      publisher.checkSize(body.data);
+      publisher.checkData(body.data);
       for (const room of new Set(rooms)) {
         const outcome = await publisher.publish({
           namespace,

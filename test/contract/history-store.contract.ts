@@ -1,0 +1,101 @@
+/**
+ * The HistoryStore contract (server/delivery/history-store.ts), as one suite
+ * that every implementation runs: memory now, Redis when it exists.
+ */
+import { expect } from 'chai';
+import type { HistoryStore } from '../../server/delivery/history-store.js';
+
+export interface HistoryStoreFactory {
+  /** A fresh, empty store keeping `size` entries per room. */
+  create(options: { size: number; ttlSeconds: number }): Promise<HistoryStore>;
+}
+
+const publication = (n: number) => ({ event: 'n', data: { n }, ts: Date.now() });
+
+export function historyStoreContract(name: string, factory: HistoryStoreFactory): void {
+  describe(`HistoryStore contract: ${name}`, () => {
+    let store: HistoryStore;
+    beforeEach(async () => {
+      store = await factory.create({ size: 5, ttlSeconds: 3600 });
+    });
+    afterEach(() => store.close());
+
+    it('starts a room at offset 0 with a stable epoch', async () => {
+      const first = await store.position('/', 'a');
+      const second = await store.position('/', 'a');
+      expect(first.offset).to.equal(0);
+      expect(second).to.deep.equal(first);
+    });
+
+    it('assigns contiguous offsets from 1 per room, within one epoch', async () => {
+      const start = await store.position('/', 'a');
+      const offsets = [];
+      for (let i = 0; i < 4; i += 1) offsets.push((await store.append('/', 'a', publication(i))).message);
+      expect(offsets.map((m) => m.offset)).to.deep.equal([1, 2, 3, 4]);
+      expect(new Set(offsets.map((m) => m.epoch))).to.deep.equal(new Set([start.epoch]));
+      expect((await store.append('/', 'b', publication(0))).message.offset).to.equal(1);
+      expect((await store.append('/live', 'a', publication(0))).message.offset).to.equal(1);
+    });
+
+    it('keeps offsets contiguous under concurrent appends', async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append('/', 'c', publication(i))));
+      expect(results.map((r) => r.message.offset).sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+
+    it('reads after a position, in order, up to a limit', async () => {
+      for (let i = 0; i < 5; i += 1) await store.append('/', 'a', publication(i));
+      const { epoch } = await store.position('/', 'a');
+      const read = await store.read('/', 'a', { epoch, offset: 1 }, 2);
+      expect(read).to.include({ epoch, offset: 5, recovered: true });
+      expect(read.messages.map((m) => m.offset)).to.deep.equal([2, 3]);
+      expect(read.messages[0]).to.deep.include({ room: 'a', event: 'n', data: { n: 1 } });
+    });
+
+    it('trims to the size and reports recovered: false for a gap it no longer holds', async () => {
+      for (let i = 0; i < 8; i += 1) await store.append('/', 'a', publication(i));
+      const { epoch } = await store.position('/', 'a');
+      expect((await store.read('/', 'a', { epoch, offset: 2 }, 100)).recovered).to.equal(false);
+      const held = await store.read('/', 'a', { epoch, offset: 3 }, 100);
+      expect(held.recovered).to.equal(true);
+      expect(held.messages.map((m) => m.offset)).to.deep.equal([4, 5, 6, 7, 8]);
+      expect((await store.read('/', 'a', undefined, 100)).messages.map((m) => m.offset)).to.deep.equal([4, 5, 6, 7, 8]);
+    });
+
+    it('reports recovered: true with nothing to send when the position is current', async () => {
+      await store.append('/', 'a', publication(0));
+      const { epoch } = await store.position('/', 'a');
+      expect(await store.read('/', 'a', { epoch, offset: 1 }, 10)).to.deep.include({ recovered: true, messages: [] });
+    });
+
+    it('reports recovered: false for another epoch or an offset ahead of the room', async () => {
+      await store.append('/', 'a', publication(0));
+      const { epoch } = await store.position('/', 'a');
+      expect((await store.read('/', 'a', { epoch: 'other', offset: 0 }, 10)).recovered).to.equal(false);
+      expect((await store.read('/', 'a', { epoch, offset: 7 }, 10)).recovered).to.equal(false);
+    });
+
+    it('returns the stored message for a repeated idempotency key, without a new offset', async () => {
+      const first = await store.append('/', 'a', publication(1), 'key-1');
+      const again = await store.append('/', 'a', publication(2), 'key-1');
+      expect(first.duplicate).to.equal(false);
+      expect(again.duplicate).to.equal(true);
+      expect(again.message).to.deep.equal(first.message);
+      expect((await store.append('/', 'a', publication(3), 'key-2')).message.offset).to.equal(2);
+      // The key is scoped to the room.
+      expect((await store.append('/', 'b', publication(1), 'key-1')).duplicate).to.equal(false);
+    });
+
+    it('with size 0 keeps no entries but still numbers offsets', async () => {
+      const empty = await factory.create({ size: 0, ttlSeconds: 3600 });
+      try {
+        await empty.append('/', 'a', publication(0));
+        await empty.append('/', 'a', publication(1));
+        const { epoch, offset } = await empty.position('/', 'a');
+        expect(offset).to.equal(2);
+        expect((await empty.read('/', 'a', { epoch, offset: 1 }, 10)).recovered).to.equal(false);
+      } finally {
+        await empty.close();
+      }
+    });
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * Starts a real gateway in this process on a free port, configured through the
+ * same environment parsing as production, and closes it after the test.
+ */
+import { loadConfig } from '../../server/config/load.js';
+import { startGateway as startGatewayNode, type Gateway } from '../../server/gateway.js';
+import { createLogger } from '../../server/ops/logger.js';
+import { TEST_JWT_SECRET } from './tokens.js';
+
+export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+
+export interface TestGateway {
+  url: string;
+  port: number;
+  apiKey: string;
+  secret: string;
+  gateway: Gateway;
+  close(): Promise<void>;
+}
+
+export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: TEST_JWT_SECRET,
+    API_KEYS: TEST_API_KEY,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    NODE_ID: 'test-node',
+    ...env,
+  });
+  const gateway = await startGatewayNode({ config, logger: createLogger(config) });
+  return { url: gateway.url, port: gateway.port, apiKey: TEST_API_KEY, secret: TEST_JWT_SECRET, gateway, close: () => gateway.close() };
+}
+
+/** POST /api/v1/publish with the test API key (or the given headers). */
+export async function httpPublish(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${TEST_API_KEY}` },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${url}/api/v1/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}

@@ -1,0 +1,111 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { ConfigError } from '../../server/config/config.js';
+import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../server/config/load.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults and freezes the result', () => {
+    const config = loadConfig({});
+    expect(config).to.deep.include({ port: 3000, host: '0.0.0.0', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info' });
+    expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600 });
+    expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 25_000, pingTimeoutMs: 20_000 });
+    expect(config.limits).to.deep.equal({ maxPayloadBytes: 65_536, maxRoomsPerSocket: 128, maxRoomMembers: 50_000, rateLimitPerSecond: 50, rateLimitBurst: 100 });
+    expect(config.namespaces.map((ns) => [ns.name, ns.clientPublish])).to.deep.equal([
+      ['/', true],
+      ['/live', false],
+    ]);
+    expect(config.jwt.key).to.deep.include({ kind: 'secret', development: true });
+    expect(new TextDecoder().decode((config.jwt.key as { secret: Uint8Array }).secret)).to.equal(DEVELOPMENT_JWT_SECRET);
+    expect(Object.isFrozen(config)).to.equal(true);
+    expect(Object.isFrozen(config.limits)).to.equal(true);
+    expect(Object.isFrozen(config.namespaces[0])).to.equal(true);
+  });
+
+  it('reads every setting', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      NODE_ID: 'n1',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      JWT_SECRET: 'x'.repeat(32),
+      JWT_ISSUER: 'iss',
+      JWT_AUDIENCE: 'aud',
+      API_KEYS: 'key-one-0123456789, key-two-0123456789',
+      CORS_ORIGINS: 'https://a.example,http://localhost:5173',
+      PARSER: 'msgpack',
+      HISTORY_SIZE: '10',
+      HISTORY_TTL_S: '20',
+      MAX_PAYLOAD_BYTES: '1000',
+      MAX_ROOMS_PER_SOCKET: '5',
+      MAX_ROOM_MEMBERS: '6',
+      RATE_LIMIT_PER_S: '7',
+      RATE_LIMIT_BURST: '8',
+      PING_INTERVAL_MS: '9000',
+      PING_TIMEOUT_MS: '10000',
+      DRAIN_TIMEOUT_MS: '11000',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).to.deep.include({ port: 8080, host: '127.0.0.1', nodeId: 'n1', parser: 'msgpack', drainTimeoutMs: 11_000, logLevel: 'debug' });
+    expect(config.redisUrl).to.equal('redis://127.0.0.1:6379');
+    expect(config.jwt).to.deep.include({ issuer: 'iss', audience: 'aud' });
+    expect(config.apiKeys).to.deep.equal(['key-one-0123456789', 'key-two-0123456789']);
+    expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
+    expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20 });
+    expect(config.limits).to.deep.equal({ maxPayloadBytes: 1000, maxRoomsPerSocket: 5, maxRoomMembers: 6, rateLimitPerSecond: 7, rateLimitBurst: 8 });
+    expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 9000, pingTimeoutMs: 10_000 });
+  });
+
+  it('parses REDIS_CLUSTER_NODES as host:port pairs', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001' }).redisClusterNodes).to.deep.equal([
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7001 },
+    ]);
+  });
+
+  it('names the variable and what it accepts', () => {
+    const error = configError({ PORT: 'eighty' });
+    expect(error.variable).to.equal('PORT');
+    expect(error.message).to.equal('PORT: expected an integer from 0 to 65535, got "eighty"');
+    expect(configError({ PARSER: 'xml' }).message).to.contain('one of json, msgpack');
+  });
+
+  it('refuses contradictory settings', () => {
+    expect(configError({ JWT_SECRET: 'x'.repeat(32), JWKS_URL: 'https://keys.example/jwks.json' }).variable).to.equal('JWT_SECRET');
+    expect(configError({ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' }).variable).to.equal('REDIS_URL');
+  });
+
+  it('refuses the development secret in production', () => {
+    expect(configError({ NODE_ENV: 'production' }).variable).to.equal('JWT_SECRET');
+  });
+
+  it('refuses a public key that is not a PEM RSA/EC key', () => {
+    expect(configError({ JWT_PUBLIC_KEY: 'not a key' }).variable).to.equal('JWT_PUBLIC_KEY');
+  });
+
+  it('reads NAMESPACES_FILE and reports where it is wrong', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roomcast-config-'));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ namespaces: [{ name: '/chat', publicRooms: ['lobby'] }] }));
+    expect(loadConfig({ NAMESPACES_FILE: good }).namespaces).to.deep.equal([{ name: '/chat', clientPublish: true, presence: true, publicRooms: ['lobby'] }]);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ namespaces: [{ name: 'chat' }] }));
+    const error = configError({ NAMESPACES_FILE: bad });
+    expect(error.variable).to.equal('NAMESPACES_FILE');
+    expect(error.message).to.contain('namespaces.0.name');
+    const duplicate = join(dir, 'dup.json');
+    writeFileSync(duplicate, JSON.stringify({ namespaces: [{ name: '/a' }, { name: '/a' }] }));
+    expect(configError({ NAMESPACES_FILE: duplicate }).message).to.contain('unique');
+  });
+});

@@ -1,0 +1,23 @@
+import { expect } from 'chai';
+import { MemoryHistoryStore } from '../../server/delivery/history/memory.js';
+import { historyStoreContract } from '../contract/history-store.contract.js';
+
+historyStoreContract('memory', { create: async (options) => new MemoryHistoryStore(options) });
+
+describe('MemoryHistoryStore specifics', () => {
+  it('expires entries and idempotency keys after the TTL, by the injected clock', async () => {
+    let now = 1_000_000;
+    const store = new MemoryHistoryStore({ size: 10, ttlSeconds: 60, now: () => now });
+    try {
+      await store.append('/', 'a', { event: 'e', data: 1, ts: now }, 'k');
+      now += 61_000;
+      const { epoch } = await store.position('/', 'a');
+      expect((await store.read('/', 'a', { epoch, offset: 0 }, 10)).recovered).to.equal(false);
+      const again = await store.append('/', 'a', { event: 'e', data: 1, ts: now }, 'k');
+      expect(again).to.deep.include({ duplicate: false });
+      expect(again.message.offset).to.equal(2);
+    } finally {
+      await store.close();
+    }
+  });
+});
