@@ -1,0 +1,218 @@
+/**
+ * The demo chat page: a development token from POST /dev/token, one
+ * RoomcastClient, one room at a time, presence, and the connection state.
+ * Plain DOM; every user-provided string goes through textContent.
+ */
+import { RoomcastClient, RoomcastError } from '../index.js';
+import type { ConnectionState, GapEvent, Message, PresenceMember } from '../index.js';
+
+const CHAT_EVENT = 'chat';
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`#${id} is missing from the page`);
+  return found as T;
+}
+
+const ui = {
+  state: element<HTMLSpanElement>('state'),
+  login: element<HTMLElement>('login'),
+  loginForm: element<HTMLFormElement>('login-form'),
+  name: element<HTMLInputElement>('name'),
+  loginError: element<HTMLParagraphElement>('login-error'),
+  chat: element<HTMLElement>('chat'),
+  roomForm: element<HTMLFormElement>('room-form'),
+  room: element<HTMLInputElement>('room'),
+  roomName: element<HTMLSpanElement>('room-name'),
+  messages: element<HTMLUListElement>('messages'),
+  sendForm: element<HTMLFormElement>('send-form'),
+  text: element<HTMLInputElement>('text'),
+  send: element<HTMLButtonElement>('send'),
+  error: element<HTMLParagraphElement>('error'),
+  presence: element<HTMLUListElement>('presence'),
+};
+
+let client: RoomcastClient | undefined;
+let userName = '';
+let currentRoom: string | undefined;
+/** Connections present in the current room, by connection id (a user may have several tabs). */
+const members = new Map<string, PresenceMember>();
+
+async function fetchToken(user: string): Promise<string> {
+  const response = await fetch('/dev/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user }),
+  });
+  const body = (await response.json()) as { token?: string; error?: { message?: string } };
+  if (!response.ok || typeof body.token !== 'string') {
+    throw new Error(body.error?.message ?? `POST /dev/token answered ${response.status}`);
+  }
+  return body.token;
+}
+
+// ---- rendering ------------------------------------------------------------------
+
+function showState(state: ConnectionState | 'recovered', detail?: string): void {
+  ui.state.textContent = detail === undefined ? state : `${state} · ${detail}`;
+  ui.state.className = `badge ${state === 'recovered' ? 'connected' : state}`;
+  ui.send.disabled = state !== 'connected' && state !== 'recovered';
+}
+
+function addLine(build: (item: HTMLLIElement) => void): void {
+  const nearBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
+  const item = document.createElement('li');
+  build(item);
+  ui.messages.append(item);
+  if (nearBottom) ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function addNote(text: string, kind: 'system' | 'problem' = 'system'): void {
+  addLine((item) => {
+    item.className = kind;
+    item.textContent = text;
+  });
+}
+
+function chatText(data: Message['data']): { name: string; text: string } {
+  if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
+    const record = data as Record<string, unknown>;
+    return { name: typeof record.name === 'string' ? record.name : '', text: typeof record.text === 'string' ? record.text : JSON.stringify(data) };
+  }
+  return { name: '', text: JSON.stringify(data) };
+}
+
+function showMessage(message: Message): void {
+  const { name, text } = message.event === CHAT_EVENT ? chatText(message.data) : { name: message.event, text: JSON.stringify(message.data) };
+  addLine((item) => {
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = name || message.from || 'server';
+    const body = document.createElement('span');
+    body.textContent = text;
+    const meta = document.createElement('span');
+    meta.className = 'meta';
+    meta.textContent = `#${message.offset} · ${new Date(message.ts).toLocaleTimeString()}`;
+    item.append(who, body, meta);
+  });
+}
+
+function showGap(gap: GapEvent): void {
+  const range = gap.to === null ? `from #${gap.from} on` : gap.from === gap.to ? `#${gap.from}` : `#${gap.from}–#${gap.to}`;
+  addNote(`Messages ${range} are no longer available (${gap.reason}).`, 'problem');
+}
+
+function renderPresence(): void {
+  const counts = new Map<string, number>();
+  for (const member of members.values()) counts.set(member.userId, (counts.get(member.userId) ?? 0) + 1);
+  const items = [...counts.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([user, connections]) => {
+      const item = document.createElement('li');
+      item.textContent = connections > 1 ? `${user} (${connections})` : user;
+      return item;
+    });
+  ui.presence.replaceChildren(...items);
+}
+
+function showError(error: unknown): void {
+  ui.error.textContent = error instanceof RoomcastError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+}
+
+// ---- behaviour ------------------------------------------------------------------
+
+async function refreshPresence(room: string): Promise<void> {
+  if (client === undefined) return;
+  const list = await client.presence(room);
+  if (room !== currentRoom) return;
+  members.clear();
+  for (const member of list) members.set(member.connectionId, member);
+  renderPresence();
+}
+
+async function switchRoom(room: string): Promise<void> {
+  if (client === undefined || room === currentRoom) return;
+  const previous = currentRoom;
+  currentRoom = room;
+  ui.roomName.textContent = room;
+  ui.messages.replaceChildren();
+  members.clear();
+  renderPresence();
+  ui.error.textContent = '';
+  if (previous !== undefined) await client.leave(previous);
+  try {
+    const joined = await client.join(room, (message) => {
+      if (room === currentRoom) showMessage(message);
+    }, {
+      onGap: showGap,
+      onPresence: (change) => {
+        if (room !== currentRoom) return;
+        if (change.type === 'join') members.set(change.member.connectionId, change.member);
+        else members.delete(change.member.connectionId);
+        renderPresence();
+      },
+    });
+    addNote(`Joined ${room} (${joined.offset} earlier message${joined.offset === 1 ? '' : 's'} in this room).`);
+    await refreshPresence(room);
+  } catch (error) {
+    showError(error);
+    if (currentRoom === room) currentRoom = undefined;
+  }
+}
+
+function start(name: string): void {
+  userName = name;
+  const fresh = (): Promise<string> => fetchToken(name);
+  client = new RoomcastClient(window.location.origin, { token: fresh, refreshToken: fresh });
+  client.on('state', (state) => {
+    showState(state);
+    if (state === 'reconnecting') addNote('Connection lost, reconnecting…');
+  });
+  client.on('recovered', (event) => {
+    if (event.room !== currentRoom) return;
+    showState('recovered', `${event.missed} missed`);
+    addNote(`Reconnected; ${event.missed} missed message${event.missed === 1 ? '' : 's'} recovered.`);
+    // Presence may have changed while we were away.
+    refreshPresence(event.room).catch(showError);
+  });
+  client.on('draining', (event) => addNote(`This gateway node is shutting down; moving in ${Math.round(event.reconnectInMs / 1000)} s.`));
+  client.on('error', showError);
+  showState(client.state);
+  ui.login.hidden = true;
+  ui.chat.hidden = false;
+  ui.text.focus();
+  void switchRoom(ui.room.value.trim());
+}
+
+ui.loginForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = ui.name.value.trim();
+  ui.loginError.textContent = '';
+  // Fetch once up front so a bad name or a gateway without /dev/token is reported here, not as a connection error.
+  fetchToken(name).then(
+    () => start(name),
+    (error: unknown) => {
+      ui.loginError.textContent = error instanceof Error ? error.message : String(error);
+    },
+  );
+});
+
+ui.roomForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void switchRoom(ui.room.value.trim());
+});
+
+ui.sendForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = ui.text.value.trim();
+  if (client === undefined || currentRoom === undefined || text === '') return;
+  ui.error.textContent = '';
+  client.publish(currentRoom, CHAT_EVENT, { text, name: userName }).then(
+    () => {
+      ui.text.value = '';
+    },
+    showError,
+  );
+});
+
+window.addEventListener('pagehide', () => client?.close());

@@ -1,0 +1,103 @@
+/**
+ * The client's options and their translation into socket.io-client options.
+ * Reconnection settings are passed through unchanged: backoff with jitter is
+ * socket.io-client's own, and the SDK's own reconnects reuse the same numbers.
+ */
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
+import msgpackParser from 'socket.io-msgpack-parser';
+import { DEFAULT_NAMESPACE, DEFAULT_REORDER_WINDOW_MS } from '../shared/index.js';
+import type { BackoffOptions } from './backoff.js';
+
+export type TokenProvider = string | (() => string | Promise<string>);
+
+export interface RoomcastClientOptions {
+  /** Socket.IO namespace, e.g. '/' (members publish) or '/live'. Default '/'. */
+  namespace?: string;
+  /** The JWT, or a function called on every (re)connect so each handshake carries a fresh token. */
+  token: TokenProvider;
+  /** Returns a new token; called shortly before the current one expires (sent as auth:refresh) and after TOKEN_EXPIRED. */
+  refreshToken?: () => Promise<string>;
+  /** How long a later offset waits for earlier ones before history is asked. Default 250 ms. */
+  reorderWindowMs?: number;
+  /** Largest page of one history read when filling a gap. Default 100. */
+  historyPageSize?: number;
+  /** Must match the gateway's PARSER. Default 'json'. */
+  parser?: 'json' | 'msgpack';
+  transports?: ManagerOptions['transports'];
+  /** Default true: connect from the constructor. */
+  autoConnect?: boolean;
+  reconnection?: boolean;
+  reconnectionDelay?: number;
+  reconnectionDelayMax?: number;
+  randomizationFactor?: number;
+  reconnectionAttempts?: number;
+  /** Handshake timeout in ms (socket.io-client `timeout`). */
+  timeout?: number;
+  /** How long every request waits for its acknowledgement. Default 10 000 ms. */
+  ackTimeout?: number;
+  /** Headers of the handshake request; Node only (browsers ignore them for WebSocket). */
+  extraHeaders?: Record<string, string>;
+  /** Escape hatch: merged last into the socket.io-client options. */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+}
+
+export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
+
+/** The options after defaults, as the client uses them. */
+export interface ResolvedOptions {
+  namespace: string;
+  reorderWindowMs: number;
+  historyPageSize: number | undefined;
+  ackTimeout: number;
+  reconnection: boolean;
+  reconnectionAttempts: number;
+  backoff: BackoffOptions;
+}
+
+export function resolveOptions(options: RoomcastClientOptions): ResolvedOptions {
+  // The same defaults as socket.io-client, so its reconnects and ours behave alike.
+  const fromSocket = options.socketOptions ?? {};
+  return {
+    namespace: options.namespace ?? DEFAULT_NAMESPACE,
+    reorderWindowMs: options.reorderWindowMs ?? DEFAULT_REORDER_WINDOW_MS,
+    historyPageSize: options.historyPageSize,
+    ackTimeout: fromSocket.ackTimeout ?? options.ackTimeout ?? DEFAULT_ACK_TIMEOUT_MS,
+    reconnection: fromSocket.reconnection ?? options.reconnection ?? true,
+    reconnectionAttempts: fromSocket.reconnectionAttempts ?? options.reconnectionAttempts ?? Number.POSITIVE_INFINITY,
+    backoff: {
+      min: fromSocket.reconnectionDelay ?? options.reconnectionDelay ?? 1000,
+      max: fromSocket.reconnectionDelayMax ?? options.reconnectionDelayMax ?? 5000,
+      jitter: fromSocket.randomizationFactor ?? options.randomizationFactor ?? 0.5,
+    },
+  };
+}
+
+/** Only the options that were given, so socket.io-client's own defaults apply to the rest. */
+function defined<T extends object>(record: T): Partial<T> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+export function socketIoOptions(
+  options: RoomcastClientOptions,
+  resolved: ResolvedOptions,
+  auth: SocketOptions['auth'],
+): Partial<ManagerOptions & SocketOptions> {
+  return {
+    ...defined({
+      transports: options.transports,
+      autoConnect: options.autoConnect ?? true,
+      reconnection: options.reconnection,
+      reconnectionDelay: options.reconnectionDelay,
+      reconnectionDelayMax: options.reconnectionDelayMax,
+      randomizationFactor: options.randomizationFactor,
+      reconnectionAttempts: options.reconnectionAttempts,
+      timeout: options.timeout,
+      extraHeaders: options.extraHeaders,
+    }),
+    ackTimeout: resolved.ackTimeout,
+    // socket.io-msgpack-parser implements the parser interface but ships its own, looser typings.
+    ...(options.parser === 'msgpack' ? { parser: msgpackParser as unknown as ManagerOptions['parser'] } : {}),
+    auth,
+    ...options.socketOptions,
+  };
+}
