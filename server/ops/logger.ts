@@ -1,5 +1,5 @@
 /** The one structured logger of a node: pino JSON, or pretty lines for development. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 
 export type { Logger };
@@ -16,11 +16,13 @@ const REDACTED_PATHS = [
   'apiKey',
 ];
 
-export function createLogger(config: Pick<Config, 'logLevel' | 'logPretty' | 'nodeId'>): Logger {
-  return pino({
+/** `destination` replaces stdout (tests capture lines with it); pretty mode needs stdout. */
+export function createLogger(config: Pick<Config, 'logLevel' | 'logPretty' | 'nodeId'>, destination?: DestinationStream): Logger {
+  const options = {
     level: config.logLevel,
     base: { node: config.nodeId },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    ...(config.logPretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+  };
+  if (destination !== undefined) return pino(options, destination);
+  return pino({ ...options, ...(config.logPretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}) });
 }

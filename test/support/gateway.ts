@@ -18,7 +18,18 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+/** Collects the gateway's log lines when given as `logs`. */
+export interface LogCapture {
+  lines: string[];
+  write(line: string): void;
+}
+
+export function captureLogs(): LogCapture {
+  const lines: string[] = [];
+  return { lines, write: (line) => void lines.push(line) };
+}
+
+export async function startGateway(env: Record<string, string> = {}, logs?: LogCapture): Promise<TestGateway> {
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -28,7 +39,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     NODE_ID: 'test-node',
     ...env,
   });
-  const gateway = await startGatewayNode({ config, logger: createLogger(config) });
+  const gateway = await startGatewayNode({ config, logger: createLogger(config, logs) });
   return { url: gateway.url, port: gateway.port, apiKey: TEST_API_KEY, secret: TEST_JWT_SECRET, gateway, close: () => gateway.close() };
 }
 

@@ -1,0 +1,38 @@
+/** Logs are structured JSON with the node id, and no token or API key ever reaches a log line, at any level. */
+import { expect } from 'chai';
+import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
+import { assertOk, connect, connectRefused, request } from '../support/sockets.js';
+import { signToken } from '../support/tokens.js';
+
+describe('logging', () => {
+  it('never writes a token or an API key, even at trace level', async () => {
+    const logs = captureLogs();
+    const gw = await startGateway({ LOG_LEVEL: 'trace' }, logs);
+    const token = await signToken(gw.secret, { sub: 'logged', rooms: ['log:1'] });
+    const expired = await signToken(gw.secret, { sub: 'logged' }, { expiresIn: -60 });
+    const forged = await signToken('some-other-secret-long-enough-to-sign!!', { sub: 'logged' });
+    try {
+      const socket = await connect(gw.url, token, { transports: ['polling', 'websocket'] });
+      assertOk(await request(socket, 'room:join', { room: 'log:1' }));
+      assertOk(await request(socket, 'auth:refresh', { token }));
+      await request(socket, 'auth:refresh', { token: forged });
+      socket.close();
+      await connectRefused(gw.url, expired);
+      await connectRefused(gw.url, forged);
+      expect((await httpPublish(gw.url, { room: 'log:1', event: 'e', data: 1 })).status).to.equal(200);
+      await httpPublish(gw.url, { room: 'log:1', event: 'e', data: 1 }, { authorization: 'Bearer wrong-key-with-some-length' });
+    } finally {
+      await gw.close();
+    }
+    const text = logs.lines.join('');
+    expect(logs.lines.length).to.be.greaterThan(2);
+    for (const secret of [token, expired, forged, gw.apiKey, 'wrong-key-with-some-length']) {
+      expect(text).to.not.contain(secret);
+      // Not even the signature part alone.
+      expect(text).to.not.contain(secret.split('.').pop() as string);
+    }
+    const first = JSON.parse(logs.lines[0] as string) as Record<string, unknown>;
+    expect(first).to.include({ node: 'test-node' });
+    expect(first.level).to.be.a('number');
+  });
+});
