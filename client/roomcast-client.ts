@@ -115,6 +115,8 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
   private reconnectTimer: TimerHandle | undefined;
   private reconnectAttempts = 0;
   private tokenExpiredCount = 0;
+  /** The token function or refreshToken threw during the current handshake. */
+  private tokenSourceFailed = false;
   private drainTimer: TimerHandle | undefined;
   private drainReconnectAt: number | undefined;
 
@@ -267,11 +269,13 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
 
   /** socket.io-client asks for the handshake `auth` on every (re)connect, so a token function is called each time. */
   private authenticate(send: (data: object) => void): void {
+    this.tokenSourceFailed = false;
     this.tokens.forHandshake().then(
       (token) => send({ token }),
       (error: unknown) => {
+        this.tokenSourceFailed = true;
         this.emitError(RoomcastError.from(error, { event: 'auth' }));
-        // Try with what we have: a still-valid token connects, an invalid one gets a typed refusal.
+        // Try with what we have: a still-valid token connects; a refusal is then retried (see onConnectError).
         send({ token: this.tokens.token ?? '' });
       },
     );
@@ -333,7 +337,10 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     const data = (error as Error & { data?: unknown }).data;
     const refusal = isErrorPayload(data) ? new RoomcastError(data, { event: 'connect' }) : RoomcastError.from(error, { event: 'connect' });
     this.emitError(refusal);
-    if (refusal.code === 'TOKEN_EXPIRED') void this.reconnectWithNewToken(refusal);
+    // The application's token source failed (e.g. its token endpoint was down): the refusal says nothing
+    // about the user, so try again later instead of giving up.
+    if (this.tokenSourceFailed) this.scheduleReconnect();
+    else if (refusal.code === 'TOKEN_EXPIRED') void this.reconnectWithNewToken(refusal);
     else if (refusal.retryable) this.scheduleReconnect();
     else this.fail(refusal);
   }

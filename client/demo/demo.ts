@@ -7,6 +7,8 @@ import { RoomcastClient, RoomcastError } from '../index.js';
 import type { ConnectionState, GapEvent, Message, PresenceMember } from '../index.js';
 
 const CHAT_EVENT = 'chat';
+/** How much of a room's history is shown on joining it. */
+const RECENT_MESSAGES = 20;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -59,19 +61,18 @@ function showState(state: ConnectionState | 'recovered', detail?: string): void 
   ui.send.disabled = state !== 'connected' && state !== 'recovered';
 }
 
-function addLine(build: (item: HTMLLIElement) => void): void {
+function addLine(item: HTMLLIElement): void {
   const nearBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
-  const item = document.createElement('li');
-  build(item);
   ui.messages.append(item);
   if (nearBottom) ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
-function addNote(text: string, kind: 'system' | 'problem' = 'system'): void {
-  addLine((item) => {
-    item.className = kind;
-    item.textContent = text;
-  });
+function addNote(text: string, kind: 'system' | 'problem' = 'system'): HTMLLIElement {
+  const item = document.createElement('li');
+  item.className = kind;
+  item.textContent = text;
+  addLine(item);
+  return item;
 }
 
 function chatText(data: Message['data']): { name: string; text: string } {
@@ -82,23 +83,31 @@ function chatText(data: Message['data']): { name: string; text: string } {
   return { name: '', text: JSON.stringify(data) };
 }
 
-function showMessage(message: Message): void {
+function messageLine(message: Message): HTMLLIElement {
   const { name, text } = message.event === CHAT_EVENT ? chatText(message.data) : { name: message.event, text: JSON.stringify(message.data) };
-  addLine((item) => {
-    const who = document.createElement('span');
-    who.className = 'who';
-    who.textContent = name || message.from || 'server';
-    const body = document.createElement('span');
-    body.textContent = text;
-    const meta = document.createElement('span');
-    meta.className = 'meta';
-    meta.textContent = `#${message.offset} · ${new Date(message.ts).toLocaleTimeString()}`;
-    item.append(who, body, meta);
-  });
+  const item = document.createElement('li');
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = name || message.from || 'server';
+  const body = document.createElement('span');
+  body.textContent = text;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  meta.textContent = `#${message.offset} · ${new Date(message.ts).toLocaleTimeString()}`;
+  item.append(who, body, meta);
+  return item;
+}
+
+function showMessage(message: Message): void {
+  addLine(messageLine(message));
 }
 
 function showGap(gap: GapEvent): void {
-  const range = gap.to === null ? `from #${gap.from} on` : gap.from === gap.to ? `#${gap.from}` : `#${gap.from}–#${gap.to}`;
+  if (gap.to === null) {
+    addNote(`The room's history was reset on the gateway; anything after #${gap.from - 1} that was not shown is lost.`, 'problem');
+    return;
+  }
+  const range = gap.from === gap.to ? `#${gap.from}` : `#${gap.from}–#${gap.to}`;
   addNote(`Messages ${range} are no longer available (${gap.reason}).`, 'problem');
 }
 
@@ -130,6 +139,20 @@ async function refreshPresence(room: string): Promise<void> {
   renderPresence();
 }
 
+/** The last few messages before the join, placed right after the join note, above anything that arrived live meanwhile. */
+async function showRecent(room: string, epoch: string, offset: number, note: HTMLLIElement): Promise<void> {
+  if (client === undefined || offset === 0) return;
+  const page = await client.history(room, { since: { epoch, offset: Math.max(0, offset - RECENT_MESSAGES) }, limit: RECENT_MESSAGES });
+  if (room !== currentRoom) return;
+  let anchor: HTMLLIElement = note;
+  for (const message of page.messages) {
+    const line = messageLine(message);
+    anchor.after(line);
+    anchor = line;
+  }
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
 async function switchRoom(room: string): Promise<void> {
   if (client === undefined || room === currentRoom) return;
   const previous = currentRoom;
@@ -139,7 +162,10 @@ async function switchRoom(room: string): Promise<void> {
   members.clear();
   renderPresence();
   ui.error.textContent = '';
-  if (previous !== undefined) await client.leave(previous);
+  // Leaving fails only if the gateway does not answer; the new room is joined regardless.
+  if (previous !== undefined) await client.leave(previous).catch(showError);
+  // Added first, so messages delivered with the join ack land below it and recent history right after it.
+  const note = addNote(`Joining ${room}…`);
   try {
     const joined = await client.join(room, (message) => {
       if (room === currentRoom) showMessage(message);
@@ -152,10 +178,11 @@ async function switchRoom(room: string): Promise<void> {
         renderPresence();
       },
     });
-    addNote(`Joined ${room} (${joined.offset} earlier message${joined.offset === 1 ? '' : 's'} in this room).`);
-    await refreshPresence(room);
+    note.textContent = `Joined ${room}.`;
+    await Promise.all([showRecent(room, joined.epoch, joined.offset, note), refreshPresence(room)]);
   } catch (error) {
     showError(error);
+    note.remove();
     if (currentRoom === room) currentRoom = undefined;
   }
 }
