@@ -96,9 +96,10 @@ export class TokenKeeper {
     } catch (error) {
       if (generation !== this.generation) return;
       onError(RoomcastError.from(error, { event: 'auth:refresh' }));
-      // Try once more halfway to expiry; past that, the gateway's TOKEN_EXPIRED and the reconnect path take over.
-      const expiresAt = previous === undefined ? null : tokenTimes(previous)?.expiresAt;
-      const remaining = expiresAt == null ? 0 : expiresAt - this.options.scheduler.now();
+      // Retry halfway to expiry, again after each failure while some time is left; past that, the
+      // gateway's TOKEN_EXPIRED and the reconnect path take over.
+      const expiresAt = previous === undefined ? undefined : tokenTimes(previous)?.expiresAt;
+      const remaining = expiresAt === undefined ? 0 : expiresAt - this.options.scheduler.now();
       if (remaining > MIN_RETRY_WINDOW_MS && this.timer === undefined) this.arm(remaining / 2, send, onError);
     }
   }
