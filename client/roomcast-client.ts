@@ -262,8 +262,15 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     socket.on('presence:leave', (event) => this.onPresence('leave', event));
     socket.on('server:draining', (event) => this.onDraining(event));
     socket.on('protocol:error', (event) => {
-      const { event: cause, ...payload } = event;
-      this.emitError(new RoomcastError(payload, cause === undefined ? {} : { event: cause }));
+      const { event: cause, room, ...payload } = event;
+      const error = new RoomcastError(payload, { ...(cause === undefined ? {} : { event: cause }), ...(room === undefined ? {} : { room }) });
+      // The gateway took this connection out of the room (a refreshed token no longer allows it): stop tracking it.
+      const entry = room === undefined || payload.code !== 'FORBIDDEN_ROOM' ? undefined : this.rooms.get(room);
+      if (entry !== undefined) {
+        this.rooms.delete(entry.room);
+        this.dropRoom(entry, error);
+      }
+      this.emitError(error);
     });
   }
 

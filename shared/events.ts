@@ -97,6 +97,8 @@ export interface DrainingEvent {
 export interface ProtocolErrorEvent extends ErrorPayload {
   /** The client event that caused it, when there was one. */
   event?: string;
+  /** The room it concerns, when there is one (e.g. a room left because a refreshed token no longer allows it). */
+  room?: string;
 }
 
 export interface ServerToClientEvents {

@@ -38,7 +38,18 @@ export function createHttpApp({ config, logger, publisher, presence, readiness }
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(helmet());
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          // The gateway is often reached over plain http in development; don't rewrite its own URLs to https.
+          upgradeInsecureRequests: null,
+          // Browsers that do not match ws: against 'self' still reach the gateway's own socket.
+          connectSrc: ["'self'", 'ws:', 'wss:'],
+        },
+      },
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true, node: config.nodeId });

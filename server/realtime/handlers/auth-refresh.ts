@@ -22,7 +22,7 @@ export async function handleAuthRefresh(ctx: NamespaceContext, socket: RoomcastS
     if (room === socket.id || mayJoinRoom(verified.userId, verified.roomPatterns, ctx.rules.publicRooms, room)) continue;
     void socket.leave(room);
     await announceLeave(ctx, socket, room);
-    socket.emit('protocol:error', { ...errorPayload('FORBIDDEN_ROOM', `the refreshed token no longer allows ${room}`), event: 'auth:refresh' });
+    socket.emit('protocol:error', { ...errorPayload('FORBIDDEN_ROOM', `the refreshed token no longer allows ${room}`), event: 'auth:refresh', room });
   }
   return { expiresAt: verified.expiresAt };
 }
