@@ -111,6 +111,13 @@ function jwtKey(env: Env): JwtKeySource {
   return { kind: 'secret', secret: new TextEncoder().encode(DEVELOPMENT_JWT_SECRET), development: true };
 }
 
+/** Node ids appear in Engine.IO session ids (NGINX routes on them), keys and metrics: keep them plain. */
+function nodeId(env: Env): string {
+  const raw = read(env, 'NODE_ID');
+  if (raw === undefined) return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return parseWith('NODE_ID', raw, z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), '1-64 characters of letters, digits, _ and -');
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !(value instanceof URL) && !(value instanceof Uint8Array) && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -142,7 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: read(env, 'HOST') ?? '0.0.0.0',
-    nodeId: read(env, 'NODE_ID') ?? `${hostname()}-${process.pid}`,
+    nodeId: nodeId(env),
     redisUrl: redisUrl?.toString() ?? null,
     redisClusterNodes,
     jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },

@@ -3,6 +3,7 @@
  * with handshake auth, the request guard and the protocol handlers. It takes an
  * http.Server and its dependencies; it knows nothing of Express or the environment.
  */
+import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import msgpackParser from 'socket.io-msgpack-parser';
@@ -34,6 +35,10 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
     ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
   });
+
+  // Session ids carry the node id, so a proxy can route a session's polling requests
+  // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
+  io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
 
   const declared = new Set(config.namespaces.map((rules) => rules.name));
   if (!declared.has('/')) {

@@ -5,6 +5,7 @@ import { startGateway as startGatewayNode } from '../../server/gateway.js';
 import { createLogger } from '../../server/ops/logger.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, request } from '../support/sockets.js';
+import { signToken } from '../support/tokens.js';
 
 describe('HTTP routes', () => {
   let gw: TestGateway;
@@ -41,6 +42,15 @@ describe('HTTP routes', () => {
     expect(response.headers.get('x-content-type-options')).to.equal('nosniff');
     expect(response.headers.get('x-powered-by')).to.equal(null);
     expect(((await response.json()) as { error: { code: string } }).error.code).to.equal('UNKNOWN_EVENT');
+  });
+
+  it('issues Engine.IO session ids that start with the node id, for sticky routing', async () => {
+    const socket = await connect(gw.url, await signToken(gw.secret, { sub: 'sticky' }), { transports: ['polling'] });
+    try {
+      expect(socket.io.engine.id).to.match(/^test-node\.[A-Za-z0-9_-]{20}$/);
+    } finally {
+      socket.close();
+    }
   });
 
   it('has no /dev/token route when a real key is configured', async () => {

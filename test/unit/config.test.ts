@@ -81,6 +81,12 @@ describe('configuration', () => {
     expect(configError({ PARSER: 'xml' }).message).to.contain('one of json, msgpack');
   });
 
+  it('keeps NODE_ID to characters that are safe in session ids and keys', () => {
+    expect(loadConfig({ NODE_ID: 'node_1-a' }).nodeId).to.equal('node_1-a');
+    expect(configError({ NODE_ID: 'node.1' }).variable).to.equal('NODE_ID');
+    expect(loadConfig({}).nodeId).to.match(/^[A-Za-z0-9_-]{1,64}$/);
+  });
+
   it('refuses contradictory settings', () => {
     expect(configError({ JWT_SECRET: 'x'.repeat(32), JWKS_URL: 'https://keys.example/jwks.json' }).variable).to.equal('JWT_SECRET');
     expect(configError({ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' }).variable).to.equal('REDIS_URL');
