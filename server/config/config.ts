@@ -34,6 +34,8 @@ export interface Config {
   };
   heartbeat: { pingIntervalMs: number; pingTimeoutMs: number };
   drainTimeoutMs: number;
+  /** A node silent for this long is considered dead and its presence removed by the others. */
+  nodeTtlMs: number;
   namespaces: readonly NamespaceRules[];
   logLevel: LogLevel;
   logPretty: boolean;

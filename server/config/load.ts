@@ -169,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     heartbeat: { pingIntervalMs, pingTimeoutMs },
     drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    nodeTtlMs: integer(env, 'NODE_TTL_MS', 15_000, 1_000, 600_000),
     namespaces: loadNamespaces(read(env, 'NAMESPACES_FILE')),
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     logPretty: boolean(env, 'LOG_PRETTY', false),

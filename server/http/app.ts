@@ -24,7 +24,8 @@ const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 /** Room for the JSON envelope and a batch's room list around the largest allowed `data`. */
 const BODY_OVERHEAD_BYTES = 64 * 1024;
 
-export type Readiness = () => { ready: boolean; reason?: string };
+/** Whether this node should receive traffic, and why not; extra fields (e.g. the canary's figures) are shown on /readyz. */
+export type Readiness = () => { ready: boolean; reason?: string; [detail: string]: unknown };
 
 export interface HttpAppDeps {
   config: Config;
@@ -55,8 +56,8 @@ export function createHttpApp({ config, logger, publisher, presence, readiness }
     res.json({ ok: true, node: config.nodeId });
   });
   app.get('/readyz', (_req, res) => {
-    const state = readiness();
-    res.status(state.ready ? 200 : 503).json({ ok: state.ready, node: config.nodeId, ...(state.reason ? { reason: state.reason } : {}) });
+    const { ready, ...details } = readiness();
+    res.status(ready ? 200 : 503).json({ ok: ready, node: config.nodeId, ...details });
   });
 
   const json = express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false });

@@ -1,20 +1,21 @@
 /** Presence in this process's memory, for a single node: a map of rooms to their connections. */
 import type { PresenceMember } from '../../shared/index.js';
-import type { PresenceStore } from './presence-store.js';
+import type { AddOutcome, PresenceStore } from './presence-store.js';
 
 export class MemoryPresenceStore implements PresenceStore {
   private readonly rooms = new Map<string, Map<string, PresenceMember>>();
 
-  async add(namespace: string, room: string, member: PresenceMember): Promise<boolean> {
+  async add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddOutcome> {
     const key = `${namespace}\u0000${room}`;
     let members = this.rooms.get(key);
     if (members === undefined) {
       members = new Map();
       this.rooms.set(key, members);
     }
-    if (members.has(member.connectionId)) return false;
+    if (members.has(member.connectionId)) return 'present';
+    if (maxMembers > 0 && members.size >= maxMembers) return 'full';
     members.set(member.connectionId, member);
-    return true;
+    return 'added';
   }
 
   async remove(namespace: string, room: string, connectionId: string): Promise<PresenceMember | null> {

@@ -8,12 +8,14 @@ import type { RoomcastSocket } from './types.js';
 export interface ConnectionState {
   bucket: TokenBucket;
   expiryTimer: NodeJS.Timeout | null;
+  /** Joins past their checks but not yet in the room: they count against MAX_ROOMS_PER_SOCKET. */
+  pendingJoins: number;
 }
 
 const states = new WeakMap<RoomcastSocket, ConnectionState>();
 
 export function initConnectionState(socket: RoomcastSocket, ratePerSecond: number, burst: number): ConnectionState {
-  const state: ConnectionState = { bucket: new TokenBucket(ratePerSecond, burst), expiryTimer: null };
+  const state: ConnectionState = { bucket: new TokenBucket(ratePerSecond, burst), expiryTimer: null, pendingJoins: 0 };
   states.set(socket, state);
   return state;
 }

@@ -1,5 +1,6 @@
 /** What the socket handlers of one namespace need, injected by the gateway. */
 import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { AdapterFactory } from '../cluster/adapter-factory.js';
 import type { Config } from '../config/config.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import type { HistoryStore } from '../delivery/history-store.js';
@@ -15,6 +16,8 @@ export interface RealtimeDeps {
   presence: PresenceStore;
   publisher: Publisher;
   verifyToken: TokenVerifier;
+  /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
+  adapter?: AdapterFactory;
 }
 
 export interface NamespaceContext extends RealtimeDeps {

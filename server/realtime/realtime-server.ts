@@ -34,6 +34,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     allowRequest: originGuard(origins),
     ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
     ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
+    ...(deps.adapter ? { adapter: deps.adapter } : {}),
   });
 
   // Session ids carry the node id, so a proxy can route a session's polling requests

@@ -12,8 +12,8 @@ export async function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket,
   return { room };
 }
 
+/** Removes the connection from the room's members (every namespace counts members) and tells the room where presence is on. */
 export async function announceLeave(ctx: NamespaceContext, socket: RoomcastSocket, room: string): Promise<void> {
-  if (!ctx.rules.presence) return;
   const member = await ctx.presence.remove(ctx.rules.name, room, socket.id);
-  if (member !== null) ctx.namespace.to(room).emit('presence:leave', { room, member });
+  if (member !== null && ctx.rules.presence) ctx.namespace.to(room).emit('presence:leave', { room, member });
 }

@@ -1,0 +1,144 @@
+/**
+ * The Redis connections of one node: a command connection (history, presence,
+ * and the adapter's publisher) and a subscriber connection (the adapter's and
+ * the canary's), for a single Redis (REDIS_URL) or a Redis Cluster
+ * (REDIS_CLUSTER_NODES). Never a connection per socket.
+ *
+ * Commands fail at once while a connection is down (no offline queue), so a
+ * publish during an outage is answered UNAVAILABLE instead of hanging.
+ */
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../ops/logger.js';
+
+/** The commands Roomcast's stores use; both a client and a cluster provide them. */
+export interface RedisCommands {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  publish(channel: string, message: string): Promise<number>;
+  sPublish(channel: string, message: string): Promise<number>;
+  sAdd(key: string, member: string): Promise<number>;
+  sRem(key: string, member: string): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  del(key: string): Promise<number>;
+  zAdd(key: string, member: { score: number; value: string }): Promise<number>;
+  zRangeByScore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  zRem(key: string, member: string): Promise<number>;
+}
+
+export interface RedisSubscriber {
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+}
+
+export type RedisMode = 'single' | 'cluster';
+
+export interface RedisConnections {
+  mode: RedisMode;
+  /** The command connection, as node-redis gives it (handed to the adapter as its publisher). */
+  publisherClient: RedisClientType | RedisClusterType;
+  /** The subscriber connection, as node-redis gives it (handed to the adapter). */
+  subscriberClient: RedisClientType | RedisClusterType;
+  commands: RedisCommands;
+  /** Subscribes on the adapter's subscriber connection (sharded channels in cluster mode). */
+  subscriber: RedisSubscriber;
+  /** Both connections are up. */
+  isReady(): boolean;
+  /** Drops the subscriber connection so that node-redis reconnects and subscribes everything again. */
+  resetSubscriber(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Reconnect quickly at first, then every 2 s, for ever: Redis coming back must need no restart.
+const reconnectStrategy = (retries: number): number => Math.min(50 * 2 ** Math.min(retries, 6), 2000);
+const CONNECT_TIMEOUT_MS = 2000;
+
+/** Logs connection errors at most once per interval per connection, so an outage does not flood the log. */
+function errorLogger(logger: Logger, role: string): (error: unknown) => void {
+  let lastLoggedAt = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - lastLoggedAt < 5000) return;
+    lastLoggedAt = now;
+    logger.warn({ err: error, role }, 'redis connection error');
+  };
+}
+
+export async function connectRedis(config: Config, logger: Logger): Promise<RedisConnections> {
+  const subscriberName = `roomcast-sub-${config.nodeId}`;
+  let publisherClient: RedisClientType | RedisClusterType;
+  let subscriberClient: RedisClientType | RedisClusterType;
+  let mode: RedisMode;
+  if (config.redisClusterNodes !== null) {
+    mode = 'cluster';
+    const cluster = createCluster({
+      rootNodes: config.redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+      defaults: { socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS }, disableOfflineQueue: true },
+    });
+    publisherClient = cluster as unknown as RedisClusterType;
+    subscriberClient = cluster.duplicate({ defaults: { socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS }, name: subscriberName } }) as unknown as RedisClusterType;
+  } else if (config.redisUrl !== null) {
+    mode = 'single';
+    const client = createClient({ url: config.redisUrl, socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS }, disableOfflineQueue: true });
+    publisherClient = client as unknown as RedisClientType;
+    subscriberClient = client.duplicate({ name: subscriberName, disableOfflineQueue: false }) as unknown as RedisClientType;
+  } else {
+    throw new Error('connectRedis needs REDIS_URL or REDIS_CLUSTER_NODES');
+  }
+  publisherClient.on('error', errorLogger(logger, 'publisher'));
+  subscriberClient.on('error', errorLogger(logger, 'subscriber'));
+  await publisherClient.connect();
+  await subscriberClient.connect();
+
+  const commands = publisherClient as unknown as RedisCommands;
+  const sub = subscriberClient as unknown as {
+    subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+    unsubscribe(channel: string): Promise<void>;
+    sSubscribe(channel: string, listener: (message: string) => void): Promise<void>;
+    sUnsubscribe(channel: string): Promise<void>;
+  };
+  const subscriber: RedisSubscriber =
+    mode === 'cluster'
+      ? { subscribe: (channel, listener) => sub.sSubscribe(channel, listener), unsubscribe: (channel) => sub.sUnsubscribe(channel) }
+      : { subscribe: (channel, listener) => sub.subscribe(channel, listener), unsubscribe: (channel) => sub.unsubscribe(channel) };
+
+  const isReady = (): boolean => {
+    if (mode === 'single') return (publisherClient as RedisClientType).isReady && (subscriberClient as RedisClientType).isReady;
+    // A cluster client is ready once it has its slot map; each node connection reconnects by itself.
+    return (publisherClient as unknown as { isOpen: boolean }).isOpen && (subscriberClient as unknown as { isOpen: boolean }).isOpen;
+  };
+
+  const resetSubscriber = async (): Promise<void> => {
+    // A subscriber connection cannot send CLIENT KILL itself; the command connection finds it by name.
+    const targets =
+      mode === 'single'
+        ? [publisherClient as RedisClientType]
+        : (publisherClient as RedisClusterType).masters.map((master) => master.client).filter((client): client is NonNullable<typeof client> => client !== undefined);
+    for (const target of targets) {
+      const client = (await target) as unknown as { sendCommand(args: string[]): Promise<unknown> };
+      // Not filtered by TYPE pubsub: a connection that lost all its subscriptions is no longer of that type.
+      const list = String(await client.sendCommand(['CLIENT', 'LIST']));
+      for (const line of list.split('\n')) {
+        const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+        if (id !== undefined && line.includes(` name=${subscriberName} `)) await client.sendCommand(['CLIENT', 'KILL', 'ID', id]);
+      }
+    }
+  };
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const client of [subscriberClient, publisherClient]) {
+        try {
+          await (client as unknown as { close(): Promise<void> }).close();
+        } catch {
+          // Already closed or never connected: closing is best effort.
+        }
+      }
+    })();
+    return closing;
+  };
+
+  return { mode, publisherClient, subscriberClient, commands, subscriber, isReady, resetSubscriber, close };
+}

@@ -1,0 +1,96 @@
+/**
+ * History in Redis, shared by every node: per room a meta hash (epoch, last
+ * offset) and a stream whose entry ids are the offsets, bounded by HISTORY_SIZE
+ * (MAXLEN) and HISTORY_TTL_S (the keys expire that long after the last write;
+ * older entries of a busy room are skipped on read). See redis-scripts.ts for
+ * the atomic steps and history-store.ts for the contract.
+ */
+import type { Message, StreamPosition } from '../../../shared/index.js';
+import type { RedisCommands } from '../../cluster/redis-connections.js';
+import { redisCall } from '../../cluster/redis-errors.js';
+import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../history-store.js';
+import { newEpoch } from './memory.js';
+import { historyKeys } from './redis-keys.js';
+import { APPEND_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+
+export interface RedisHistoryOptions {
+  size: number;
+  ttlSeconds: number;
+  now?: () => number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+function fieldsToRecord(fields: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
+  return record;
+}
+
+function toMessage(room: string, epoch: string, offset: number, fields: Record<string, string>): Message {
+  const message: Message = { room, event: fields.v ?? '', data: JSON.parse(fields.d ?? 'null') as Message['data'], offset, epoch, ts: Number(fields.t) };
+  if (fields.f !== undefined && fields.f !== '') message.from = fields.f;
+  return message;
+}
+
+export class RedisHistoryStore implements HistoryStore {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly redis: RedisCommands,
+    private readonly options: RedisHistoryOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
+    const keys = historyKeys(namespace, room);
+    const scriptKeys = idempotencyKey === undefined ? [keys.meta, keys.stream] : [keys.meta, keys.stream, keys.idempotency(idempotencyKey)];
+    const reply = (await redisCall('append', () =>
+      APPEND_SCRIPT.run(this.redis, scriptKeys, [
+        newEpoch(),
+        this.options.ttlSeconds,
+        this.options.size,
+        publication.event,
+        JSON.stringify(publication.data),
+        publication.ts,
+        publication.from ?? '',
+      ]),
+    )) as [0, string, number] | [1, string[]];
+    if (reply[0] === 1) {
+      const stored = fieldsToRecord(reply[1]);
+      return { message: toMessage(room, stored.e ?? '', Number(stored.o), stored), duplicate: true };
+    }
+    const [, epoch, offset] = reply;
+    const message: Message = { room, event: publication.event, data: publication.data, offset: Number(offset), epoch, ts: publication.ts };
+    if (publication.from !== undefined) message.from = publication.from;
+    return { message, duplicate: false };
+  }
+
+  async position(namespace: string, room: string): Promise<StreamPosition> {
+    const { epoch, offset } = await this.read(namespace, room, undefined, 0);
+    return { epoch, offset };
+  }
+
+  async read(namespace: string, room: string, since: StreamPosition | undefined, limit: number): Promise<HistoryRead> {
+    const keys = historyKeys(namespace, room);
+    const [epoch, last, verdict, entries] = (await redisCall('read', () =>
+      READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], [newEpoch(), this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit]),
+    )) as [string, number, 0 | 1 | 2, StreamEntry[]];
+    const head = { epoch, offset: Number(last) };
+    if (verdict === 0) return { ...head, recovered: false, messages: [] };
+    if (verdict === 1 || limit === 0) return { ...head, recovered: true, messages: [] };
+    // Entries older than the TTL may still sit in a busy room's stream: they count as gone.
+    const cutoff = this.now() - this.options.ttlSeconds * 1000;
+    const messages = entries
+      .map(([id, fields]) => toMessage(room, epoch, Number.parseInt(id, 10), fieldsToRecord(fields)))
+      .filter((message) => message.ts >= cutoff);
+    if (since === undefined) return { ...head, recovered: true, messages };
+    const recovered = messages[0]?.offset === since.offset + 1;
+    return { ...head, recovered, messages: recovered ? messages : [] };
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the gateway, which closes it after every store.
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Node liveness for presence: each node heartbeats into a sorted set; every
+ * node sweeps it, and the first to remove a node that stopped heartbeating
+ * (crashed, kill -9, partitioned) removes that node's members and announces
+ * their `presence:leave`. A member of a dead node is gone within
+ * NODE_TTL_MS plus one sweep interval.
+ */
+import type { PresenceMember } from '../../shared/index.js';
+import type { RedisCommands } from '../cluster/redis-connections.js';
+import type { Logger } from '../ops/logger.js';
+import { nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './redis.js';
+
+export type LeaveAnnouncer = (namespace: string, room: string, member: PresenceMember) => void;
+
+export interface NodeLivenessOptions {
+  redis: RedisCommands;
+  presence: RedisPresenceStore;
+  nodeId: string;
+  ttlMs: number;
+  announceLeave: LeaveAnnouncer;
+  logger: Logger;
+}
+
+export class NodeLiveness {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(private readonly options: NodeLivenessOptions) {}
+
+  /** Removes what a previous process with this node id left behind, then starts heartbeating and sweeping. */
+  async start(): Promise<void> {
+    await this.purge(this.options.nodeId);
+    await this.beat();
+    const interval = Math.max(100, Math.floor(this.options.ttlMs / 3));
+    this.timer = setInterval(() => void this.tick(), interval);
+    this.timer.unref();
+  }
+
+  /** Stops heartbeating; a clean shutdown also withdraws the node at once. */
+  async stop(withdraw: boolean): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (!withdraw) return;
+    try {
+      await this.purge(this.options.nodeId);
+      await this.options.redis.zRem(NODES_KEY, this.options.nodeId);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not withdraw the node from presence');
+    }
+  }
+
+  private async beat(): Promise<void> {
+    await this.options.redis.zAdd(NODES_KEY, { score: Date.now(), value: this.options.nodeId });
+  }
+
+  private async tick(): Promise<void> {
+    // One tick at a time: a slow Redis must not pile up sweeps.
+    if (this.running) return;
+    this.running = true;
+    try {
+      await this.beat();
+      await this.sweep();
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'presence liveness tick failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Finds nodes whose heartbeat is older than the TTL; whoever removes one from the set cleans it up. */
+  async sweep(): Promise<void> {
+    const dead = await this.options.redis.zRangeByScore(NODES_KEY, '-inf', Date.now() - this.options.ttlMs);
+    for (const nodeId of dead) {
+      if (nodeId === this.options.nodeId) continue;
+      if ((await this.options.redis.zRem(NODES_KEY, nodeId)) === 1) {
+        this.options.logger.warn({ deadNode: nodeId }, 'node stopped heartbeating: removing its presence');
+        await this.purge(nodeId);
+      }
+    }
+  }
+
+  private async purge(nodeId: string): Promise<void> {
+    const indexKey = nodeIndexKey(nodeId);
+    const entries = await this.options.redis.sMembers(indexKey);
+    for (const raw of entries) {
+      const entry = parseIndexEntry(raw);
+      if (entry === null) continue;
+      const member = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
+      if (member !== null) this.options.announceLeave(entry.namespace, entry.room, member);
+    }
+    await this.options.redis.del(indexKey);
+  }
+}

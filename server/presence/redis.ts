@@ -1,0 +1,83 @@
+/**
+ * Presence in Redis, shared by every node. Per room a hash of connection id ->
+ * member; per node a set indexing its entries, so that when a node dies the
+ * others can remove exactly its members (see node-liveness.ts).
+ * The index entry is written before the room entry and removed after it, so a
+ * crash in between leaves at most an index entry pointing at nothing.
+ */
+import type { PresenceMember } from '../../shared/index.js';
+import { LuaScript } from '../cluster/lua-script.js';
+import type { RedisCommands } from '../cluster/redis-connections.js';
+import { redisCall } from '../cluster/redis-errors.js';
+import { KEY_PREFIX, roomTag } from '../delivery/history/redis-keys.js';
+import type { AddOutcome, PresenceStore } from './presence-store.js';
+
+export const roomMembersKey = (namespace: string, room: string): string => `${KEY_PREFIX}${roomTag(namespace, room)}:members`;
+export const nodeIndexKey = (nodeId: string): string => `${KEY_PREFIX}node:{${nodeId}}:members`;
+/** Node ids by the time of their last heartbeat. */
+export const NODES_KEY = `${KEY_PREFIX}nodes`;
+
+/** An index entry: namespace, room and connection id; none of them can contain "|". */
+export const indexEntry = (namespace: string, room: string, connectionId: string): string => `${namespace}|${room}|${connectionId}`;
+export function parseIndexEntry(entry: string): { namespace: string; room: string; connectionId: string } | null {
+  const [namespace, room, connectionId] = entry.split('|');
+  return namespace && room && connectionId ? { namespace, room, connectionId } : null;
+}
+
+/** KEYS: room members. ARGV: connection id, member JSON, max members (0: none). */
+const ADD_SCRIPT = new LuaScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'present' end
+local max = tonumber(ARGV[3])
+if max > 0 and redis.call('HLEN', KEYS[1]) >= max then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'added'
+`);
+
+/** KEYS: room members. ARGV: connection id. -> the removed member JSON, or false. */
+const REMOVE_SCRIPT = new LuaScript(`
+local member = redis.call('HGET', KEYS[1], ARGV[1])
+if member then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return member
+`);
+
+export class RedisPresenceStore implements PresenceStore {
+  constructor(
+    private readonly redis: RedisCommands,
+    private readonly nodeId: string,
+  ) {}
+
+  async add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddOutcome> {
+    const entry = indexEntry(namespace, room, member.connectionId);
+    return redisCall('presence add', async () => {
+      await this.redis.sAdd(nodeIndexKey(this.nodeId), entry);
+      const outcome = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as AddOutcome;
+      if (outcome === 'full') await this.redis.sRem(nodeIndexKey(this.nodeId), entry);
+      return outcome;
+    });
+  }
+
+  async remove(namespace: string, room: string, connectionId: string): Promise<PresenceMember | null> {
+    return redisCall('presence remove', async () => {
+      const member = await this.removeEntry(namespace, room, connectionId);
+      await this.redis.sRem(nodeIndexKey(this.nodeId), indexEntry(namespace, room, connectionId));
+      return member;
+    });
+  }
+
+  /** Removes a room entry of any node (used when sweeping a dead node's members). */
+  async removeEntry(namespace: string, room: string, connectionId: string): Promise<PresenceMember | null> {
+    const removed = (await REMOVE_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [connectionId])) as string | null;
+    return typeof removed === 'string' ? (JSON.parse(removed) as PresenceMember) : null;
+  }
+
+  async list(namespace: string, room: string): Promise<PresenceMember[]> {
+    const members = await redisCall('presence list', () => this.redis.hGetAll(roomMembersKey(namespace, room)));
+    return Object.values(members)
+      .map((json) => JSON.parse(json) as PresenceMember)
+      .sort((a, b) => a.joinedAt - b.joinedAt);
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the gateway.
+  }
+}
