@@ -14,7 +14,7 @@ export interface CanaryOptions {
   intervalMs?: number;
   /** No probe back for this long: the subscriber is considered broken. */
   failAfterMs?: number;
-  /** Keep this many lag samples for the percentiles. */
+  /** Keep this many lag samples (the last half minute at one probe a second) for the percentiles. */
   samples?: number;
   /** Called with each measured lag, in seconds (for metrics). */
   onLag?: (seconds: number) => void;
@@ -60,7 +60,7 @@ export class Canary {
     this.channel = `roomcast:canary:{${nodeId}}`;
     this.intervalMs = options.intervalMs ?? 1000;
     this.failAfterMs = options.failAfterMs ?? 3 * this.intervalMs + 500;
-    this.maxSamples = options.samples ?? 600;
+    this.maxSamples = options.samples ?? 30;
   }
 
   async start(): Promise<void> {
