@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fitToFileLimit, hardFileLimit } from '../../nginx/file-limit.js';
 import { renderNginxConfig, type NginxConfigOptions } from '../../nginx/generate-config.js';
 import { freePort } from './free-port.js';
@@ -52,11 +52,16 @@ export async function startNginx(config: string | StartNginxOptions, settings: {
     }
     await writeFile(configPath, text);
 
-    const daemonSet = /^\s*daemon\s/m.test(text);
-    const server = spawnServer('nginx', ['-p', dir, '-e', errorLogPath, '-c', configPath, ...(daemonSet ? [] : ['-g', 'daemon off;'])], { cwd: dir, group: true });
+    // Foreground, and a pid file we know: NGINX writes it only once it holds its listening sockets,
+    // so a port that accepts because some other process listens there does not pass for ready.
+    const pidPath = pidPathOf(text, dir);
+    const globals = [/^\s*daemon\s/m.test(text) ? '' : 'daemon off;', pidPath === null ? `pid ${join(dir, 'nginx.pid')};` : ''].join(' ').trim();
+    const pidFile = pidPath ?? join(dir, 'nginx.pid');
+    const server = spawnServer('nginx', ['-p', dir, '-e', errorLogPath, '-c', configPath, ...(globals === '' ? [] : ['-g', globals])], { cwd: dir, group: true });
     const errorLog = (): Promise<string> => readFile(errorLogPath, 'utf8').catch(() => '');
+    const ready = async (): Promise<boolean> => (await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(server.pid) && (await accepts('127.0.0.1', port));
     try {
-      await waitUntil(server, `nginx on 127.0.0.1:${port}`, () => accepts('127.0.0.1', port), settings.readyTimeoutMs ?? 10_000);
+      await waitUntil(server, `nginx on 127.0.0.1:${port}`, ready, settings.readyTimeoutMs ?? 10_000);
     } catch (error) {
       await server.stop('SIGKILL');
       throw new Error(`${(error as Error).message}\nerror.log:\n${await errorLog()}`, { cause: error });
@@ -89,6 +94,13 @@ function fitLimits(options: StartNginxOptions): Pick<NginxConfigOptions, 'worker
   };
   // Two workers even on one CPU, so that tests cover connections spread over workers.
   return { ...fitToFileLimit(hardFileLimit(), wanted), workerProcesses: options.workerProcesses ?? 2 };
+}
+
+/** The `pid` directive's file (relative paths are relative to the prefix dir), or null when the config has none. */
+function pidPathOf(config: string, dir: string): string | null {
+  const match = /^\s*pid\s+([^\s;]+)\s*;/m.exec(config);
+  if (match?.[1] === undefined) return null;
+  return isAbsolute(match[1]) ? match[1] : join(dir, match[1]);
 }
 
 function listenPortOf(config: string): number {

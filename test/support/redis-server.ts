@@ -78,7 +78,8 @@ async function launch(host: string, port: number, dir: string, args: readonly st
     'redis-server',
     // Empty `--save` and no AOF: a restart starts empty, as the restart() contract says.
     ['--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '', ...args],
-    { cwd: dir },
+    // Its own process group: a Ctrl-C meant for `npm run cluster` must not stop Redis before the nodes.
+    { cwd: dir, group: true },
   );
   try {
     await waitUntil(server, `redis-server on ${host}:${port}`, async () => (await redisCommand(host, port, ['PING'], 500)) === 'PONG', readyTimeoutMs);
