@@ -13,10 +13,15 @@ import type { HistoryStore } from './delivery/history-store.js';
 import { MemoryHistoryStore } from './delivery/history/memory.js';
 import { Publisher } from './delivery/publisher.js';
 import { createHttpApp, type Readiness } from './http/app.js';
+import { Admission } from './ops/admission.js';
 import type { Logger } from './ops/logger.js';
+import { MemoryWatch } from './ops/memory-watch.js';
+import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import { drainConnections } from './realtime/drain.js';
 import { broadcaster, createRealtimeServer } from './realtime/realtime-server.js';
+import { SlowConsumerGuard } from './realtime/slow-consumers.js';
 import type { RoomcastServer } from './realtime/types.js';
 
 export interface Gateway {
@@ -25,10 +30,17 @@ export interface Gateway {
   readonly publisher: Publisher;
   /** The Redis side when running as one of many nodes; null on a single node. */
   readonly cluster: ClusterServices | null;
+  readonly metrics: GatewayMetrics;
   /** The bound port (useful with PORT=0). */
   readonly port: number;
   readonly url: string;
   readiness: Readiness;
+  /**
+   * Graceful drain (SIGTERM): not ready, no new connections, clients told to
+   * reconnect elsewhere over DRAIN_TIMEOUT_MS; resolves when they are gone or
+   * the window is over. Call close() after it. Idempotent.
+   */
+  drain(): Promise<void>;
   /** Idempotent: stops accepting, disconnects clients, closes stores, Redis and the HTTP server. */
   close(): Promise<void>;
 }
@@ -38,7 +50,7 @@ export interface GatewayOptions {
   logger: Logger;
 }
 
-type State = 'running' | 'closing' | 'closed';
+type State = 'running' | 'draining' | 'closing' | 'closed';
 
 export async function startGateway({ config, logger }: GatewayOptions): Promise<Gateway> {
   const clustered = config.redisUrl !== null || config.redisClusterNodes !== null;
@@ -47,16 +59,20 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const presence: PresenceStore = cluster?.presence ?? new MemoryPresenceStore();
   const httpServer = createServer();
   let state: State = 'running';
+  const metrics = createMetrics();
+  const memory = new MemoryWatch(config.limits.memoryLimitBytes);
+  const admission = new Admission(config.limits, memory, metrics);
 
   // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound io.
   let io: RoomcastServer | null = null;
   const publisher = new Publisher(history, (namespace, message) => io && broadcaster(io)(namespace, message), config.limits.maxPayloadBytes);
   const readiness: Readiness = () => {
     if (state !== 'running') return { ready: false, reason: state };
+    if (memory.overCeiling) return { ready: false, reason: 'over the memory ceiling (MEMORY_LIMIT_MB)' };
     const clusterState = cluster?.ready() ?? { ready: true };
     return cluster === null ? clusterState : { ...clusterState, canary: cluster.canary.status() };
   };
-  const app = createHttpApp({ config, logger, publisher, presence, readiness });
+  const app = createHttpApp({ config, logger, publisher, presence, readiness, metrics });
   httpServer.on('request', app);
   io = createRealtimeServer(httpServer, {
     config,
@@ -65,9 +81,13 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     presence,
     publisher,
     verifyToken: createTokenVerifier(config.jwt),
+    admission,
     ...(cluster ? { adapter: cluster.adapter } : {}),
   });
   const realtime = io;
+  const namespaceNames = config.namespaces.map((rules) => rules.name);
+  metrics.countConnections(() => realtime.engine.clientsCount);
+  const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => metrics.slowConsumerDisconnects.inc());
   const presenceNamespaces = new Set(config.namespaces.filter((rules) => rules.presence).map((rules) => rules.name));
   await cluster?.start((namespace, room, member) => {
     if (presenceNamespaces.has(namespace)) realtime.of(namespace).to(room).emit('presence:leave', { room, member });
@@ -83,10 +103,25 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const port = (httpServer.address() as AddressInfo).port;
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
+  let draining: Promise<void> | null = null;
+  const drain = (): Promise<void> => {
+    draining ??= (async () => {
+      if (state !== 'running') return;
+      state = 'draining';
+      admission.startDraining();
+      metrics.drains.inc();
+      await drainConnections(realtime, namespaceNames, config.drainTimeoutMs, logger);
+    })();
+    return draining;
+  };
+
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
+      admission.startDraining();
+      slowConsumers.stop();
+      memory.stop();
       // io.close() disconnects every socket and closes the http.Server; idle keep-alive sockets would hold it open.
       const closed = realtime.close();
       httpServer.closeIdleConnections();
@@ -102,5 +137,5 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   };
 
   logger.info({ port, host: config.host, namespaces: config.namespaces.map((rules) => rules.name), redis: cluster?.redis.mode ?? 'none' }, 'gateway listening');
-  return { httpServer, io: realtime, publisher, cluster, port, url: `http://${displayHost}:${port}`, readiness, close };
+  return { httpServer, io: realtime, publisher, cluster, metrics, port, url: `http://${displayHost}:${port}`, readiness, drain, close };
 }

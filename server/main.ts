@@ -1,6 +1,7 @@
 /**
  * The process entry point: environment -> Config, the logger, signals.
- * SIGTERM/SIGINT close the gateway and exit 0; a second signal exits at once.
+ * SIGTERM/SIGINT drain the gateway (DRAIN_TIMEOUT_MS), close it and exit 0;
+ * a second signal exits at once.
  */
 import { ConfigError } from './config/config.js';
 import { loadConfig } from './config/load.js';
@@ -38,8 +39,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     signalled = true;
-    logger.info({ signal }, 'shutting down');
-    gateway.close().then(
+    logger.info({ signal }, 'shutting down: draining');
+    // Whatever happens inside, the process ends shortly after the drain window.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, config.drainTimeoutMs + 10_000).unref();
+    gateway
+      .drain()
+      .then(() => gateway.close())
+      .then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

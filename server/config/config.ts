@@ -31,6 +31,16 @@ export interface Config {
     maxRoomMembers: number;
     rateLimitPerSecond: number;
     rateLimitBurst: number;
+    /** Connections this node accepts at once; 0: no limit. */
+    maxConnections: number;
+    /** Connections (namespace sockets) one user may hold on this node; 0: no limit. */
+    maxConnectionsPerUser: number;
+    /** New connections per second this node accepts (a token bucket of that size); 0: no limit. */
+    acceptRatePerSecond: number;
+    /** Resident memory above which the node is not ready and refuses new connections; 0: no ceiling. */
+    memoryLimitBytes: number;
+    /** Outgoing bytes a connection may have waiting before it is closed as a slow consumer. */
+    maxClientBufferBytes: number;
   };
   heartbeat: { pingIntervalMs: number; pingTimeoutMs: number };
   drainTimeoutMs: number;

@@ -11,6 +11,7 @@ import { errorPayload } from '../../shared/index.js';
 import type { Config } from '../config/config.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import { requireApiKey } from './api-key.js';
 import { devTokenRoute } from './dev-token-route.js';
@@ -33,9 +34,10 @@ export interface HttpAppDeps {
   publisher: Publisher;
   presence: PresenceStore;
   readiness: Readiness;
+  metrics: GatewayMetrics;
 }
 
-export function createHttpApp({ config, logger, publisher, presence, readiness }: HttpAppDeps): Express {
+export function createHttpApp({ config, logger, publisher, presence, readiness, metrics }: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -58,6 +60,11 @@ export function createHttpApp({ config, logger, publisher, presence, readiness }
   app.get('/readyz', (_req, res) => {
     const { ready, ...details } = readiness();
     res.status(ready ? 200 : 503).json({ ok: ready, node: config.nodeId, ...details });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
   });
 
   const json = express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false });

@@ -7,6 +7,7 @@ import type { ExtendedError } from 'socket.io';
 import { errorPayload } from '../../shared/index.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { RoomcastError, toErrorPayload } from '../errors.js';
+import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
 import type { RoomcastSocket } from './types.js';
 
@@ -16,7 +17,11 @@ export function handshakeError(payload: ReturnType<typeof errorPayload>): Extend
   return error;
 }
 
-export function authMiddleware(verifyToken: TokenVerifier, logger: Logger) {
+/**
+ * Verifies the token, then asks Admission (draining, the user's connection
+ * limit); an admitted connection counts for its user until it disconnects.
+ */
+export function authMiddleware(verifyToken: TokenVerifier, admission: Admission, logger: Logger) {
   return (socket: RoomcastSocket, next: (error?: ExtendedError) => void): void => {
     const auth: unknown = socket.handshake.auth;
     const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
@@ -26,7 +31,13 @@ export function authMiddleware(verifyToken: TokenVerifier, logger: Logger) {
     }
     verifyToken(token).then(
       (verified) => {
+        const refusal = admission.admitUser(verified.userId);
+        if (refusal !== null) {
+          next(handshakeError(refusal));
+          return;
+        }
         socket.data = { userId: verified.userId, roomPatterns: verified.roomPatterns, expiresAt: verified.expiresAt };
+        socket.once('disconnect', () => admission.releaseUser(verified.userId));
         next();
       },
       (error: unknown) => {

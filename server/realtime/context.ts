@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import type { HistoryStore } from '../delivery/history-store.js';
 import type { Publisher } from '../delivery/publisher.js';
+import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import type { RoomcastNamespace } from './types.js';
@@ -16,6 +17,7 @@ export interface RealtimeDeps {
   presence: PresenceStore;
   publisher: Publisher;
   verifyToken: TokenVerifier;
+  admission: Admission;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
   adapter?: AdapterFactory;
 }

@@ -8,6 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import msgpackParser from 'socket.io-msgpack-parser';
 import { errorPayload, type Message } from '../../shared/index.js';
+import { admissionMiddleware } from './admission-middleware.js';
 import { authMiddleware, handshakeError } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
 import type { NamespaceContext, RealtimeDeps } from './context.js';
@@ -40,6 +41,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   // Session ids carry the node id, so a proxy can route a session's polling requests
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
   io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
+  io.engine.use(admissionMiddleware(deps.admission, () => io.engine.clientsCount));
 
   const declared = new Set(config.namespaces.map((rules) => rules.name));
   if (!declared.has('/')) {
@@ -50,7 +52,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   for (const rules of config.namespaces) {
     const namespace = io.of(rules.name);
     const ctx: NamespaceContext = { ...deps, rules, namespace };
-    namespace.use(authMiddleware(deps.verifyToken, deps.logger));
+    namespace.use(authMiddleware(deps.verifyToken, deps.admission, deps.logger));
     namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, socket));
   }
   return io;

@@ -21,7 +21,19 @@ describe('configuration', () => {
     expect(config).to.deep.include({ port: 3000, host: '0.0.0.0', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info' });
     expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600 });
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 25_000, pingTimeoutMs: 20_000 });
-    expect(config.limits).to.deep.equal({ maxPayloadBytes: 65_536, maxRoomsPerSocket: 128, maxRoomMembers: 50_000, rateLimitPerSecond: 50, rateLimitBurst: 100 });
+    expect(config.limits).to.deep.equal({
+      maxPayloadBytes: 65_536,
+      maxRoomsPerSocket: 128,
+      maxRoomMembers: 50_000,
+      rateLimitPerSecond: 50,
+      rateLimitBurst: 100,
+      maxConnections: 0,
+      maxConnectionsPerUser: 100,
+      acceptRatePerSecond: 1000,
+      memoryLimitBytes: 0,
+      maxClientBufferBytes: 1_048_576,
+    });
+    expect(config.nodeTtlMs).to.equal(15_000);
     expect(config.namespaces.map((ns) => [ns.name, ns.clientPublish])).to.deep.equal([
       ['/', true],
       ['/live', false],
@@ -52,6 +64,12 @@ describe('configuration', () => {
       MAX_ROOM_MEMBERS: '6',
       RATE_LIMIT_PER_S: '7',
       RATE_LIMIT_BURST: '8',
+      MAX_CONNECTIONS: '9',
+      MAX_CONNECTIONS_PER_USER: '10',
+      ACCEPT_RATE_PER_S: '11',
+      MEMORY_LIMIT_MB: '12',
+      MAX_CLIENT_BUFFER_BYTES: '13000',
+      NODE_TTL_MS: '14000',
       PING_INTERVAL_MS: '9000',
       PING_TIMEOUT_MS: '10000',
       DRAIN_TIMEOUT_MS: '11000',
@@ -63,7 +81,19 @@ describe('configuration', () => {
     expect(config.apiKeys).to.deep.equal(['key-one-0123456789', 'key-two-0123456789']);
     expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
     expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20 });
-    expect(config.limits).to.deep.equal({ maxPayloadBytes: 1000, maxRoomsPerSocket: 5, maxRoomMembers: 6, rateLimitPerSecond: 7, rateLimitBurst: 8 });
+    expect(config.limits).to.deep.equal({
+      maxPayloadBytes: 1000,
+      maxRoomsPerSocket: 5,
+      maxRoomMembers: 6,
+      rateLimitPerSecond: 7,
+      rateLimitBurst: 8,
+      maxConnections: 9,
+      maxConnectionsPerUser: 10,
+      acceptRatePerSecond: 11,
+      memoryLimitBytes: 12 * 1024 * 1024,
+      maxClientBufferBytes: 13_000,
+    });
+    expect(config.nodeTtlMs).to.equal(14_000);
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 9000, pingTimeoutMs: 10_000 });
   });
 
