@@ -125,7 +125,8 @@ async function main(): Promise<void> {
   // Sequential: a failing node reports before the others pile their output on top.
   for (const [index, port] of ports.entries()) {
     if (stopping) return;
-    const node = await startGatewayProcess({ ...plan.nodeEnv, ...redisEnv, HOST, PORT: String(port), NODE_ID: `node${index + 1}` });
+    // Detached: Ctrl-C reaches only this script, which then drains each node with one SIGTERM.
+    const node = await startGatewayProcess({ ...plan.nodeEnv, ...redisEnv, HOST, PORT: String(port), NODE_ID: `node${index + 1}` }, undefined, { detached: true });
     started.nodes.push(node);
     forwardOutput(node);
     watch(`gateway ${node.nodeId}`, node.pid, node.exited);

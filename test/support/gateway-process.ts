@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
-import { startNode, type Finished } from './processes.js';
+import { startNode, type Finished, type StartNodeOptions } from './processes.js';
 import { track, untrack } from './reaper.js';
 
 /** dist/test/support/ -> dist/server/main.js */
@@ -33,12 +33,12 @@ export interface GatewayProcess {
  * restart on the same PORT reaches the same address), NODE_ID `gw-<port>`,
  * LOG_LEVEL=warn. Resolves once GET /healthz answers with that NODE_ID.
  */
-export async function startGatewayProcess(env: Record<string, string> = {}, readyTimeoutMs = 15_000): Promise<GatewayProcess> {
+export async function startGatewayProcess(env: Record<string, string> = {}, readyTimeoutMs = 15_000, options: StartNodeOptions = {}): Promise<GatewayProcess> {
   const host = env.HOST ?? '127.0.0.1';
   const port = env.PORT === undefined ? await freePort(host) : Number(env.PORT);
   if (!Number.isInteger(port) || port <= 0) throw new RangeError(`startGatewayProcess needs a fixed PORT, got ${env.PORT}`);
   const nodeId = env.NODE_ID ?? `gw-${port}`;
-  const child = startNode(GATEWAY_MAIN, { LOG_LEVEL: 'warn', ...env, HOST: host, PORT: String(port), NODE_ID: nodeId });
+  const child = startNode(GATEWAY_MAIN, { LOG_LEVEL: 'warn', ...env, HOST: host, PORT: String(port), NODE_ID: nodeId }, [], options);
   const pid = child.process.pid ?? -1;
   track(pid);
   // exited() rejects on its timeout; this promise only settles when the process is gone.

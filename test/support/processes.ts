@@ -18,10 +18,16 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function startNode(script: string, env: Record<string, string> = {}, args: string[] = []): Child {
+export interface StartNodeOptions {
+  /** Own process group: a terminal's Ctrl-C reaches only the parent, which then stops the child (one signal, one drain). */
+  detached?: boolean;
+}
+
+export function startNode(script: string, env: Record<string, string> = {}, args: string[] = [], options: StartNodeOptions = {}): Child {
   const child = spawn(process.execPath, [script, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let stdout = '';
   let stderr = '';
