@@ -82,6 +82,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     publisher,
     verifyToken: createTokenVerifier(config.jwt),
     admission,
+    checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
     ...(cluster ? { adapter: cluster.adapter } : {}),
   });
   const realtime = io;

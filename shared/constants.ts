@@ -20,6 +20,11 @@ export const MAX_DATA_DEPTH = 32;
 /** Upper bound of `limit` in `room:history`, and its default. */
 export const HISTORY_PAGE_MAX = 1000;
 export const HISTORY_PAGE_DEFAULT = 100;
+/**
+ * A history page (and a join's `missed[]`) holds at most about this many bytes of
+ * `data` (always at least one message); the client pages on from the last offset.
+ */
+export const HISTORY_PAGE_MAX_BYTES = 1_048_576;
 
 /** Rooms in one HTTP batch publish. */
 export const PUBLISH_BATCH_MAX_ROOMS = 100;

@@ -8,7 +8,7 @@ import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
 import type { PresenceStore } from '../presence/presence-store.js';
-import type { RoomcastNamespace } from './types.js';
+import type { RoomcastNamespace, RoomcastSocket } from './types.js';
 
 export interface RealtimeDeps {
   config: Config;
@@ -18,6 +18,8 @@ export interface RealtimeDeps {
   publisher: Publisher;
   verifyToken: TokenVerifier;
   admission: Admission;
+  /** Closes the connection now if its outgoing buffer is past MAX_CLIENT_BUFFER_BYTES. */
+  checkOutgoingBuffer: (socket: RoomcastSocket) => void;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
   adapter?: AdapterFactory;
 }

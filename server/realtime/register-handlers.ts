@@ -27,11 +27,15 @@ import type { RoomcastSocket } from './types.js';
 
 type Handler<Request, Result> = (ctx: NamespaceContext, socket: RoomcastSocket, request: Request) => Promise<Result>;
 
+/** Longest part of one issue echoed back: messages may quote attacker-chosen keys. */
+const ISSUE_TEXT_MAX = 200;
+
 /** A short, client-safe description of what failed validation. */
 export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
   return issues
     .slice(0, 5)
     .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ${issue.message}` : issue.message))
+    .map((text) => (text.length > ISSUE_TEXT_MAX ? `${text.slice(0, ISSUE_TEXT_MAX)}…` : text))
     .join('; ');
 }
 
@@ -59,6 +63,7 @@ function bind<Request, Result extends object>(
     try {
       const result = await handler(ctx, socket, parsed.data);
       ack({ ok: true, ...result });
+      if (event === 'room:history' || event === 'room:join') ctx.checkOutgoingBuffer(socket);
     } catch (error) {
       if (!(error instanceof RoomcastError)) ctx.logger.error({ err: error, event, conn: socket.id, user: socket.data.userId }, 'handler failed');
       ack({ ok: false, error: toErrorPayload(error) });

@@ -53,10 +53,16 @@ export class SlowConsumerGuard {
         const connection = socket.conn as unknown as EngineConnection;
         if (checked.has(connection)) continue;
         checked.add(connection);
-        const bytes = pendingBytes(connection);
-        if (bytes > this.maxBytes) this.cut(socket, connection, bytes);
+        this.check(socket);
       }
     }
+  }
+
+  /** Checks one connection now: used right after a large answer (a history page), which the timer could miss. */
+  check(socket: RoomcastSocket): void {
+    const connection = socket.conn as unknown as EngineConnection;
+    const bytes = pendingBytes(connection);
+    if (bytes > this.maxBytes && socket.connected) this.cut(socket, connection, bytes);
   }
 
   private cut(socket: RoomcastSocket, connection: EngineConnection, bytes: number): void {

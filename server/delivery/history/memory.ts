@@ -26,6 +26,16 @@ export interface MemoryHistoryOptions {
   sweepIntervalMs?: number;
 }
 
+/**
+ * Rooms that were read or joined but never published into still need a stable
+ * epoch, so reads create them; beyond this many rooms, the least recently used
+ * never-published ones are forgotten (a client that joined one and comes back
+ * later gets recovered: false), so reads of endless room names cannot grow memory.
+ */
+export const MAX_TRACKED_ROOMS = 100_000;
+/** How far from the least recently used end eviction looks for a never-published room. */
+const EVICTION_SCAN = 64;
+
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
 }
@@ -101,10 +111,26 @@ export class MemoryHistoryStore implements HistoryStore {
     let log = this.rooms.get(key);
     if (log === undefined) {
       log = { epoch: newEpoch(), lastOffset: 0, entries: [], idempotency: new Map(), touchedAt: this.now() };
-      this.rooms.set(key, log);
+      if (this.rooms.size >= MAX_TRACKED_ROOMS) this.evictUnpublished();
+    } else {
+      // Re-inserting keeps the map in least-recently-used order.
+      this.rooms.delete(key);
     }
+    this.rooms.set(key, log);
     log.touchedAt = this.now();
     return log;
+  }
+
+  private evictUnpublished(): void {
+    let scanned = 0;
+    for (const [key, log] of this.rooms) {
+      if (log.lastOffset === 0) {
+        this.rooms.delete(key);
+        return;
+      }
+      scanned += 1;
+      if (scanned >= EVICTION_SCAN) return;
+    }
   }
 
   /** Drops entries and idempotency keys older than the TTL (both are in age order). */

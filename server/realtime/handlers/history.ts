@@ -3,6 +3,7 @@ import { HISTORY_PAGE_DEFAULT, type HistoryRequest, type HistoryResult } from '.
 import { mayJoinRoom } from '../../auth/room-policy.js';
 import { RoomcastError } from '../../errors.js';
 import type { NamespaceContext } from '../context.js';
+import { boundedRead, capPage } from '../history-reads.js';
 import type { RoomcastSocket } from '../types.js';
 
 export async function handleHistory(ctx: NamespaceContext, socket: RoomcastSocket, request: HistoryRequest): Promise<HistoryResult> {
@@ -10,6 +11,6 @@ export async function handleHistory(ctx: NamespaceContext, socket: RoomcastSocke
   if (!socket.rooms.has(room) && !mayJoinRoom(socket.data.userId, socket.data.roomPatterns, ctx.rules.publicRooms, room)) {
     throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to read ${room}`);
   }
-  const read = await ctx.history.read(ctx.rules.name, room, request.since, request.limit ?? HISTORY_PAGE_DEFAULT);
-  return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages: read.messages };
+  const read = await boundedRead(socket, () => ctx.history.read(ctx.rules.name, room, request.since, request.limit ?? HISTORY_PAGE_DEFAULT));
+  return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages: capPage(read.messages) };
 }

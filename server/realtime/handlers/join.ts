@@ -8,22 +8,27 @@
 import type { JoinRequest, JoinResult, PresenceMember } from '../../../shared/index.js';
 import { mayJoinRoom } from '../../auth/room-policy.js';
 import { RoomcastError } from '../../errors.js';
-import { connectionState } from '../connection-state.js';
+import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
+import { boundedRead, capPage } from '../history-reads.js';
 import type { RoomcastSocket } from '../types.js';
 
 /** Most publications returned in one join ack; the client pages the rest with room:history. */
 export const RECOVERY_MAX_MESSAGES = 300;
 
-export async function handleJoin(ctx: NamespaceContext, socket: RoomcastSocket, request: JoinRequest): Promise<JoinResult> {
+export function handleJoin(ctx: NamespaceContext, socket: RoomcastSocket, request: JoinRequest): Promise<JoinResult> {
+  return inRoomOrder(connectionState(socket), request.room, () => join(ctx, socket, request));
+}
+
+async function join(ctx: NamespaceContext, socket: RoomcastSocket, request: JoinRequest): Promise<JoinResult> {
   const { room, since } = request;
   const alreadyJoined = socket.rooms.has(room);
   if (!alreadyJoined) await enterRoom(ctx, socket, room);
   try {
     const read = since
-      ? await ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES)
+      ? await boundedRead(socket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
       : { ...(await ctx.history.position(ctx.rules.name, room)), recovered: true, messages: [] };
-    return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, missed: read.messages };
+    return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, missed: capPage(read.messages) };
   } catch (error) {
     if (!alreadyJoined) {
       void socket.leave(room);

@@ -1,15 +1,19 @@
 /** room:leave, and the presence side of leaving (also used when a connection closes). */
 import type { LeaveRequest, LeaveResult } from '../../../shared/index.js';
+import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
 import type { RoomcastSocket } from '../types.js';
 
-export async function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket, request: LeaveRequest): Promise<LeaveResult> {
+/** Waits for a join of the same room still in progress, so the leave really takes the connection out. */
+export function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket, request: LeaveRequest): Promise<LeaveResult> {
   const { room } = request;
-  if (socket.rooms.has(room)) {
-    void socket.leave(room);
-    await announceLeave(ctx, socket, room);
-  }
-  return { room };
+  return inRoomOrder(connectionState(socket), room, async () => {
+    if (socket.rooms.has(room)) {
+      void socket.leave(room);
+      await announceLeave(ctx, socket, room);
+    }
+    return { room };
+  });
 }
 
 /** Removes the connection from the room's members (every namespace counts members) and tells the room where presence is on. */
