@@ -18,6 +18,11 @@ export interface ClusterOptions {
   /** More environment for every node (overrides the test defaults). */
   env?: Record<string, string>;
   nodePrefix?: string;
+  /**
+   * More `redis-server` arguments for `redis: 'single'` (they override the helper's own), e.g.
+   * `['--appendonly', 'yes', '--appendfsync', 'always']` so that a Redis restart keeps the data.
+   */
+  redisArgs?: string[];
 }
 
 export interface TestCluster {
@@ -27,14 +32,52 @@ export interface TestCluster {
   nginx: NginxProcess | null;
   /** NGINX's URL when there is one, else the first node's. */
   url: string;
+  /**
+   * Starts node `index` again with the same PORT, NODE_ID and environment, and
+   * replaces it in `nodes`. `signal` first stops the running process (SIGTERM
+   * waits for its exit, SIGKILL after `stopTimeoutMs`); with 'none' the process
+   * must be gone or going by itself (it is awaited, not signalled). Resolves
+   * once the new process answers /healthz.
+   */
+  restartNode(index: number, options?: { signal?: 'SIGTERM' | 'SIGKILL' | 'none'; stopTimeoutMs?: number }): Promise<GatewayProcess>;
   stop(): Promise<void>;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<TestCluster> {
   const prefix = options.nodePrefix ?? 'node';
-  const cluster: TestCluster = { nodes: [], redis: null, redisCluster: null, nginx: null, url: '', stop: () => stopAll(cluster) };
+  /** Each node's environment, kept for restartNode(). */
+  const envs: Array<Record<string, string>> = [];
+  let stopping = false;
+  const cluster: TestCluster = {
+    nodes: [],
+    redis: null,
+    redisCluster: null,
+    nginx: null,
+    url: '',
+    restartNode: async (index, { signal = 'SIGTERM', stopTimeoutMs = 15_000 } = {}) => {
+      const node = cluster.nodes[index];
+      const env = envs[index];
+      if (node === undefined || env === undefined) throw new RangeError(`no node ${index} in this cluster`);
+      if (stopping) throw new Error('the cluster is stopping');
+      if (signal === 'SIGTERM') await node.stop(stopTimeoutMs);
+      else if (signal === 'SIGKILL') await node.kill();
+      else await node.exited;
+      const restarted = await startGatewayProcess(env);
+      if (stopping) {
+        // stop() ran while this process started: it must not outlive the cluster.
+        await restarted.kill();
+        throw new Error('the cluster is stopping');
+      }
+      cluster.nodes[index] = restarted;
+      return restarted;
+    },
+    stop: () => {
+      stopping = true;
+      return stopAll(cluster);
+    },
+  };
   try {
-    if (options.redis === 'single') cluster.redis = await startRedis();
+    if (options.redis === 'single') cluster.redis = await startRedis(options.redisArgs === undefined ? {} : { extraArgs: options.redisArgs });
     if (options.redis === 'cluster') cluster.redisCluster = await startRedisCluster({ masters: 3 });
     const redisEnv: Record<string, string> = cluster.redis
       ? { REDIS_URL: cluster.redis.url }
@@ -43,20 +86,19 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
         : {};
 
     const ports = await distinctFreePorts(options.nodes);
-    cluster.nodes = await Promise.all(
-      ports.map((port, index) =>
-        startGatewayProcess({
-          JWT_SECRET: TEST_JWT_SECRET,
-          API_KEYS: TEST_API_KEY,
-          // A test that fails with clients still connected must not wait out a production drain.
-          DRAIN_TIMEOUT_MS: '1000',
-          ...redisEnv,
-          ...options.env,
-          NODE_ID: `${prefix}${index + 1}`,
-          PORT: String(port),
-        }),
-      ),
+    envs.push(
+      ...ports.map((port, index) => ({
+        JWT_SECRET: TEST_JWT_SECRET,
+        API_KEYS: TEST_API_KEY,
+        // A test that fails with clients still connected must not wait out a production drain.
+        DRAIN_TIMEOUT_MS: '1000',
+        ...redisEnv,
+        ...options.env,
+        NODE_ID: `${prefix}${index + 1}`,
+        PORT: String(port),
+      })),
     );
+    cluster.nodes = await Promise.all(envs.map((env) => startGatewayProcess(env)));
     if (options.nginx) {
       cluster.nginx = await startNginx({ nodes: cluster.nodes.map((node) => ({ id: node.nodeId, host: '127.0.0.1', port: node.port })) });
     }

@@ -16,7 +16,10 @@ export interface RedisOptions {
   host?: string;
   /** Default: a free port. */
   port?: number;
-  /** More `redis-server` arguments, e.g. ['--maxmemory', '10mb']. */
+  /**
+   * More `redis-server` arguments, e.g. ['--maxmemory', '10mb']; they come after
+   * the helper's own, so ['--appendonly', 'yes'] overrides its `--appendonly no`.
+   */
   extraArgs?: string[];
   readyTimeoutMs?: number;
 }
@@ -33,11 +36,15 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** SIGKILL: a crash, for failure tests. The temp dir stays until stop(). */
   kill(): Promise<void>;
-  /** Stops (if running) and starts again on the same port with no data. */
+  /**
+   * Kills (SIGKILL, if running) and starts again on the same port and dir: with
+   * no data, unless `extraArgs` turned persistence on (`--appendonly yes`), in
+   * which case the new process loads what the old one wrote to disk.
+   */
   restart(): Promise<void>;
 }
 
-/** A server that keeps nothing on disk: `--save ''`, no AOF, in its own temp dir. */
+/** A server that keeps nothing on disk (`--save ''`, no AOF) unless `extraArgs` say otherwise, in its own temp dir. */
 export async function startRedis(options: RedisOptions = {}): Promise<RedisProcess> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? (await freePort(host));

@@ -1,0 +1,196 @@
+/**
+ * The faults of a chaos run, each one awaited to its end and recorded: what
+ * was done to which process, when, and how it went (exit codes, how long a
+ * drain took, how long until /readyz said 200 again).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { TestCluster } from '../support/cluster.js';
+import type { FaultKind } from './options.js';
+import type { Rng } from './rng.js';
+import type { ChaosSubscriber } from './subscribers.js';
+
+export interface FaultRecord {
+  kind: FaultKind;
+  /** Milliseconds since the start of publishing. */
+  plannedAt: number;
+  startedAt: number;
+  endedAt?: number;
+  target: string;
+  notes: string[];
+  /** For a rolling restart: how each node's SIGTERM ended. */
+  drains?: DrainRecord[];
+  error?: string;
+}
+
+export interface DrainRecord {
+  node: string;
+  pid: number;
+  clientsOnIt: number;
+  tookMs: number;
+  code: number | null;
+  signal: string | null;
+  /** Exited 0 within DRAIN_TIMEOUT_MS (plus a second of slack), as the drain promises. */
+  clean: boolean;
+}
+
+export interface FaultContext {
+  cluster: TestCluster;
+  rng: Rng;
+  subscribers: readonly ChaosSubscriber[];
+  now: () => number;
+  downMs: number;
+  drainTimeoutMs: number;
+  cutShare: number;
+  log: (line: string) => void;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runFault(kind: FaultKind, ctx: FaultContext, record: FaultRecord): Promise<void> {
+  try {
+    switch (kind) {
+      case 'kill':
+        await killAndRestart(ctx, record);
+        break;
+      case 'cut':
+        await cutClients(ctx, record);
+        break;
+      case 'rolling':
+        await rollingRestart(ctx, record);
+        break;
+      case 'redis':
+        await restartRedis(ctx, record);
+        break;
+    }
+  } catch (error) {
+    record.error = (error as Error).message;
+    throw error;
+  } finally {
+    record.endedAt = ctx.now();
+  }
+}
+
+/** kill -9 one node, leave it down for `downMs`, start it again under the same id and port. */
+async function killAndRestart(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const index = ctx.rng.int(ctx.cluster.nodes.length);
+  const node = ctx.cluster.nodes[index];
+  if (node === undefined) throw new Error(`no node ${index}`);
+  record.target = node.nodeId;
+  const onIt = countOn(ctx, node.nodeId);
+  await node.kill();
+  note(ctx, record, `SIGKILL ${node.nodeId} (pid ${node.pid}) with ${onIt} of the clients on it`);
+  await sleep(ctx.downMs);
+  const restarted = await ctx.cluster.restartNode(index, { signal: 'none' });
+  const readyIn = await waitReady(restarted.url);
+  note(ctx, record, `${node.nodeId} restarted (pid ${restarted.pid}), /readyz 200 after ${readyIn} ms`);
+}
+
+/** Closes the transport of a share of the connected clients from the client side, spread over a second. */
+async function cutClients(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const connected = ctx.subscribers.filter((subscriber) => subscriber.isConnected);
+  const chosen = ctx.rng.shuffle(connected).slice(0, Math.max(1, Math.round(ctx.subscribers.length * ctx.cutShare)));
+  record.target = `${chosen.length} clients`;
+  note(ctx, record, `cutting ${chosen.length} of ${connected.length} connected clients: ${chosen.map((subscriber) => subscriber.id).join(' ')}`);
+  const step = 1_000 / chosen.length;
+  for (const subscriber of chosen) {
+    subscriber.cut();
+    await sleep(step);
+  }
+}
+
+/** One node at a time: SIGTERM, wait for its exit, start it again, wait until /readyz is 200. */
+async function rollingRestart(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  record.target = ctx.cluster.nodes.map((node) => node.nodeId).join(',');
+  for (let index = 0; index < ctx.cluster.nodes.length; index += 1) {
+    const node = ctx.cluster.nodes[index];
+    if (node === undefined) continue;
+    const onIt = countOn(ctx, node.nodeId);
+    const started = Date.now();
+    // Past the gateway's own deadline (DRAIN_TIMEOUT_MS + 10 s, then it exits 1 by itself): a node still
+    // there after that is killed, and that is reported.
+    const stopped = node.stop(ctx.drainTimeoutMs + 15_000);
+    // Still there a little after its drain window: record what keeps it (its open TCP connections).
+    const lateCheck = setTimeout(() => {
+      void openSockets(node.pid).then((lines) => note(ctx, record, `${node.nodeId} still running ${ctx.drainTimeoutMs + 2_000} ms after SIGTERM; its sockets:\n      ${lines.join('\n      ')}`));
+    }, ctx.drainTimeoutMs + 2_000);
+    const finished = await stopped;
+    clearTimeout(lateCheck);
+    const took = Date.now() - started;
+    const clean = finished.code === 0 && took <= ctx.drainTimeoutMs + 1_000;
+    (record.drains ??= []).push({ node: node.nodeId, pid: node.pid, clientsOnIt: onIt, tookMs: took, code: finished.code, signal: finished.signal, clean });
+    const late = clean ? '' : ` — NOT CLEAN: DRAIN_TIMEOUT_MS is ${ctx.drainTimeoutMs}`;
+    note(ctx, record, `SIGTERM ${node.nodeId} (pid ${node.pid}, ${onIt} clients on it): exited code ${finished.code} signal ${finished.signal} after ${took} ms${late}`);
+    const restarted = await ctx.cluster.restartNode(index, { signal: 'none' });
+    const readyIn = await waitReady(restarted.url);
+    note(ctx, record, `${node.nodeId} restarted (pid ${restarted.pid}), /readyz 200 after ${readyIn} ms`);
+  }
+}
+
+/** SIGKILL redis-server, leave it down for `downMs`, start it again on the same port and dir (it replays its AOF). */
+async function restartRedis(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const redis = ctx.cluster.redis;
+  if (redis === null) throw new Error('the cluster has no single Redis to restart');
+  record.target = `redis :${redis.port}`;
+  const pid = redis.pid;
+  await redis.kill();
+  note(ctx, record, `SIGKILL redis-server (pid ${pid})`);
+  await sleep(ctx.downMs);
+  await redis.restart();
+  note(ctx, record, `redis-server restarted (pid ${redis.pid}) with its AOF`);
+  const times = await Promise.all(ctx.cluster.nodes.map(async (node) => `${node.nodeId} ${await waitReady(node.url)} ms`));
+  note(ctx, record, `every node ready again: ${times.join(', ')}`);
+}
+
+function countOn(ctx: FaultContext, nodeId: string): number {
+  return ctx.subscribers.filter((subscriber) => subscriber.connectedNode === nodeId).length;
+}
+
+function note(ctx: FaultContext, record: FaultRecord, line: string): void {
+  record.notes.push(`+${((ctx.now() - record.startedAt) / 1000).toFixed(1)}s ${line}`);
+  ctx.log(`[fault ${record.kind}] ${line}`);
+}
+
+/** Polls GET /readyz until it answers 200; resolves with the time it took. */
+export async function waitReady(url: string, timeoutMs = READY_TIMEOUT_MS): Promise<number> {
+  const started = Date.now();
+  let last = 'no answer';
+  while (Date.now() - started < timeoutMs) {
+    try {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      last = `${response.status} ${(await response.text()).slice(0, 200)}`;
+      if (response.status === 200) return Date.now() - started;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url}/readyz not 200 within ${timeoutMs} ms (last: ${last})`);
+}
+
+/**
+ * The TCP sockets of a process (`ss -tanp`), each with the process at the other
+ * end when it is on this machine: what keeps a gateway from exiting.
+ */
+export async function openSockets(pid: number): Promise<string[]> {
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)('ss', ['-tanpH', 'exclude', 'time-wait'], { encoding: 'utf8', timeout: 5_000, maxBuffer: 64 * 1024 * 1024 }));
+  } catch (error) {
+    return [`ss failed: ${(error as Error).message}`];
+  }
+  const rows = stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [state = '', , , local = '', peer = '', ...rest] = line.trim().split(/\s+/);
+      const owner = /\(\("([^"]+)",pid=(\d+)/.exec(rest.join(' '));
+      return { state, local, peer, name: owner?.[1] ?? '?', pid: Number(owner?.[2] ?? -1) };
+    });
+  const ownerOf = new Map(rows.map((row) => [row.local, row.pid === process.pid ? 'the chaos runner' : `${row.name} ${row.pid}`]));
+  return rows
+    .filter((row) => row.pid === pid && row.state !== 'LISTEN')
+    .map((row) => `${row.state} ${row.local} -> ${row.peer} (${ownerOf.get(row.peer) ?? 'gone'})`);
+}
