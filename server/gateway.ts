@@ -52,6 +52,9 @@ export interface GatewayOptions {
 
 type State = 'running' | 'draining' | 'closing' | 'closed';
 
+/** How long close() lets HTTP requests in progress finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 1000;
+
 export async function startGateway({ config, logger }: GatewayOptions): Promise<Gateway> {
   const clustered = config.redisUrl !== null || config.redisClusterNodes !== null;
   const cluster = clustered ? await createClusterServices(config, logger) : null;
@@ -73,7 +76,11 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     return cluster === null ? clusterState : { ...clusterState, canary: cluster.canary.status() };
   };
   const app = createHttpApp({ config, logger, publisher, presence, readiness, metrics });
-  httpServer.on('request', app);
+  httpServer.on('request', (req, res) => {
+    // Once draining, answers ask keep-alive clients (backends publishing) to reconnect, which lands them elsewhere.
+    if (state !== 'running') res.setHeader('connection', 'close');
+    app(req, res);
+  });
   io = createRealtimeServer(httpServer, {
     config,
     logger,
@@ -123,10 +130,13 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       admission.startDraining();
       slowConsumers.stop();
       memory.stop();
-      // io.close() disconnects every socket and closes the http.Server; idle keep-alive sockets would hold it open.
+      // io.close() disconnects every socket and closes the http.Server, which waits for every HTTP connection:
+      // idle keep-alive ones are closed now, busy ones (a backend publishing in a loop) after a short grace.
       const closed = realtime.close();
       httpServer.closeIdleConnections();
+      const force = setTimeout(() => httpServer.closeAllConnections(), CLOSE_GRACE_MS);
       await closed;
+      clearTimeout(force);
       httpServer.closeAllConnections();
       await history.close();
       await presence.close();

@@ -8,7 +8,7 @@ import { RoomcastClient } from '../../client/index.js';
 import type { Message } from '../../shared/index.js';
 import { planDrain } from '../../server/realtime/drain.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { httpPublish, startGateway } from '../support/gateway.js';
+import { httpPublish, startGateway, TEST_API_KEY } from '../support/gateway.js';
 import { startGatewayProcess } from '../support/gateway-process.js';
 import { connect, connectRefused, waitFor, type TestSocket } from '../support/sockets.js';
 import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
@@ -82,6 +82,25 @@ describe('graceful drain', function () {
     client.close();
     expect(finished.code).to.equal(0);
     expect(Date.now() - startedAt).to.be.below(3000 + 5000);
+  });
+
+  it('exits 0 within the window while backends keep publishing over keep-alive connections (found by the chaos suite)', async () => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const node = await startGatewayProcess({ JWT_SECRET: TEST_JWT_SECRET, API_KEYS: TEST_API_KEY, DRAIN_TIMEOUT_MS: '1000', RATE_LIMIT_PER_S: '10000' });
+      let publishing = true;
+      // fetch keeps its connections alive: four loops keep four connections busy at all times.
+      const loops = Array.from({ length: 4 }, async () => {
+        while (publishing) await httpPublish(node.url, { room: 'k:1', event: 'n', data: 1 }).catch(() => undefined);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const startedAt = Date.now();
+      node.process.kill('SIGTERM');
+      const finished = await node.exited;
+      publishing = false;
+      await Promise.all(loops);
+      expect(finished.code, `attempt ${attempt}`).to.equal(0);
+      expect(Date.now() - startedAt).to.be.below(1000 + 5000);
+    }
   });
 
   describe('through NGINX, with Redis', () => {
