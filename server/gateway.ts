@@ -97,8 +97,21 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   metrics.countConnections(() => realtime.engine.clientsCount);
   const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => metrics.slowConsumerDisconnects.inc());
   const presenceNamespaces = new Set(config.namespaces.filter((rules) => rules.presence).map((rules) => rules.name));
-  await cluster?.start((namespace, room, member) => {
-    if (presenceNamespaces.has(namespace)) realtime.of(namespace).to(room).emit('presence:leave', { room, member });
+  await cluster?.start({
+    announceLeave: (namespace, room, member) => {
+      if (presenceNamespaces.has(namespace)) realtime.of(namespace).to(room).emit('presence:leave', { room, member });
+    },
+    announceJoin: (namespace, room, member) => {
+      if (presenceNamespaces.has(namespace)) realtime.of(namespace).to(room).emit('presence:join', { room, member });
+    },
+    localMemberships: () =>
+      namespaceNames.flatMap((namespace) =>
+        [...realtime.of(namespace).sockets.values()].flatMap((socket) =>
+          [...socket.rooms]
+            .filter((room) => room !== socket.id)
+            .map((room) => ({ namespace, room, member: { userId: socket.data.userId, connectionId: socket.id, nodeId: config.nodeId, joinedAt: Date.now() } })),
+        ),
+      ),
   });
 
   await new Promise<void>((resolve, reject) => {

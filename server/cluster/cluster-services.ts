@@ -6,7 +6,7 @@
 import type { Config } from '../config/config.js';
 import { RedisHistoryStore } from '../delivery/history/redis.js';
 import type { Logger } from '../ops/logger.js';
-import { NodeLiveness, type LeaveAnnouncer } from '../presence/node-liveness.js';
+import { NodeLiveness, type PresenceHooks } from '../presence/node-liveness.js';
 import { RedisPresenceStore } from '../presence/redis.js';
 import { createRedisAdapter, type AdapterFactory } from './adapter-factory.js';
 import { Canary } from './canary.js';
@@ -18,8 +18,8 @@ export interface ClusterServices {
   presence: RedisPresenceStore;
   adapter: AdapterFactory;
   canary: Canary;
-  /** Starts liveness and the canary; `announceLeave` tells rooms about members of dead nodes. */
-  start(announceLeave: LeaveAnnouncer): Promise<void>;
+  /** Starts liveness and the canary; the hooks tell rooms about members removed or restored in Redis. */
+  start(hooks: PresenceHooks): Promise<void>;
   /** Redis reachable and the canary's probes coming back. */
   ready(): { ready: boolean; reason?: string };
   close(): Promise<void>;
@@ -43,8 +43,8 @@ export async function createClusterServices(config: Config, logger: Logger): Pro
     presence,
     adapter,
     canary,
-    async start(announceLeave) {
-      liveness = new NodeLiveness({ redis: redis.commands, presence, nodeId: config.nodeId, ttlMs: config.nodeTtlMs, announceLeave, logger });
+    async start(hooks) {
+      liveness = new NodeLiveness({ redis: redis.commands, presence, nodeId: config.nodeId, ttlMs: config.nodeTtlMs, logger, ...hooks });
       await liveness.start();
       await canary.start();
     },

@@ -4,26 +4,47 @@
  * (crashed, kill -9, partitioned) removes that node's members and announces
  * their `presence:leave`. A member of a dead node is gone within
  * NODE_TTL_MS plus one sweep interval.
+ *
+ * After Redis was unreachable, every node's heartbeat is old: a node sweeps
+ * only once its own heartbeats have succeeded for a whole NODE_TTL_MS, so the
+ * first node back does not take the others for dead. And once back, each node
+ * writes its own members again (Redis may have come back empty) and removes
+ * the ones that left while Redis could not be told.
  */
 import type { PresenceMember } from '../../shared/index.js';
 import type { RedisCommands } from '../cluster/redis-connections.js';
 import type { Logger } from '../ops/logger.js';
-import { nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './redis.js';
+import { indexEntry, nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './redis.js';
 
-export type LeaveAnnouncer = (namespace: string, room: string, member: PresenceMember) => void;
+export type PresenceAnnouncer = (namespace: string, room: string, member: PresenceMember) => void;
 
-export interface NodeLivenessOptions {
+export interface LocalMembership {
+  namespace: string;
+  room: string;
+  member: PresenceMember;
+}
+
+export interface PresenceHooks {
+  announceLeave: PresenceAnnouncer;
+  announceJoin: PresenceAnnouncer;
+  /** Every room membership of this node's connections, as the node itself knows them. */
+  localMemberships: () => LocalMembership[];
+}
+
+export interface NodeLivenessOptions extends PresenceHooks {
   redis: RedisCommands;
   presence: RedisPresenceStore;
   nodeId: string;
   ttlMs: number;
-  announceLeave: LeaveAnnouncer;
   logger: Logger;
 }
 
 export class NodeLiveness {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Since when this node's heartbeats succeed without a break; null after a failed one. */
+  private healthySince: number | null = null;
+  private needsReconcile = false;
 
   constructor(private readonly options: NodeLivenessOptions) {}
 
@@ -31,6 +52,7 @@ export class NodeLiveness {
   async start(): Promise<void> {
     await this.purge(this.options.nodeId);
     await this.beat();
+    this.healthySince = Date.now();
     const interval = Math.max(100, Math.floor(this.options.ttlMs / 3));
     this.timer = setInterval(() => void this.tick(), interval);
     this.timer.unref();
@@ -58,8 +80,19 @@ export class NodeLiveness {
     if (this.running) return;
     this.running = true;
     try {
-      await this.beat();
-      await this.sweep();
+      try {
+        await this.beat();
+      } catch (error) {
+        this.healthySince = null;
+        this.needsReconcile = true;
+        throw error;
+      }
+      this.healthySince ??= Date.now();
+      if (this.needsReconcile) {
+        await this.reconcile();
+        this.needsReconcile = false;
+      }
+      if (Date.now() - this.healthySince >= this.options.ttlMs) await this.sweep();
     } catch (error) {
       this.options.logger.debug({ err: error }, 'presence liveness tick failed');
     } finally {
@@ -77,6 +110,33 @@ export class NodeLiveness {
         await this.purge(nodeId);
       }
     }
+  }
+
+  /** Makes Redis agree with this node's own connections again after an outage. */
+  async reconcile(): Promise<void> {
+    const local = this.options.localMemberships();
+    const localEntries = new Set(local.map(({ namespace, room, member }) => indexEntry(namespace, room, member.connectionId)));
+    let added = 0;
+    for (const { namespace, room, member } of local) {
+      // No member limit here: these connections are in their rooms already.
+      if ((await this.options.presence.add(namespace, room, member, 0)) === 'added') {
+        added += 1;
+        this.options.announceJoin(namespace, room, member);
+      }
+    }
+    let removed = 0;
+    for (const raw of await this.options.redis.sMembers(nodeIndexKey(this.options.nodeId))) {
+      if (localEntries.has(raw)) continue;
+      const entry = parseIndexEntry(raw);
+      if (entry === null) continue;
+      const member = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
+      await this.options.redis.sRem(nodeIndexKey(this.options.nodeId), raw);
+      if (member !== null) {
+        removed += 1;
+        this.options.announceLeave(entry.namespace, entry.room, member);
+      }
+    }
+    this.options.logger.info({ added, removed }, 'presence reconciled after a Redis outage');
   }
 
   private async purge(nodeId: string): Promise<void> {

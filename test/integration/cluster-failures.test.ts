@@ -134,6 +134,46 @@ describe('cluster failures', function () {
     });
   });
 
+  describe('presence across a Redis outage longer than NODE_TTL_MS', () => {
+    for (const persistent of [true, false]) {
+      it(`keeps every live member (${persistent ? 'Redis keeps its data' : 'Redis comes back empty'}) and announces no false leave`, async () => {
+        const redis = await startRedis(persistent ? { extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] } : {});
+        const env = { REDIS_URL: redis.url, NODE_TTL_MS: '1000' };
+        const nodes = [await startGateway({ ...env, NODE_ID: 'node1' }), await startGateway({ ...env, NODE_ID: 'node2' })];
+        try {
+          const [node1, node2] = nodes as [TestGateway, TestGateway];
+          const watcher = await open(node1.url, 'watcher');
+          const other = await open(node2.url, 'other');
+          assertOk(await request(watcher, 'room:join', { room: 'f:outage-presence' }));
+          assertOk(await request(other, 'room:join', { room: 'f:outage-presence' }));
+          const leaves: string[] = [];
+          watcher.on('presence:leave', ({ member }) => leaves.push(member.userId));
+
+          await redis.kill();
+          await new Promise((resolve) => setTimeout(resolve, 2500));
+          await redis.restart();
+          for (const node of nodes) await waitForReadiness(node.url, 200, 15_000);
+          const expected = ['other', 'watcher'];
+          const listed = async (socket: TestSocket): Promise<string[]> => {
+            const ack = await request(socket, 'presence:list', { room: 'f:outage-presence' });
+            return ack.ok ? ack.members.map((m) => m.userId).sort() : [];
+          };
+          const deadline = Date.now() + 8000;
+          while ((await listed(watcher)).join() !== expected.join() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+          // Two sweeps' worth of time after recovery: a false purge would have happened by now.
+          await new Promise((resolve) => setTimeout(resolve, 2500));
+          expect(await listed(watcher)).to.deep.equal(expected);
+          expect(await listed(other)).to.deep.equal(expected);
+          if (persistent) expect(leaves).to.deep.equal([]);
+        } finally {
+          for (const socket of sockets.splice(0)) socket.close();
+          await Promise.all(nodes.map((node) => node.close()));
+          await redis.stop();
+        }
+      });
+    }
+  });
+
   describe('the canary', () => {
     let redis: RedisProcess;
     let nodes: TestGateway[];
