@@ -18,6 +18,20 @@ export class RoomcastError extends Error {
   }
 }
 
+/**
+ * A store call whose outcome cannot be known (the command reached Redis, the
+ * answer did not come back, and Redis did not come back in time to ask again).
+ * It must not be answered as "not stored": the HTTP API closes the connection
+ * without an answer and a socket request gets no ack, which the contract calls
+ * "unknown: retry with the same idempotencyKey".
+ */
+export class OutcomeUnknownError extends RoomcastError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 /** Any thrown value as a wire error: ours keep their code, anything else becomes INTERNAL with no detail. */
 export function toErrorPayload(error: unknown): ErrorPayload {
   return error instanceof RoomcastError ? error.toPayload() : errorPayload('INTERNAL');

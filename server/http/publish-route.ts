@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import { errorPayload, httpPublishBodySchema, DEFAULT_NAMESPACE, type PublishResult } from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import type { Publisher } from '../delivery/publisher.js';
-import { RoomcastError, toErrorPayload } from '../errors.js';
+import { OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { describeIssues } from '../realtime/register-handlers.js';
 import { sendError } from './errors.js';
@@ -41,6 +41,12 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
         results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });
       }
     } catch (error) {
+      if (error instanceof OutcomeUnknownError) {
+        // The contract's "no answer": the publisher retries with the same idempotencyKey.
+        logger.warn({ storedRooms: results.length }, 'publish outcome unknown: closing the request without an answer');
+        req.socket.destroy();
+        return;
+      }
       if (!(error instanceof RoomcastError)) logger.error({ err: error }, 'publish failed');
       // Rooms already stored are reported, so a retry with the idempotency key is understood.
       sendError(res, toErrorPayload(error), undefined, { results });

@@ -15,7 +15,7 @@ import {
   type Ack,
   type ClientEventName,
 } from '../../shared/index.js';
-import { RoomcastError, toErrorPayload } from '../errors.js';
+import { OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
 import type { NamespaceContext } from './context.js';
 import { handleAuthRefresh } from './handlers/auth-refresh.js';
 import { handleHistory } from './handlers/history.js';
@@ -65,6 +65,8 @@ function bind<Request, Result extends object>(
       ack({ ok: true, ...result });
       if (event === 'room:history' || event === 'room:join') ctx.checkOutgoingBuffer(socket);
     } catch (error) {
+      // Unknown outcome: no ack at all, so the client's ack timeout says "unknown" and it retries with its key.
+      if (error instanceof OutcomeUnknownError) return;
       if (!(error instanceof RoomcastError)) ctx.logger.error({ err: error, event, conn: socket.id, user: socket.data.userId }, 'handler failed');
       ack({ ok: false, error: toErrorPayload(error) });
     }

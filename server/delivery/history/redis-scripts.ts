@@ -22,7 +22,9 @@ end
 
 /**
  * KEYS: meta, stream[, idempotency]
- * ARGV: epoch candidate, ttl seconds, size, event, data JSON, ts, from ('' if none)
+ * ARGV: epoch candidate, ttl seconds, size, event, data JSON, ts, from ('' if none),
+ *       idempotency record ('full': the whole publication, kept ttl seconds; 'ref': its
+ *       offset, epoch and ts only, kept ARGV[9] seconds, for the gateway's own retry keys)
  * -> { 0, epoch, offset } stored, or { 1, { field, value, ... } } the stored duplicate
  */
 export const APPEND_SCRIPT = new LuaScript(`
@@ -41,8 +43,13 @@ if size > 0 then
 end
 redis.call('EXPIRE', KEYS[1], ttl)
 if #KEYS == 3 then
-  redis.call('HSET', KEYS[3], 'o', offset, 'e', epoch, 'v', ARGV[4], 'd', ARGV[5], 't', ARGV[6], 'f', ARGV[7])
-  redis.call('EXPIRE', KEYS[3], ttl)
+  if ARGV[8] == 'ref' then
+    redis.call('HSET', KEYS[3], 'o', offset, 'e', epoch, 't', ARGV[6])
+    redis.call('EXPIRE', KEYS[3], tonumber(ARGV[9]))
+  else
+    redis.call('HSET', KEYS[3], 'o', offset, 'e', epoch, 'v', ARGV[4], 'd', ARGV[5], 't', ARGV[6], 'f', ARGV[7])
+    redis.call('EXPIRE', KEYS[3], ttl)
+  end
 end
 return { 0, epoch, offset }
 `);

@@ -5,9 +5,12 @@
  * older entries of a busy room are skipped on read). See redis-scripts.ts for
  * the atomic steps and history-store.ts for the contract.
  */
+import { randomUUID } from 'node:crypto';
+import { ClientOfflineError } from 'redis';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { RedisCommands } from '../../cluster/redis-connections.js';
-import { redisCall } from '../../cluster/redis-errors.js';
+import { REDIS_CALL_TIMEOUT_MS, redisCall } from '../../cluster/redis-errors.js';
+import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../history-store.js';
 import { newEpoch } from './memory.js';
 import { historyKeys } from './redis-keys.js';
@@ -20,6 +23,21 @@ export interface RedisHistoryOptions {
 }
 
 type StreamEntry = [id: string, fields: string[]];
+
+/** How long an append whose outcome is unknown is retried (with its idempotency key) before giving up. */
+export const APPEND_SETTLE_MS = 5000;
+/** How long the gateway's own retry keys (publications without an idempotencyKey) are kept. */
+const RETRY_KEY_TTL_S = 60;
+
+class CallTimeout extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new CallTimeout()), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
 
 function fieldsToRecord(fields: string[]): Record<string, string> {
   const record: Record<string, string> = {};
@@ -43,22 +61,49 @@ export class RedisHistoryStore implements HistoryStore {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * A command that never left (the connection was down) is "not stored"
+   * (UNAVAILABLE). A command that left but whose answer was lost may have been
+   * applied: it is run again with the same idempotency key (the gateway's own
+   * when the publisher gave none) until Redis answers, which tells stored from
+   * not stored; past APPEND_SETTLE_MS it is OutcomeUnknownError.
+   */
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
     const keys = historyKeys(namespace, room);
-    const scriptKeys = idempotencyKey === undefined ? [keys.meta, keys.stream] : [keys.meta, keys.stream, keys.idempotency(idempotencyKey)];
-    const reply = (await redisCall('append', () =>
-      APPEND_SCRIPT.run(this.redis, scriptKeys, [
-        newEpoch(),
-        this.options.ttlSeconds,
-        this.options.size,
-        publication.event,
-        JSON.stringify(publication.data),
-        publication.ts,
-        publication.from ?? '',
-      ]),
-    )) as [0, string, number] | [1, string[]];
+    const retryKey = idempotencyKey ?? `retry:${randomUUID()}`;
+    const args = [
+      newEpoch(),
+      this.options.ttlSeconds,
+      this.options.size,
+      publication.event,
+      JSON.stringify(publication.data),
+      publication.ts,
+      publication.from ?? '',
+      idempotencyKey === undefined ? 'ref' : 'full',
+      RETRY_KEY_TTL_S,
+    ];
+    const deadline = Date.now() + APPEND_SETTLE_MS;
+    let sent = false;
+    let reply: [0, string, number] | [1, string[]];
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        reply = (await withTimeout(APPEND_SCRIPT.run(this.redis, [keys.meta, keys.stream, keys.idempotency(retryKey)], args), REDIS_CALL_TIMEOUT_MS)) as typeof reply;
+        break;
+      } catch (error) {
+        if (!sent && error instanceof ClientOfflineError) throw new RoomcastError('UNAVAILABLE', 'redis is unavailable (append)');
+        sent = true;
+        if (Date.now() >= deadline) throw new OutcomeUnknownError('redis did not confirm whether the publication was stored');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+      }
+    }
     if (reply[0] === 1) {
       const stored = fieldsToRecord(reply[1]);
+      if (idempotencyKey === undefined) {
+        // A retry key keeps only where the publication went; the publication itself is this one.
+        const message: Message = { room, event: publication.event, data: publication.data, offset: Number(stored.o), epoch: stored.e ?? '', ts: Number(stored.t) };
+        if (publication.from !== undefined) message.from = publication.from;
+        return { message, duplicate: true };
+      }
       return { message: toMessage(room, stored.e ?? '', Number(stored.o), stored), duplicate: true };
     }
     const [, epoch, offset] = reply;

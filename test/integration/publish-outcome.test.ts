@@ -1,0 +1,57 @@
+/**
+ * "Any error answer means not stored" must hold when Redis stalls or drops
+ * the answer of a write it did apply (found by the chaos suite: publishes sent
+ * a few ms before Redis died were answered 503 yet were in history).
+ * CLIENT PAUSE makes Redis hold the answer of a command it will apply.
+ */
+import { expect } from 'chai';
+import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
+import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
+import { startRedis, type RedisProcess } from '../support/redis-server.js';
+
+describe('publish outcome when Redis answers late', function () {
+  this.timeout(60_000);
+  let redis: RedisProcess;
+  let admin: TestRedisClient;
+  let gw: TestGateway;
+  before(async () => {
+    redis = await startRedis();
+    admin = await connectTestRedis(redis.url);
+    gw = await startGateway({ REDIS_URL: redis.url });
+  });
+  after(async () => {
+    await gw.close();
+    await admin.close();
+    await redis.stop();
+  });
+
+  const stored = async (room: string): Promise<number> => {
+    const entries = (await admin.sendCommand(['XRANGE', `rc:{/|${room}}:stream`, '-', '+'])) as unknown[];
+    return entries.length;
+  };
+
+  it('a publish whose answer is held past the call timeout is confirmed, not refused, and stored once', async () => {
+    for (const body of [{ room: 'o:1', event: 'n', data: 1 }, { room: 'o:2', event: 'n', data: 1, idempotencyKey: 'key-o2' }]) {
+      await admin.sendCommand(['CLIENT', 'PAUSE', '4000', 'WRITE']);
+      const response = await httpPublish(gw.url, body);
+      expect(response.status, JSON.stringify(response.body)).to.equal(200);
+      expect((response.body.results as Array<{ offset: number }>)[0]?.offset).to.equal(1);
+      expect(await stored(body.room)).to.equal(1);
+    }
+  });
+
+  it('past the settle window the request is closed without an answer; a retry with the same key finds the original', async () => {
+    await admin.sendCommand(['CLIENT', 'PAUSE', '8000', 'WRITE']);
+    const body = { room: 'o:3', event: 'n', data: 3, idempotencyKey: 'key-o3' };
+    const first = await httpPublish(gw.url, body).then(
+      (response) => response.status,
+      () => 'no answer',
+    );
+    expect(first).to.equal('no answer');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const retry = await httpPublish(gw.url, body);
+    expect(retry.status).to.equal(200);
+    expect((retry.body.results as Array<{ offset: number }>)[0]?.offset).to.equal(1);
+    expect(await stored('o:3')).to.equal(1);
+  });
+});
