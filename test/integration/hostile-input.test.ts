@@ -913,6 +913,15 @@ describe('hostile input over a raw WebSocket', function () {
             const isObject = typeof auth === 'object' && auth !== null && !Array.isArray(auth);
             const outcome = await client.connectNamespace(auth, nsp, ANSWER_WAIT_MS);
             const context = `${nsp} auth ${JSON.stringify(auth).slice(0, 200)}`;
+            // A number written right after the CONNECT type reads as a packet id (`40` + `7` = CONNECT id 7,
+            // no payload): Socket.IO then sees no auth at all, which is UNAUTHENTICATED, not a malformed packet.
+            if (typeof auth === 'number' && Number.isInteger(auth) && auth >= 0) {
+              if (outcome.status === 'matched') {
+                expect((outcome.value.data as { data?: { code?: string } }).data?.code, context).to.equal('UNAUTHENTICATED');
+                tally(name, 'connect-error');
+              } else tally(name, await settle(client, from, { mustClose: true }, context));
+              return;
+            }
             if (!isObject) {
               tally(name, await settle(client, from, { mustClose: true }, context));
               return;
