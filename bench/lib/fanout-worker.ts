@@ -4,6 +4,7 @@
  *
  * IPC in:  {type:'start', target, url, room, count, firstIndex, jwtSecret?, addresses}
  *          {type:'collect', step, expected}   (expected deliveries per client in that step)
+ *          {type:'count', step} -> {type:'count', step, received}   (drain polling)
  *          {type:'stop'}
  * IPC out: {type:'progress', connected} / {type:'ready', connected, failed, error?}
  *          {type:'stats', step, histogram, received, lost}
@@ -125,6 +126,11 @@ process.on('message', (message: { type: string }) => {
     start(message as WorkerStart).catch((error: unknown) => send({ type: 'ready', connected: 0, failed: 0, error: String(error) }));
   } else if (message.type === 'collect') {
     collect(message as Collect);
+  } else if (message.type === 'count') {
+    const step = (message as { type: string; step: number }).step;
+    let received = 0;
+    for (const counts of perClient) received += counts.get(step) ?? 0;
+    send({ type: 'count', step, received });
   } else if (message.type === 'stop') {
     for (const close of closers) close();
     process.exit(0);

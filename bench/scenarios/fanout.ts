@@ -34,6 +34,7 @@ interface Options {
   rates: number[];
   stepMs: number;
   drainMs: number;
+  drainMaxMs: number;
   smoke: boolean;
 }
 
@@ -53,6 +54,7 @@ function parseArgs(argv: string[]): Options {
     rates: (get('rates') ?? (smoke ? '20,50' : '50,100,200,400')).split(',').map(Number),
     stepMs: Number(get('step-s') ?? (smoke ? 1 : 6)) * 1000,
     drainMs: smoke ? 300 : 1000,
+    drainMaxMs: smoke ? 3000 : 20_000,
   };
 }
 
@@ -337,7 +339,28 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
         }
         const oks = await Promise.all(inflight);
         const published = oks.filter(Boolean).length;
-        await sleep(options.drainMs);
+        // Drain: wait until every member has every publication, or deliveries stop
+        // growing for drainMs, or drainMaxMs passed (the rest counts as lost).
+        const wanted = published * connected;
+        const drainStart = Date.now();
+        let last = -1;
+        let lastChange = Date.now();
+        while (Date.now() - drainStart < options.drainMaxMs) {
+          const counts = await Promise.all(
+            workers.map((worker) => {
+              const p = waitFor<{ received: number }>(worker, 'count', 30_000);
+              worker.child.send({ type: 'count', step: s });
+              return p;
+            }),
+          );
+          const total = counts.reduce((a, c) => a + c.received, 0);
+          if (total >= wanted) break;
+          if (total !== last) {
+            last = total;
+            lastChange = Date.now();
+          } else if (Date.now() - lastChange >= options.drainMs) break;
+          await sleep(100);
+        }
         const stats = await Promise.all(
           workers.map((worker) => {
             const p = waitFor<{ histogram: ReturnType<LatencyHistogram['toJSON']>; received: number; lost: number }>(worker, 'stats', 30_000);
@@ -457,7 +480,7 @@ async function main(): Promise<void> {
       killAll();
       process.exit(2);
     },
-    options.targets.length * (60_000 + options.rates.length * (options.stepMs + options.drainMs + 35_000)),
+    options.targets.length * (60_000 + options.rates.length * (options.stepMs + options.drainMaxMs + 35_000)),
   );
   deadline.unref();
   const results: TargetResult[] = [];
