@@ -197,11 +197,16 @@ function forkWorker(): WorkerHandle {
 
 function waitFor<T>(worker: WorkerHandle, type: string, timeoutMs: number, onOther?: (message: { type: string; [key: string]: unknown }) => void): Promise<T> {
   return new Promise((resolveMessage, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker: no ${type} in ${timeoutMs} ms`)), timeoutMs);
-    worker.child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    const onExit = (code: number | null): void => reject(new Error(`worker exited with ${code}`));
+    const timer = setTimeout(() => {
+      worker.child.off('exit', onExit);
+      reject(new Error(`worker: no ${type} in ${timeoutMs} ms`));
+    }, timeoutMs);
+    worker.child.once('exit', onExit);
     worker.waiters.push((message) => {
       if (message.type === type) {
         clearTimeout(timer);
+        worker.child.off('exit', onExit);
         resolveMessage(message as T);
         return true;
       }
@@ -412,11 +417,8 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
     } finally {
       publisher.close();
     }
-    let maxRateOk = 0;
-    for (const step of steps) {
-      if (!step.ok) break;
-      maxRateOk = step.rate;
-    }
+    // The highest rate whose step met the SLO (a noisy lower step does not hide it).
+    const maxRateOk = steps.reduce((best, step) => (step.ok && step.rate > best ? step.rate : best), 0);
     const okSteps = steps.filter((step) => step.lost === 0 && step.deliveries > 0);
     const cpuPerDeliveryUs = median(okSteps.map((step) => step.serverCpuPerDeliveryUs));
     return { target, members: options.members, connected, connectMs, steps, maxRateOk, cpuPerDeliveryUs };
