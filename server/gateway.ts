@@ -66,9 +66,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const memory = new MemoryWatch(config.limits.memoryLimitBytes);
   const admission = new Admission(config.limits, memory, metrics);
 
-  // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound io.
-  let io: RoomcastServer | null = null;
-  const publisher = new Publisher(history, (namespace, message) => io && broadcaster(io)(namespace, message), config.limits.maxPayloadBytes);
+  // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound broadcast.
+  let broadcast: ReturnType<typeof broadcaster> | null = null;
+  const publisher = new Publisher(history, (namespace, message) => broadcast?.(namespace, message), config.limits.maxPayloadBytes);
   const readiness: Readiness = () => {
     if (state !== 'running') return { ready: false, reason: state };
     if (memory.overCeiling) return { ready: false, reason: 'over the memory ceiling (MEMORY_LIMIT_MB)' };
@@ -81,7 +81,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     if (state !== 'running') res.setHeader('connection', 'close');
     app(req, res);
   });
-  io = createRealtimeServer(httpServer, {
+  const io: RoomcastServer = createRealtimeServer(httpServer, {
     config,
     logger,
     history,
@@ -93,6 +93,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     ...(cluster ? { adapter: cluster.adapter } : {}),
   });
   const realtime = io;
+  broadcast = broadcaster(io);
   const namespaceNames = config.namespaces.map((rules) => rules.name);
   metrics.countConnections(() => realtime.engine.clientsCount);
   const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => metrics.slowConsumerDisconnects.inc());

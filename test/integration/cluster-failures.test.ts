@@ -28,6 +28,11 @@ async function waitForReadiness(url: string, status: number, timeoutMs: number):
   }
 }
 
+/** Two in-process nodes sharing one Redis. */
+async function twoNodes(redis: RedisProcess, env: Record<string, string> = {}): Promise<TestGateway[]> {
+  return [await startGateway({ REDIS_URL: redis.url, ...env, NODE_ID: 'node1' }), await startGateway({ REDIS_URL: redis.url, ...env, NODE_ID: 'node2' })];
+}
+
 describe('cluster failures', function () {
   this.timeout(60_000);
   const sockets: TestSocket[] = [];
@@ -96,7 +101,7 @@ describe('cluster failures', function () {
     let nodes: TestGateway[];
     before(async () => {
       redis = await startRedis();
-      nodes = [await startGateway({ REDIS_URL: redis.url, NODE_ID: 'node1' }), await startGateway({ REDIS_URL: redis.url, NODE_ID: 'node2' })];
+      nodes = await twoNodes(redis);
     });
     after(async () => {
       await Promise.all(nodes.map((node) => node.close()));
@@ -138,8 +143,7 @@ describe('cluster failures', function () {
     for (const persistent of [true, false]) {
       it(`keeps every live member (${persistent ? 'Redis keeps its data' : 'Redis comes back empty'}) and announces no false leave`, async () => {
         const redis = await startRedis(persistent ? { extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] } : {});
-        const env = { REDIS_URL: redis.url, NODE_TTL_MS: '1000' };
-        const nodes = [await startGateway({ ...env, NODE_ID: 'node1' }), await startGateway({ ...env, NODE_ID: 'node2' })];
+        const nodes = await twoNodes(redis, { NODE_TTL_MS: '1000' });
         try {
           const [node1, node2] = nodes as [TestGateway, TestGateway];
           const watcher = await open(node1.url, 'watcher');
@@ -179,7 +183,7 @@ describe('cluster failures', function () {
     let nodes: TestGateway[];
     before(async () => {
       redis = await startRedis();
-      nodes = [await startGateway({ REDIS_URL: redis.url, NODE_ID: 'node1' }), await startGateway({ REDIS_URL: redis.url, NODE_ID: 'node2' })];
+      nodes = await twoNodes(redis);
     });
     after(async () => {
       await Promise.all(nodes.map((node) => node.close()));
@@ -216,10 +220,7 @@ describe('cluster failures', function () {
   describe('MAX_ROOM_MEMBERS across nodes', () => {
     it('counts members of every node', async () => {
       const redis = await startRedis();
-      const nodes = [
-        await startGateway({ REDIS_URL: redis.url, NODE_ID: 'node1', MAX_ROOM_MEMBERS: '2' }),
-        await startGateway({ REDIS_URL: redis.url, NODE_ID: 'node2', MAX_ROOM_MEMBERS: '2' }),
-      ];
+      const nodes = await twoNodes(redis, { MAX_ROOM_MEMBERS: '2' });
       try {
         const [node1, node2] = nodes as [TestGateway, TestGateway];
         assertOk(await request(await open(node1.url, 'a'), 'room:join', { room: 'f:full' }));
