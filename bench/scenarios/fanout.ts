@@ -6,27 +6,41 @@
  * highest rate with p99 <= 50 ms and nothing lost; ratios vs each baseline.
  *
  *   npm run bench:fanout -- [--targets roomcast,bare-ws,socketio] [--members 1000]
- *     [--workers 2] [--rates 10,25,50,100,200,400] [--step-s 5] [--all-steps] [--smoke]
+ *     [--workers 2] [--rates 10,25,50,100,200,400] [--step-s 5] [--runs 3] [--all-steps] [--smoke]
  *
  * Rates climb until a step's p99 exceeds 500 ms or loses messages (unless --all-steps).
  * Latency buckets stop at 10 s: a p50/p99 of 10001 means "10 s or more".
  *
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, Agent, request } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
-import { cpus, totalmem } from 'node:os';
+import { Agent, request } from 'node:http';
 import { BareWsClient, LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import type { FanoutTarget, WorkerStart } from '../lib/fanout-worker.js';
+import {
+  BENCH_API_KEY as API_KEY,
+  BENCH_JWT_SECRET as JWT_SECRET,
+  Progress,
+  argValue,
+  askAll,
+  forkWorker,
+  machineLine,
+  median,
+  ratio,
+  round,
+  runMain,
+  sleep,
+  sourceAddresses,
+  startTarget,
+  stopServer,
+  stopWorkers,
+  table,
+  waitFor,
+  writeReport,
+  type ServerHandle,
+  type WorkerHandle,
+} from '../lib/harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../../..'); // dist/bench/scenarios -> repo
-const JWT_SECRET = 'bench-fanout-secret-0123456789abcdef0123456789';
-const API_KEY = 'bench-fanout-api-key-0123456789';
 const ROOM = 'bench:fan';
 const SLO_P99_MS = 50;
 
@@ -38,15 +52,13 @@ interface Options {
   stepMs: number;
   drainMs: number;
   drainMaxMs: number;
+  runs: number;
   smoke: boolean;
   allSteps: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => {
-    const at = argv.indexOf(`--${name}`);
-    return at >= 0 ? argv[at + 1] : undefined;
-  };
+  const get = (name: string): string | undefined => argValue(argv, name);
   const smoke = argv.includes('--smoke');
   const targets = (get('targets') ?? 'roomcast,bare-ws,socketio').split(',').map((t) => t.trim()) as FanoutTarget[];
   for (const t of targets) if (!['roomcast', 'bare-ws', 'socketio'].includes(t)) throw new Error(`unknown target ${t}`);
@@ -54,6 +66,7 @@ function parseArgs(argv: string[]): Options {
     targets,
     smoke,
     allSteps: argv.includes('--all-steps'),
+    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
     members: Number(get('members') ?? (smoke ? 20 : 1000)),
     workers: Number(get('workers') ?? (smoke ? 1 : 2)),
     rates: (get('rates') ?? (smoke ? '20,50' : '10,25,50,100,200,400')).split(',').map(Number),
@@ -61,159 +74,6 @@ function parseArgs(argv: string[]): Options {
     drainMs: smoke ? 300 : 1000,
     drainMaxMs: smoke ? 3000 : 20_000,
   };
-}
-
-// ---------- child processes (all killed at the end, also on error / SIGINT)
-
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function killAll(): void {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-  children.clear();
-}
-
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface ServerHandle {
-  target: FanoutTarget;
-  url: string;
-  pid: number;
-  child: ChildProcess;
-}
-
-async function startServer(target: FanoutTarget): Promise<ServerHandle> {
-  const port = await freePort();
-  if (target === 'roomcast') {
-    const child = track(
-      spawn(process.execPath, [join(repoRoot, 'dist/server/main.js')], {
-        env: {
-          ...process.env,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          NODE_ID: 'bench-fanout',
-          JWT_SECRET,
-          API_KEYS: API_KEY,
-          LOG_LEVEL: 'warn',
-          RATE_LIMIT_PER_S: '100000',
-          RATE_LIMIT_BURST: '100000',
-          MAX_CONNECTIONS_PER_USER: '0',
-          ACCEPT_RATE_PER_S: '0',
-          REDIS_URL: '',
-          REDIS_CLUSTER_NODES: '',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      }),
-    );
-    const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`roomcast exited with ${child.exitCode}`);
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) return { target, url, pid: child.pid ?? 0, child };
-      } catch {
-        /* not yet */
-      }
-      await sleep(100);
-    }
-    throw new Error('roomcast did not become healthy in 20 s');
-  }
-  const script = target === 'bare-ws' ? 'bare-ws-server.js' : 'plain-socketio-server.js';
-  const env = { ...process.env };
-  delete env.REDIS_URL;
-  const child = track(spawn(process.execPath, [join(repoRoot, 'dist/bench/baselines', script), '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'inherit'] }));
-  await new Promise<void>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${target} not ready in 20 s`)), 20_000);
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      if (buffer.includes('"ready":true')) {
-        clearTimeout(timer);
-        resolveReady();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${target} exited with ${code}`));
-    });
-  });
-  return { target, url: `http://127.0.0.1:${port}`, pid: child.pid ?? 0, child };
-}
-
-async function stopServer(server: ServerHandle): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise<void>((r) => server.child.once('exit', () => r()));
-  server.child.kill('SIGKILL');
-  await Promise.race([exited, sleep(3000)]);
-}
-
-// ---------- workers
-
-interface WorkerHandle {
-  child: ChildProcess;
-  pid: number;
-  waiters: Array<(message: { type: string; [key: string]: unknown }) => boolean>;
-}
-
-function forkWorker(): WorkerHandle {
-  const child = track(fork(join(here, '../lib/fanout-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const handle: WorkerHandle = { child, pid: child.pid ?? 0, waiters: [] };
-  child.on('message', (message: { type: string; [key: string]: unknown }) => {
-    handle.waiters = handle.waiters.filter((waiter) => !waiter(message));
-  });
-  return handle;
-}
-
-function waitFor<T>(worker: WorkerHandle, type: string, timeoutMs: number, onOther?: (message: { type: string; [key: string]: unknown }) => void): Promise<T> {
-  return new Promise((resolveMessage, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`worker exited with ${code}`));
-    const timer = setTimeout(() => {
-      worker.child.off('exit', onExit);
-      reject(new Error(`worker: no ${type} in ${timeoutMs} ms`));
-    }, timeoutMs);
-    worker.child.once('exit', onExit);
-    worker.waiters.push((message) => {
-      if (message.type === type) {
-        clearTimeout(timer);
-        worker.child.off('exit', onExit);
-        resolveMessage(message as T);
-        return true;
-      }
-      onOther?.(message);
-      return false;
-    });
-  });
 }
 
 // ---------- publisher
@@ -276,6 +136,7 @@ interface StepResult {
 
 interface TargetResult {
   target: FanoutTarget;
+  run: number;
   members: number;
   connected: number;
   connectMs: number;
@@ -284,25 +145,25 @@ interface TargetResult {
   cpuPerDeliveryUs: number;
 }
 
-async function runTarget(target: FanoutTarget, options: Options): Promise<TargetResult> {
-  const server = await startServer(target);
+async function runTarget(target: FanoutTarget, options: Options, run: number): Promise<TargetResult> {
+  const server = await startTarget(target);
   const workers: WorkerHandle[] = [];
   try {
     const perWorker = Math.ceil(options.members / options.workers);
     const connectStart = Date.now();
     const progress = new Map<number, number>();
+    const bar = new Progress(`${target} run ${run + 1}: joining`, options.members);
     const readies: Array<Promise<{ connected: number; failed: number; error?: string }>> = [];
     for (let w = 0; w < options.workers; w++) {
       const count = Math.min(perWorker, options.members - w * perWorker);
       if (count <= 0) break;
-      const worker = forkWorker();
+      const worker = forkWorker('fanout-worker.js');
       workers.push(worker);
       readies.push(
         waitFor(worker, 'ready', 120_000, (m) => {
           if (m.type === 'progress') {
             progress.set(w, Number(m.connected));
-            const total = [...progress.values()].reduce((a, b) => a + b, 0);
-            process.stderr.write(`\r  ${target}: connecting ${total}/${options.members}   `);
+            bar.update([...progress.values()].reduce((a, b) => a + b, 0));
           }
         }),
       );
@@ -313,7 +174,7 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
         room: ROOM,
         count,
         firstIndex: w * perWorker,
-        addresses: Array.from({ length: 4 }, (_, i) => `127.0.0.${2 + w * 4 + i}`),
+        addresses: sourceAddresses(w),
         ...(target === 'roomcast' ? { jwtSecret: JWT_SECRET } : {}),
       };
       worker.child.send(start);
@@ -321,7 +182,7 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
     const ready = await Promise.all(readies);
     const connected = ready.reduce((a, r) => a + r.connected, 0);
     const connectMs = Date.now() - connectStart;
-    process.stderr.write(`\r  ${target}: ${connected}/${options.members} members joined in ${connectMs} ms\n`);
+    bar.done(`${connected}/${options.members} members joined in ${connectMs} ms`);
     const errors = ready.filter((r) => r.error !== undefined).map((r) => r.error);
     if (errors.length > 0) process.stderr.write(`  ${target}: connect errors, first: ${errors[0]}\n`);
     if (connected === 0) throw new Error(`${target}: no member connected`);
@@ -356,13 +217,7 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
         let last = -1;
         let lastChange = Date.now();
         while (Date.now() - drainStart < options.drainMaxMs) {
-          const counts = await Promise.all(
-            workers.map((worker) => {
-              const p = waitFor<{ received: number }>(worker, 'count', 30_000);
-              worker.child.send({ type: 'count', step: s });
-              return p;
-            }),
-          );
+          const counts = await askAll<{ received: number }>(workers, { type: 'count', step: s }, 'count');
           const total = counts.reduce((a, c) => a + c.received, 0);
           if (total >= wanted) break;
           if (total !== last) {
@@ -371,12 +226,10 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
           } else if (Date.now() - lastChange >= options.drainMs) break;
           await sleep(100);
         }
-        const stats = await Promise.all(
-          workers.map((worker) => {
-            const p = waitFor<{ histogram: ReturnType<LatencyHistogram['toJSON']>; received: number; lost: number }>(worker, 'stats', 30_000);
-            worker.child.send({ type: 'collect', step: s, expected: published });
-            return p;
-          }),
+        const stats = await askAll<{ histogram: ReturnType<LatencyHistogram['toJSON']>; received: number; lost: number }>(
+          workers,
+          { type: 'collect', step: s, expected: published },
+          'stats',
         );
         const wall = (nowMs() - stepStart) / 1000;
         const serverCpu = processCpuSeconds(server.pid) - serverCpu0;
@@ -421,102 +274,94 @@ async function runTarget(target: FanoutTarget, options: Options): Promise<Target
     const maxRateOk = steps.reduce((best, step) => (step.ok && step.rate > best ? step.rate : best), 0);
     const okSteps = steps.filter((step) => step.lost === 0 && step.deliveries > 0);
     const cpuPerDeliveryUs = median(okSteps.map((step) => step.serverCpuPerDeliveryUs));
-    return { target, members: options.members, connected, connectMs, steps, maxRateOk, cpuPerDeliveryUs };
+    return { target, run, members: options.members, connected, connectMs, steps, maxRateOk, cpuPerDeliveryUs };
   } finally {
-    for (const worker of workers) {
-      if (worker.child.connected) worker.child.send({ type: 'stop' });
-    }
-    await sleep(200);
-    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    await stopWorkers(workers);
     await stopServer(server);
   }
 }
 
-function round(value: number): number {
-  return Number.isFinite(value) ? Math.round(value * 100) / 100 : value;
+/** Per target, the medians over runs of the figures the targets are judged on. */
+interface TargetSummary {
+  target: FanoutTarget;
+  runs: number;
+  connectMs: number;
+  maxRateOk: number;
+  maxRatesOk: number[];
+  cpuPerDeliveryUs: number;
 }
 
-function median(values: number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+function summarize(results: TargetResult[], targets: FanoutTarget[]): TargetSummary[] {
+  return targets.map((target) => {
+    const mine = results.filter((r) => r.target === target);
+    return {
+      target,
+      runs: mine.length,
+      connectMs: median(mine.map((r) => r.connectMs)),
+      maxRateOk: median(mine.map((r) => r.maxRateOk)),
+      maxRatesOk: mine.map((r) => r.maxRateOk),
+      cpuPerDeliveryUs: round(median(mine.map((r) => r.cpuPerDeliveryUs))),
+    };
+  });
 }
 
-function ratios(results: TargetResult[]): Array<{ baseline: string; cpuPerDeliveryRatio: number; maxRateRatio: number }> {
-  const roomcast = results.find((r) => r.target === 'roomcast');
+function ratios(summaries: TargetSummary[]): Array<{ baseline: string; cpuPerDeliveryRatio: number; maxRateRatio: number }> {
+  const roomcast = summaries.find((r) => r.target === 'roomcast');
   if (!roomcast) return [];
-  return results
+  return summaries
     .filter((r) => r.target !== 'roomcast')
-    .map((r) => ({
-      baseline: r.target,
-      cpuPerDeliveryRatio: round(roomcast.cpuPerDeliveryUs / r.cpuPerDeliveryUs),
-      maxRateRatio: r.maxRateOk > 0 ? round(roomcast.maxRateOk / r.maxRateOk) : Number.NaN,
-    }));
+    .map((r) => ({ baseline: r.target, cpuPerDeliveryRatio: ratio(roomcast.cpuPerDeliveryUs, r.cpuPerDeliveryUs), maxRateRatio: ratio(roomcast.maxRateOk, r.maxRateOk) }));
 }
 
-function markdown(results: TargetResult[], options: Options, command: string): string {
-  const lines = [
+function markdown(results: TargetResult[], summaries: TargetSummary[], options: Options, command: string): string {
+  const steps = table(
+    ['target', 'run', 'rate/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'pub errors', 'server CPU %', 'server µs/delivery', 'load-gen CPU %', 'ok'],
+    results.flatMap((r) =>
+      r.steps.map((s) => [r.target, r.run + 1, s.rate, s.deliveriesPerS, s.p50, s.p99, s.max, s.lost, s.pubErrors, s.serverCpuPct, s.serverCpuPerDeliveryUs, s.loadGenCpuPct, s.ok]),
+    ),
+  );
+  const summary = table(
+    ['target', 'runs', 'median join time ms', 'highest rate with p99 <= 50 ms, nothing lost (median; per run)', 'median server µs/delivery'],
+    summaries.map((s) => [s.target, s.runs, s.connectMs, `${s.maxRateOk} (${s.maxRatesOk.join(', ')})`, s.cpuPerDeliveryUs]),
+  );
+  const rs = ratios(summaries);
+  const ratioTable = table(
+    ['Roomcast vs', 'CPU per delivery ratio (target <= 1.25 vs bare-ws)', 'max-rate ratio (target >= 2 vs socketio)'],
+    rs.map((r) => [r.baseline, r.cpuPerDeliveryRatio, r.maxRateRatio]),
+  );
+  return [
     `# Fan-out: ${options.members} members in one room`,
     '',
     `Command: \`${command}\`  `,
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; step ${options.stepMs / 1000} s`,
+    `Machine: ${machineLine()}; step ${options.stepMs / 1000} s; ${options.runs} run(s), targets interleaved per run`,
     '',
-    '| target | rate/s | deliveries/s | p50 ms | p99 ms | max ms | lost | pub errors | server CPU % | server µs/delivery | load-gen CPU % | ok |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of results) {
-    for (const s of r.steps) {
-      lines.push(
-        `| ${r.target} | ${s.rate} | ${s.deliveriesPerS} | ${s.p50} | ${s.p99} | ${s.max} | ${s.lost} | ${s.pubErrors} | ${s.serverCpuPct} | ${s.serverCpuPerDeliveryUs} | ${s.loadGenCpuPct} | ${s.ok ? 'yes' : 'no'} |`,
-      );
-    }
-  }
-  lines.push('', '| target | members joined | highest rate with p99 <= 50 ms, nothing lost | median server µs/delivery (steps without loss) |', '|---|---|---|---|');
-  for (const r of results) lines.push(`| ${r.target} | ${r.connected} | ${r.maxRateOk} | ${round(r.cpuPerDeliveryUs)} |`);
-  const rs = ratios(results);
-  if (rs.length > 0) {
-    lines.push('', '| Roomcast vs | CPU per delivery ratio (target <= 1.25 vs bare-ws) | max-rate ratio (target >= 2 vs socketio) |', '|---|---|---|');
-    for (const r of rs) lines.push(`| ${r.baseline} | ${r.cpuPerDeliveryRatio} | ${r.maxRateRatio} |`);
-  }
-  return `${lines.join('\n')}\n`;
+    summary,
+    '',
+    rs.length > 0 ? ratioTable : '',
+    '',
+    '## Every step',
+    '',
+    steps,
+    '',
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const command = `node dist/bench/scenarios/fanout.js ${process.argv.slice(2).join(' ')}`.trim();
-  const deadline = setTimeout(
-    () => {
-      process.stderr.write('fanout: overall time limit reached\n');
-      killAll();
-      process.exit(2);
-    },
-    options.targets.length * (60_000 + options.rates.length * (options.stepMs + options.drainMaxMs + 35_000)),
-  );
-  deadline.unref();
   const results: TargetResult[] = [];
-  for (const target of options.targets) {
-    process.stderr.write(`${target}: ${options.members} members, ${options.workers} worker(s), rates ${options.rates.join(', ')}/s\n`);
-    results.push(await runTarget(target, options));
+  for (let run = 0; run < options.runs; run++) {
+    for (const target of options.targets) {
+      process.stderr.write(`${target} run ${run + 1}/${options.runs}: ${options.members} members, ${options.workers} worker(s), rates ${options.rates.join(', ')}/s\n`);
+      results.push(await runTarget(target, options, run));
+    }
   }
-  const md = markdown(results, options, command);
+  const summaries = summarize(results, options.targets);
+  const md = markdown(results, summaries, options, command);
   process.stdout.write(md);
-  const reportsDir = join(repoRoot, 'bench/reports');
-  mkdirSync(reportsDir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const base = join(reportsDir, `fanout-${stamp}${options.smoke ? '-smoke' : ''}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify({ scenario: 'fanout', command, options, node: process.version, cpus: cpus().length, results, ratios: ratios(results) }, null, 2)}\n`);
-  writeFileSync(`${base}.md`, md);
-  process.stderr.write(`report: ${base}.json, ${base}.md\n`);
+  writeReport('fanout', options.smoke, { command, options, results, summaries, ratios: ratios(summaries) }, md);
 }
 
-main()
-  .then(() => {
-    killAll();
-    process.exit(0);
-  })
-  .catch((error: unknown) => {
-    process.stderr.write(`fanout failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    killAll();
-    process.exit(1);
-  });
+const perRunMs = (options: Options): number => 60_000 + options.rates.length * (options.stepMs + options.drainMaxMs + 35_000);
+const parsed = parseArgs(process.argv.slice(2));
+runMain('fanout', main, parsed.runs * parsed.targets.length * perRunMs(parsed));
