@@ -18,7 +18,7 @@ import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { MemoryPresenceStore } from './presence/memory.js';
-import type { PresenceStore } from './presence/presence-store.js';
+import { announcesPresence, type PresenceStore } from './presence/presence-store.js';
 import { drainConnections } from './realtime/drain.js';
 import { broadcaster, createRealtimeServer } from './realtime/realtime-server.js';
 import { SlowConsumerGuard } from './realtime/slow-consumers.js';
@@ -98,12 +98,14 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   metrics.countConnections(() => realtime.engine.clientsCount);
   const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => metrics.slowConsumerDisconnects.inc());
   const presenceNamespaces = new Set(config.namespaces.filter((rules) => rules.presence).map((rules) => rules.name));
+  const announces = (namespace: string, roomMembers: number): boolean =>
+    presenceNamespaces.has(namespace) && announcesPresence(config.largeRooms.presenceEventsMaxMembers, roomMembers);
   await cluster?.start({
-    announceLeave: (namespace, room, member) => {
-      if (presenceNamespaces.has(namespace)) realtime.of(namespace).to(room).emit('presence:leave', { room, member });
+    announceLeave: (namespace, room, member, roomMembers) => {
+      if (announces(namespace, roomMembers)) realtime.of(namespace).to(room).emit('presence:leave', { room, member });
     },
-    announceJoin: (namespace, room, member) => {
-      if (presenceNamespaces.has(namespace)) realtime.of(namespace).to(room).emit('presence:join', { room, member });
+    announceJoin: (namespace, room, member, roomMembers) => {
+      if (announces(namespace, roomMembers)) realtime.of(namespace).to(room).emit('presence:join', { room, member });
     },
     localMemberships: () =>
       namespaceNames.flatMap((namespace) =>

@@ -42,6 +42,15 @@ export interface Config {
     /** Outgoing bytes a connection may have waiting before it is closed as a slow consumer. */
     maxClientBufferBytes: number;
   };
+  /** How very large rooms are served (see docs/architecture.md, "Large rooms"). */
+  largeRooms: {
+    /** Above this many members in a room, presence:join/leave are not broadcast; 0: never broadcast them. */
+    presenceEventsMaxMembers: number;
+    /** A broadcast reaching more than this many sockets of this node is delivered in slices. */
+    slicedFanoutAbove: number;
+    /** Sockets written to per slice of a sliced broadcast, the event loop turning between slices. */
+    fanoutSliceSize: number;
+  };
   heartbeat: { pingIntervalMs: number; pingTimeoutMs: number };
   drainTimeoutMs: number;
   /** A node silent for this long is considered dead and its presence removed by the others. */

@@ -172,6 +172,11 @@ export function loadConfig(env: Env = process.env): Config {
       memoryLimitBytes: integer(env, 'MEMORY_LIMIT_MB', 0, 0, 1_048_576) * 1024 * 1024,
       maxClientBufferBytes: integer(env, 'MAX_CLIENT_BUFFER_BYTES', 1_048_576, 1024, 1024 * 1024 * 1024),
     },
+    largeRooms: {
+      presenceEventsMaxMembers: integer(env, 'PRESENCE_EVENTS_MAX_MEMBERS', 100, 0, 10_000_000),
+      slicedFanoutAbove: integer(env, 'LARGE_ROOM_MEMBERS', 10_000, 1, 10_000_000),
+      fanoutSliceSize: integer(env, 'FANOUT_SLICE_SIZE', 1000, 1, 1_000_000),
+    },
     heartbeat: { pingIntervalMs, pingTimeoutMs },
     drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
     nodeTtlMs: integer(env, 'NODE_TTL_MS', 15_000, 1_000, 600_000),

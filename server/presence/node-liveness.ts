@@ -16,7 +16,8 @@ import type { RedisCommands } from '../cluster/redis-connections.js';
 import type { Logger } from '../ops/logger.js';
 import { indexEntry, nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './redis.js';
 
-export type PresenceAnnouncer = (namespace: string, room: string, member: PresenceMember) => void;
+/** `roomMembers`: the room's member count counting this member (after a join, before a leave). */
+export type PresenceAnnouncer = (namespace: string, room: string, member: PresenceMember, roomMembers: number) => void;
 
 export interface LocalMembership {
   namespace: string;
@@ -119,9 +120,10 @@ export class NodeLiveness {
     let added = 0;
     for (const { namespace, room, member } of local) {
       // No member limit here: these connections are in their rooms already.
-      if ((await this.options.presence.add(namespace, room, member, 0)) === 'added') {
+      const result = await this.options.presence.add(namespace, room, member, 0);
+      if (result.outcome === 'added') {
         added += 1;
-        this.options.announceJoin(namespace, room, member);
+        this.options.announceJoin(namespace, room, member, result.members);
       }
     }
     let removed = 0;
@@ -129,11 +131,11 @@ export class NodeLiveness {
       if (localEntries.has(raw)) continue;
       const entry = parseIndexEntry(raw);
       if (entry === null) continue;
-      const member = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
+      const removal = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
       await this.options.redis.sRem(nodeIndexKey(this.options.nodeId), raw);
-      if (member !== null) {
+      if (removal !== null) {
         removed += 1;
-        this.options.announceLeave(entry.namespace, entry.room, member);
+        this.options.announceLeave(entry.namespace, entry.room, removal.member, removal.membersBefore);
       }
     }
     this.options.logger.info({ added, removed }, 'presence reconciled after a Redis outage');
@@ -145,8 +147,8 @@ export class NodeLiveness {
     for (const raw of entries) {
       const entry = parseIndexEntry(raw);
       if (entry === null) continue;
-      const member = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
-      if (member !== null) this.options.announceLeave(entry.namespace, entry.room, member);
+      const removal = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
+      if (removal !== null) this.options.announceLeave(entry.namespace, entry.room, removal.member, removal.membersBefore);
     }
     await this.options.redis.del(indexKey);
   }

@@ -8,11 +8,38 @@ import type { PresenceMember } from '../../shared/index.js';
 
 export type AddOutcome = 'added' | 'present' | 'full';
 
+/**
+ * What add() did, and the room's member count right after it, read in the
+ * same step (one Redis call), so callers can treat large rooms differently
+ * (PRESENCE_EVENTS_MAX_MEMBERS) without counting again.
+ */
+export interface AddResult {
+  outcome: AddOutcome;
+  members: number;
+}
+
+/** The member a remove() took out, and how many members the room had just before. */
+export interface Removal {
+  member: PresenceMember;
+  membersBefore: number;
+}
+
 export interface PresenceStore {
   /** Adds the member unless the room already has `maxMembers` (0: no limit). */
-  add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddOutcome>;
+  add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddResult>;
   /** Removes the connection; returns the member that left, or null if it was not present. */
-  remove(namespace: string, room: string, connectionId: string): Promise<PresenceMember | null>;
+  remove(namespace: string, room: string, connectionId: string): Promise<Removal | null>;
   list(namespace: string, room: string): Promise<PresenceMember[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether a join or leave is broadcast to the room as presence:join/leave:
+ * only while the room, counting that member, has at most `maxMembers`
+ * (PRESENCE_EVENTS_MAX_MEMBERS; 0: never). Every join or leave costs one
+ * delivery per member, so a room of n members costs O(n²) for n joins; above
+ * the cap, members read the list (presence:list, HTTP) instead.
+ */
+export function announcesPresence(maxMembers: number, roomMembers: number): boolean {
+  return maxMembers > 0 && roomMembers <= maxMembers;
 }

@@ -10,7 +10,7 @@ import { LuaScript } from '../cluster/lua-script.js';
 import type { RedisCommands } from '../cluster/redis-connections.js';
 import { redisCall } from '../cluster/redis-errors.js';
 import { KEY_PREFIX, roomTag } from '../delivery/history/redis-keys.js';
-import type { AddOutcome, PresenceStore } from './presence-store.js';
+import type { AddOutcome, AddResult, PresenceStore, Removal } from './presence-store.js';
 
 export const roomMembersKey = (namespace: string, room: string): string => `${KEY_PREFIX}${roomTag(namespace, room)}:members`;
 export const nodeIndexKey = (nodeId: string): string => `${KEY_PREFIX}node:{${nodeId}}:members`;
@@ -24,20 +24,23 @@ export function parseIndexEntry(entry: string): { namespace: string; room: strin
   return namespace && room && connectionId ? { namespace, room, connectionId } : null;
 }
 
-/** KEYS: room members. ARGV: connection id, member JSON, max members (0: none). */
+/** KEYS: room members. ARGV: connection id, member JSON, max members (0: none). -> { outcome, member count after }. */
 const ADD_SCRIPT = new LuaScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'present' end
+local count = redis.call('HLEN', KEYS[1])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return { 'present', count } end
 local max = tonumber(ARGV[3])
-if max > 0 and redis.call('HLEN', KEYS[1]) >= max then return 'full' end
+if max > 0 and count >= max then return { 'full', count } end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 'added'
+return { 'added', count + 1 }
 `);
 
-/** KEYS: room members. ARGV: connection id. -> the removed member JSON, or false. */
+/** KEYS: room members. ARGV: connection id. -> { removed member JSON, member count before }, or false. */
 const REMOVE_SCRIPT = new LuaScript(`
 local member = redis.call('HGET', KEYS[1], ARGV[1])
-if member then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return member
+if not member then return false end
+local count = redis.call('HLEN', KEYS[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return { member, count }
 `);
 
 export class RedisPresenceStore implements PresenceStore {
@@ -46,28 +49,32 @@ export class RedisPresenceStore implements PresenceStore {
     private readonly nodeId: string,
   ) {}
 
-  async add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddOutcome> {
+  async add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddResult> {
     const entry = indexEntry(namespace, room, member.connectionId);
     return redisCall('presence add', async () => {
       await this.redis.sAdd(nodeIndexKey(this.nodeId), entry);
-      const outcome = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as AddOutcome;
+      const [outcome, members] = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as [
+        AddOutcome,
+        number,
+      ];
       if (outcome === 'full') await this.redis.sRem(nodeIndexKey(this.nodeId), entry);
-      return outcome;
+      return { outcome, members: Number(members) };
     });
   }
 
-  async remove(namespace: string, room: string, connectionId: string): Promise<PresenceMember | null> {
+  async remove(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
     return redisCall('presence remove', async () => {
-      const member = await this.removeEntry(namespace, room, connectionId);
+      const removal = await this.removeEntry(namespace, room, connectionId);
       await this.redis.sRem(nodeIndexKey(this.nodeId), indexEntry(namespace, room, connectionId));
-      return member;
+      return removal;
     });
   }
 
   /** Removes a room entry of any node (used when sweeping a dead node's members). */
-  async removeEntry(namespace: string, room: string, connectionId: string): Promise<PresenceMember | null> {
-    const removed = (await REMOVE_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [connectionId])) as string | null;
-    return typeof removed === 'string' ? (JSON.parse(removed) as PresenceMember) : null;
+  async removeEntry(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
+    const removed = (await REMOVE_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [connectionId])) as [string, number] | null;
+    if (!Array.isArray(removed)) return null;
+    return { member: JSON.parse(removed[0]) as PresenceMember, membersBefore: Number(removed[1]) };
   }
 
   async list(namespace: string, room: string): Promise<PresenceMember[]> {

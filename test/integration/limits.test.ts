@@ -1,7 +1,7 @@
 /** Every limit, crossed: each gives its typed error, stores nothing, and leaves the connection usable. */
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { assertOk, connect, connectRefused, request, type TestSocket } from '../support/sockets.js';
+import { assertOk, connect, connectRefused, nextEvent, request, type TestSocket } from '../support/sockets.js';
 import { signToken } from '../support/tokens.js';
 
 describe('limits', () => {
@@ -78,6 +78,93 @@ describe('limits', () => {
     const calm = await open('calm');
     await Promise.all(Array.from({ length: 30 }, () => request(flooder, 'presence:list', { room: 'l:rate2' })));
     assertOk(await request(calm, 'presence:list', { room: 'l:rate2' }));
+  });
+});
+
+describe('PRESENCE_EVENTS_MAX_MEMBERS', () => {
+  let gw: TestGateway;
+  const sockets: TestSocket[] = [];
+  /** Every presence event each socket received, as "join:user" / "leave:user". */
+  const seen = new Map<TestSocket, string[]>();
+  const open = async (sub: string): Promise<TestSocket> => {
+    const socket = await connect(gw.url, await signToken(gw.secret, { sub, rooms: ['crowd:*'] }));
+    const events: string[] = [];
+    socket.on('presence:join', (event) => events.push(`join:${event.member.userId}`));
+    socket.on('presence:leave', (event) => events.push(`leave:${event.member.userId}`));
+    seen.set(socket, events);
+    sockets.push(socket);
+    return socket;
+  };
+  const members = async (socket: TestSocket, room: string): Promise<string[]> =>
+    assertOk(await request(socket, 'presence:list', { room })).members.map((member) => member.userId).sort();
+  before(async () => {
+    gw = await startGateway({ PRESENCE_EVENTS_MAX_MEMBERS: '3' });
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  after(() => gw.close());
+
+  // The gateway writes a presence event before it answers the request that caused it, and one connection's
+  // packets arrive in order: once an observer's own request is answered, every event meant for it has arrived.
+  it('announces joins and leaves up to the cap, not above it; presence:list and the HTTP route still list everyone', async () => {
+    const room = 'crowd:1';
+    const [a, b, c, d] = [await open('a'), await open('b'), await open('c'), await open('d')] as [TestSocket, TestSocket, TestSocket, TestSocket];
+    for (const socket of [a, b, c]) assertOk(await request(socket, 'room:join', { room }));
+    expect(await members(a, room)).to.deep.equal(['a', 'b', 'c']);
+    expect(seen.get(a)).to.deep.equal(['join:b', 'join:c']);
+    expect(seen.get(b)).to.deep.equal(['join:c']);
+
+    // The fourth member is above the cap: not announced, but listed.
+    assertOk(await request(d, 'room:join', { room }));
+    expect(await members(a, room)).to.deep.equal(['a', 'b', 'c', 'd']);
+    expect(await members(b, room)).to.deep.equal(['a', 'b', 'c', 'd']);
+    expect(await members(c, room)).to.deep.equal(['a', 'b', 'c', 'd']);
+    expect(seen.get(a)).to.deep.equal(['join:b', 'join:c']);
+    expect(seen.get(b)).to.deep.equal(['join:c']);
+    expect(seen.get(c)).to.deep.equal([]);
+    const api = await fetch(`${gw.url}/api/v1/rooms/${room}/presence`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
+    expect(((await api.json()) as { members: Array<{ userId: string }> }).members.map((member) => member.userId).sort()).to.deep.equal(['a', 'b', 'c', 'd']);
+
+    // A leave from a room of 4 (above the cap) is not announced; from a room of 3 it is.
+    assertOk(await request(c, 'room:leave', { room }));
+    expect(await members(a, room)).to.deep.equal(['a', 'b', 'd']);
+    expect(await members(d, room)).to.deep.equal(['a', 'b', 'd']);
+    expect(seen.get(a)).to.deep.equal(['join:b', 'join:c']);
+    expect(seen.get(d)).to.deep.equal([]);
+    const left = nextEvent(a, 'presence:leave');
+    b.close();
+    expect((await left).member.userId).to.equal('b');
+    expect(await members(d, room)).to.deep.equal(['a', 'd']);
+    expect(seen.get(d)).to.deep.equal(['leave:b']);
+
+    // Back at or below the cap, joins are announced again.
+    assertOk(await request(c, 'room:join', { room }));
+    expect(await members(a, room)).to.deep.equal(['a', 'c', 'd']);
+    expect(await members(d, room)).to.deep.equal(['a', 'c', 'd']);
+    expect(seen.get(a)).to.deep.equal(['join:b', 'join:c', 'leave:b', 'join:c']);
+    expect(seen.get(d)).to.deep.equal(['leave:b', 'join:c']);
+  });
+
+  it('PRESENCE_EVENTS_MAX_MEMBERS=0 announces no join or leave at all', async () => {
+    const quiet = await startGateway({ PRESENCE_EVENTS_MAX_MEMBERS: '0' });
+    try {
+      const token = async (sub: string) => signToken(quiet.secret, { sub, rooms: ['crowd:*'] });
+      const [a, b] = [await connect(quiet.url, await token('a')), await connect(quiet.url, await token('b'))];
+      sockets.push(a, b);
+      const events: string[] = [];
+      a.on('presence:join', (event) => events.push(`join:${event.member.userId}`));
+      a.on('presence:leave', (event) => events.push(`leave:${event.member.userId}`));
+      assertOk(await request(a, 'room:join', { room: 'crowd:quiet' }));
+      assertOk(await request(b, 'room:join', { room: 'crowd:quiet' }));
+      expect(await members(a, 'crowd:quiet')).to.deep.equal(['a', 'b']);
+      assertOk(await request(b, 'room:leave', { room: 'crowd:quiet' }));
+      expect(await members(a, 'crowd:quiet')).to.deep.equal(['a']);
+      expect(events).to.deep.equal([]);
+    } finally {
+      for (const socket of sockets.splice(0)) socket.close();
+      await quiet.close();
+    }
   });
 });
 

@@ -33,6 +33,7 @@ describe('configuration', () => {
       memoryLimitBytes: 0,
       maxClientBufferBytes: 1_048_576,
     });
+    expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 100, slicedFanoutAbove: 10_000, fanoutSliceSize: 1000 });
     expect(config.nodeTtlMs).to.equal(15_000);
     expect(config.namespaces.map((ns) => [ns.name, ns.clientPublish])).to.deep.equal([
       ['/', true],
@@ -70,6 +71,9 @@ describe('configuration', () => {
       MEMORY_LIMIT_MB: '12',
       MAX_CLIENT_BUFFER_BYTES: '13000',
       NODE_TTL_MS: '14000',
+      PRESENCE_EVENTS_MAX_MEMBERS: '15',
+      LARGE_ROOM_MEMBERS: '16',
+      FANOUT_SLICE_SIZE: '17',
       PING_INTERVAL_MS: '9000',
       PING_TIMEOUT_MS: '10000',
       DRAIN_TIMEOUT_MS: '11000',
@@ -93,8 +97,17 @@ describe('configuration', () => {
       memoryLimitBytes: 12 * 1024 * 1024,
       maxClientBufferBytes: 13_000,
     });
+    expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 15, slicedFanoutAbove: 16, fanoutSliceSize: 17 });
     expect(config.nodeTtlMs).to.equal(14_000);
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 9000, pingTimeoutMs: 10_000 });
+  });
+
+  it('accepts PRESENCE_EVENTS_MAX_MEMBERS=0 (no join/leave events) and refuses a zero slice or threshold', () => {
+    expect(loadConfig({ PRESENCE_EVENTS_MAX_MEMBERS: '0' }).largeRooms.presenceEventsMaxMembers).to.equal(0);
+    expect(configError({ PRESENCE_EVENTS_MAX_MEMBERS: '-1' }).variable).to.equal('PRESENCE_EVENTS_MAX_MEMBERS');
+    expect(configError({ LARGE_ROOM_MEMBERS: '0' }).message).to.equal('LARGE_ROOM_MEMBERS: expected an integer from 1 to 10000000, got "0"');
+    expect(configError({ FANOUT_SLICE_SIZE: '0' }).variable).to.equal('FANOUT_SLICE_SIZE');
+    expect(configError({ FANOUT_SLICE_SIZE: 'many' }).variable).to.equal('FANOUT_SLICE_SIZE');
   });
 
   it('parses REDIS_CLUSTER_NODES as host:port pairs', () => {

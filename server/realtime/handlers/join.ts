@@ -8,6 +8,7 @@
 import type { JoinRequest, JoinResult, PresenceMember } from '../../../shared/index.js';
 import { mayJoinRoom } from '../../auth/room-policy.js';
 import { RoomcastError } from '../../errors.js';
+import { announcesPresence } from '../../presence/presence-store.js';
 import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
 import { boundedRead, capPage } from '../history-reads.js';
@@ -50,7 +51,7 @@ async function enterRoom(ctx: NamespaceContext, socket: RoomcastSocket, room: st
   state.pendingJoins += 1;
   try {
     const member: PresenceMember = { userId: socket.data.userId, connectionId: socket.id, nodeId: ctx.config.nodeId, joinedAt: Date.now() };
-    const outcome = await ctx.presence.add(ctx.rules.name, room, member, ctx.config.limits.maxRoomMembers);
+    const { outcome, members } = await ctx.presence.add(ctx.rules.name, room, member, ctx.config.limits.maxRoomMembers);
     if (outcome === 'full') throw new RoomcastError('ROOM_FULL', `${room} has ${ctx.config.limits.maxRoomMembers} members`);
     if (!socket.connected) {
       // Disconnected while the store answered: its 'disconnecting' cleanup has already run.
@@ -58,7 +59,9 @@ async function enterRoom(ctx: NamespaceContext, socket: RoomcastSocket, room: st
       throw new RoomcastError('UNAVAILABLE', 'the connection closed during the join');
     }
     void socket.join(room);
-    if (outcome === 'added' && ctx.rules.presence) socket.to(room).emit('presence:join', { room, member });
+    if (outcome === 'added' && ctx.rules.presence && announcesPresence(ctx.config.largeRooms.presenceEventsMaxMembers, members)) {
+      socket.to(room).emit('presence:join', { room, member });
+    }
   } finally {
     state.pendingJoins -= 1;
   }

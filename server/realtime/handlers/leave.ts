@@ -1,5 +1,6 @@
 /** room:leave, and the presence side of leaving (also used when a connection closes). */
 import type { LeaveRequest, LeaveResult } from '../../../shared/index.js';
+import { announcesPresence } from '../../presence/presence-store.js';
 import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
 import type { RoomcastSocket } from '../types.js';
@@ -16,8 +17,13 @@ export function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket, reque
   });
 }
 
-/** Removes the connection from the room's members (every namespace counts members) and tells the room where presence is on. */
+/**
+ * Removes the connection from the room's members (every namespace counts members) and tells the room where
+ * presence is on and the room, counting the one leaving, is within PRESENCE_EVENTS_MAX_MEMBERS.
+ */
 export async function announceLeave(ctx: NamespaceContext, socket: RoomcastSocket, room: string): Promise<void> {
-  const member = await ctx.presence.remove(ctx.rules.name, room, socket.id);
-  if (member !== null && ctx.rules.presence) ctx.namespace.to(room).emit('presence:leave', { room, member });
+  const removal = await ctx.presence.remove(ctx.rules.name, room, socket.id);
+  if (removal !== null && ctx.rules.presence && announcesPresence(ctx.config.largeRooms.presenceEventsMaxMembers, removal.membersBefore)) {
+    ctx.namespace.to(room).emit('presence:leave', { room, member: removal.member });
+  }
 }
