@@ -176,7 +176,11 @@ export interface WorkerHandle {
 
 /** Forks a worker script; `script` is resolved from dist/bench/lib. */
 export function forkWorker(script: string, nodeArgs: string[] = []): WorkerHandle {
-  const child = track(fork(join(here, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: nodeArgs }));
+  return ipcHandle(track(fork(join(here, script), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: nodeArgs })));
+}
+
+/** A typed message wait (waitFor/askAll) over any child with an IPC channel, e.g. a server started with `ipc: true`. */
+export function ipcHandle(child: ChildProcess): WorkerHandle {
   const handle: WorkerHandle = { child, pid: child.pid ?? 0, waiters: [] };
   child.on('message', (message: WorkerMessage) => {
     handle.waiters = handle.waiters.filter((waiter) => !waiter(message));
@@ -290,6 +294,17 @@ export function machineLine(): string {
 
 export function machineInfo(): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
+}
+
+/** A chart in a report (the `charts` field); bench/report.ts renders it to SVG for docs/performance.md. */
+export interface ChartSpec {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  xLog?: boolean;
+  yLog?: boolean;
+  series: Array<{ name: string; points: Array<[number, number]> }>;
 }
 
 /** Markdown table from a header row and rows of cells. */

@@ -37,6 +37,7 @@ import {
   table,
   waitFor,
   writeReport,
+  type ChartSpec,
   type ServerHandle,
   type WorkerHandle,
 } from '../lib/harness.js';
@@ -313,6 +314,55 @@ function ratios(summaries: TargetSummary[]): Array<{ baseline: string; cpuPerDel
     .map((r) => ({ baseline: r.target, cpuPerDeliveryRatio: ratio(roomcast.cpuPerDeliveryUs, r.cpuPerDeliveryUs), maxRateRatio: ratio(roomcast.maxRateOk, r.maxRateOk) }));
 }
 
+/** Per target and rate, the median over runs of one step figure: the curves of the charts. */
+function curve(results: TargetResult[], target: FanoutTarget, pick: (step: StepResult) => number): Array<[number, number]> {
+  const byRate = new Map<number, number[]>();
+  for (const r of results) {
+    if (r.target !== target) continue;
+    for (const step of r.steps) byRate.set(step.rate, [...(byRate.get(step.rate) ?? []), pick(step)]);
+  }
+  return [...byRate.entries()].sort((a, b) => a[0] - b[0]).map(([rate, values]) => [rate, round(median(values))]);
+}
+
+function charts(results: TargetResult[], options: Options): ChartSpec[] {
+  const per = (pick: (step: StepResult) => number, label: string): ChartSpec['series'] =>
+    options.targets.map((target) => ({ name: `${target} ${label}`.trim(), points: curve(results, target, pick) }));
+  return [
+    {
+      id: 'latency',
+      title: `Delivery latency against publish rate (${options.members} members, median of runs)`,
+      xLabel: 'publications per second',
+      yLabel: 'latency ms',
+      xLog: true,
+      yLog: true,
+      series: [...per((s) => s.p50, 'p50'), ...per((s) => s.p99, 'p99')],
+    },
+    {
+      id: 'cpu',
+      title: 'Server CPU per delivery against publish rate',
+      xLabel: 'publications per second',
+      yLabel: 'server CPU µs per delivery',
+      xLog: true,
+      series: per((s) => s.serverCpuPerDeliveryUs, ''),
+    },
+  ];
+}
+
+function summaryMarkdown(summaries: TargetSummary[]): string {
+  const summary = table(
+    ['target', 'runs', 'median join time ms', 'highest rate with p99 <= 50 ms, nothing lost (median; per run)', 'median server µs/delivery'],
+    summaries.map((s) => [s.target, s.runs, s.connectMs, `${s.maxRateOk} (${s.maxRatesOk.join(', ')})`, s.cpuPerDeliveryUs]),
+  );
+  const rs = ratios(summaries);
+  const bare = rs.find((r) => r.baseline === 'bare-ws');
+  const sio = rs.find((r) => r.baseline === 'socketio');
+  const verdicts = [
+    bare ? `- Server CPU per delivery: ${bare.cpuPerDeliveryRatio}x bare ws (target <= 1.25x): ${bare.cpuPerDeliveryRatio <= 1.25 ? 'met' : 'missed'}` : '',
+    sio ? `- Highest fan-out rate with p99 <= 50 ms: ${sio.maxRateRatio}x plain Socket.IO (target >= 2x): ${sio.maxRateRatio >= 2 ? 'met' : 'missed'}` : '',
+  ].filter((line) => line !== '');
+  return [summary, '', ...verdicts].join('\n');
+}
+
 function markdown(results: TargetResult[], summaries: TargetSummary[], options: Options, command: string): string {
   const steps = table(
     ['target', 'run', 'rate/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'pub errors', 'server CPU %', 'server µs/delivery', 'load-gen CPU %', 'ok'],
@@ -359,7 +409,12 @@ async function main(): Promise<void> {
   const summaries = summarize(results, options.targets);
   const md = markdown(results, summaries, options, command);
   process.stdout.write(md);
-  writeReport('fanout', options.smoke, { command, options, results, summaries, ratios: ratios(summaries) }, md);
+  writeReport(
+    'fanout',
+    options.smoke,
+    { command, options, summaryMarkdown: summaryMarkdown(summaries), charts: charts(results, options), results, summaries, ratios: ratios(summaries) },
+    md,
+  );
 }
 
 const perRunMs = (options: Options): number => 60_000 + options.rates.length * (options.stepMs + options.drainMaxMs + 35_000);

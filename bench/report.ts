@@ -1,0 +1,165 @@
+/**
+ * Builds docs/performance.md from the newest full-size report of each scenario
+ * in bench/reports/, and renders each scenario's charts to SVG with Vega-Lite.
+ * Only the part between the `generated` markers is rewritten, so the
+ * hand-written analysis around it (targets met or missed, profiles) stays.
+ *
+ *   npm run bench:report -- [--reports-dir bench/reports] [--out docs/performance.md]
+ *                           [--include-smoke] [--scenarios capacity,fanout,...]
+ *
+ * A report is a JSON file written by bench/lib/harness.ts writeReport() with at
+ * least `command`, `summaryMarkdown` and `charts` (see ChartSpec).
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import * as vega from 'vega';
+import * as vegaLite from 'vega-lite';
+import { argValue, machineLine, repoRoot, type ChartSpec } from './lib/harness.js';
+
+interface ScenarioReport {
+  scenario: string;
+  at?: string;
+  command?: string;
+  summaryMarkdown?: string;
+  charts?: ChartSpec[];
+  machine?: Record<string, unknown>;
+}
+
+/** The order and the titles of the scenarios in docs/performance.md (issue 5's numbering). */
+const SCENARIOS: Array<{ name: string; title: string; npm: string }> = [
+  { name: 'capacity', title: '1. Capacity: idle connections on one node', npm: 'npm run bench:capacity' },
+  { name: 'fanout', title: '2. Fan-out: 1,000 members in one room', npm: 'npm run bench:fanout' },
+  { name: 'cross-node', title: '3. Cross-node: the Redis hop', npm: 'npm run bench:cross-node' },
+  { name: 'headline', title: '4. The headline: 100,000 connections', npm: 'npm run bench:headline' },
+  { name: 'reconnect-storm', title: '5. Reconnect storm: draining a loaded node', npm: 'npm run bench:storm' },
+  { name: 'history-cost', title: '6. The cost of guarantees: history on vs off', npm: 'npm run bench:history-cost' },
+  { name: 'large-room', title: '7. A large room beside small ones', npm: 'npm run bench:large-room' },
+];
+
+const START = '<!-- generated:start (npm run bench:report rewrites this part) -->';
+const END = '<!-- generated:end -->';
+
+/** The newest report per scenario; smoke reports only when asked (the test suite uses them). */
+export function newestReports(dir: string, includeSmoke: boolean): Map<string, { file: string; report: ScenarioReport }> {
+  const newest = new Map<string, { file: string; report: ScenarioReport }>();
+  if (!existsSync(dir)) return newest;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && (includeSmoke || !f.endsWith('-smoke.json')))
+    .sort(); // names carry an ISO time: lexical order is time order
+  for (const file of files) {
+    let report: ScenarioReport;
+    try {
+      report = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ScenarioReport;
+    } catch {
+      continue; // a report being written, or not ours
+    }
+    if (typeof report.scenario === 'string') newest.set(report.scenario, { file: join(dir, file), report });
+  }
+  return newest;
+}
+
+/** One chart as an SVG document: lines with points, one colour per series. */
+export async function renderChart(chart: ChartSpec): Promise<string> {
+  const values = chart.series.flatMap((series) => series.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => ({ x, y, series: series.name })));
+  const spec = vegaLite.compile({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: chart.title,
+    width: 560,
+    height: 300,
+    background: 'white',
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: chart.xLabel, scale: chart.xLog === true ? { type: 'log' } : { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: chart.yLabel, scale: chart.yLog === true ? { type: 'log' } : {} },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  }).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function versionOf(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0] ?? '?';
+  } catch {
+    return 'not installed';
+  }
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function environmentSection(): string {
+  return [
+    '## Machine and versions',
+    '',
+    `- Machine: ${machineLine()}`,
+    `- ${versionOf('redis-server', ['--version'])}`,
+    `- socket.io ${packageVersion('socket.io')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}, ws ${packageVersion('ws')}, redis (node-redis) ${packageVersion('redis')}, bufferutil ${packageVersion('bufferutil')}, utf-8-validate ${packageVersion('utf-8-validate')}`,
+    '- Every process (gateway nodes, baselines, redis-server, load workers) runs on this one machine over loopback, so the load generator competes with the server for the 2 cores: CPU per process is reported next to each figure.',
+    '',
+  ].join('\n');
+}
+
+export async function buildPerformanceDoc(options: { reportsDir: string; out: string; includeSmoke: boolean; scenarios?: string[] }): Promise<{ sections: string[]; charts: string[] }> {
+  const reports = newestReports(options.reportsDir, options.includeSmoke);
+  const chartDir = join(dirname(options.out), 'performance');
+  mkdirSync(chartDir, { recursive: true });
+  const parts: string[] = [START, '', environmentSection()];
+  const sections: string[] = [];
+  const charts: string[] = [];
+  for (const scenario of SCENARIOS) {
+    if (options.scenarios && !options.scenarios.includes(scenario.name)) continue;
+    const found = reports.get(scenario.name);
+    parts.push(`## ${scenario.title}`, '');
+    if (!found) {
+      parts.push(`No report yet: run \`${scenario.npm}\`.`, '');
+      continue;
+    }
+    sections.push(scenario.name);
+    const { report, file } = found;
+    parts.push(`Command: \`${report.command ?? scenario.npm}\` (${report.at ?? '?'}; report \`${relative(repoRoot, file)}\`)`, '');
+    parts.push((report.summaryMarkdown ?? '(the report has no summary)').trim(), '');
+    for (const chart of report.charts ?? []) {
+      const svgFile = join(chartDir, `${scenario.name}-${chart.id}.svg`);
+      writeFileSync(svgFile, await renderChart(chart));
+      charts.push(svgFile);
+      parts.push(`![${chart.title}](${relative(dirname(options.out), svgFile)})`, '');
+    }
+  }
+  parts.push(END);
+  const generated = parts.join('\n');
+  const existing = existsSync(options.out) ? readFileSync(options.out, 'utf8') : `# Performance\n\n${START}\n${END}\n`;
+  const from = existing.indexOf(START);
+  const to = existing.indexOf(END);
+  const doc = from >= 0 && to > from ? `${existing.slice(0, from)}${generated}${existing.slice(to + END.length)}` : `${existing.trimEnd()}\n\n${generated}\n`;
+  writeFileSync(options.out, doc);
+  return { sections, charts };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const reportsDir = resolve(argValue(argv, 'reports-dir') ?? join(repoRoot, 'bench/reports'));
+  const out = resolve(argValue(argv, 'out') ?? join(repoRoot, 'docs/performance.md'));
+  const scenarios = argValue(argv, 'scenarios')?.split(',');
+  const { sections, charts } = await buildPerformanceDoc({ reportsDir, out, includeSmoke: argv.includes('--include-smoke'), ...(scenarios ? { scenarios } : {}) });
+  process.stderr.write(`${basename(out)}: ${sections.length} scenario(s) (${sections.join(', ')}), ${charts.length} chart(s)\n`);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench report failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
