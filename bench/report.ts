@@ -10,7 +10,7 @@
  * A report is a JSON file written by bench/lib/harness.ts writeReport() with at
  * least `command`, `summaryMarkdown` and `charts` (see ChartSpec).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as vega from 'vega';
@@ -129,7 +129,13 @@ export async function buildPerformanceDoc(options: { reportsDir: string; out: st
     }
     sections.push(scenario.name);
     const { report, file } = found;
-    parts.push(`Command: \`${report.command ?? scenario.npm}\` (${report.at ?? '?'}; report \`${relative(repoRoot, file)}\`)`, '');
+    // The report itself is kept beside the doc (bench/reports/ is not committed), so every figure has its source.
+    const kept = join(chartDir, `${scenario.name}.json`);
+    copyFileSync(file, kept);
+    const fullMarkdown = file.replace(/\.json$/, '.md');
+    if (existsSync(fullMarkdown)) copyFileSync(fullMarkdown, join(chartDir, `${scenario.name}.md`));
+    const links = [`[JSON](${relative(dirname(options.out), kept)})`, ...(existsSync(fullMarkdown) ? [`[full report](${relative(dirname(options.out), join(chartDir, `${scenario.name}.md`))})`] : [])];
+    parts.push(`Command: \`${report.command ?? scenario.npm}\`, run ${report.at ?? '?'}; ${links.join(', ')}`, '');
     parts.push((report.summaryMarkdown ?? '(the report has no summary)').trim(), '');
     for (const chart of report.charts ?? []) {
       const svgFile = join(chartDir, `${scenario.name}-${chart.id}.svg`);
