@@ -1,0 +1,108 @@
+/**
+ * Capacity load-generator worker (child_process.fork): opens idle authenticated
+ * connections, each in two rooms (a personal room and one of `groups` group
+ * rooms), in batches the scenario asks for, and holds them (answering pings).
+ *
+ * IPC in:  {type:'start', target, url, firstIndex, groups, concurrency, jwtSecret?, addresses}
+ *          {type:'grow', upTo}      hold `upTo` connections in all (opens the difference)
+ *          {type:'stop'}
+ * IPC out: {type:'progress', connected}  (every 250 ms while growing)
+ *          {type:'grown', connected, failed, dropped, error?}
+ *
+ * Rooms per connection i (i = firstIndex + local index):
+ *   roomcast: `user:bench-<i>` (its token's personal room) and `bench:g<i % groups>`
+ *   bare-ws / socketio: `user:<i>` and `g<i % groups>`
+ */
+import { SignJWT } from 'jose';
+import { BareWsClient, LeanSioClient } from './lean-client.js';
+import type { Target } from './harness.js';
+
+export interface CapacityStart {
+  type: 'start';
+  target: Target;
+  url: string;
+  firstIndex: number;
+  groups: number;
+  concurrency: number;
+  jwtSecret?: string;
+  addresses: string[];
+}
+
+let config: CapacityStart | null = null;
+let key: Uint8Array | null = null;
+const closers: Array<() => void> = [];
+let connected = 0;
+let failed = 0;
+let dropped = 0;
+let nextIndex = 0;
+let firstError: string | undefined;
+let stopping = false;
+
+function send(message: unknown): void {
+  process.send?.(message);
+}
+
+async function connectOne(start: CapacityStart, local: number): Promise<void> {
+  const i = start.firstIndex + local;
+  const localAddress = start.addresses[local % start.addresses.length];
+  const options = localAddress !== undefined ? { localAddress } : {};
+  const group = i % start.groups;
+  if (start.target === 'bare-ws') {
+    const client = await BareWsClient.connect(start.url, options);
+    closers.push(() => client.close());
+    await client.join(`user:${i}`);
+    await client.join(`g${group}`);
+    return;
+  }
+  let auth: Record<string, unknown> | null = null;
+  if (start.target === 'roomcast' && key) {
+    const token = await new SignJWT({ rooms: ['bench:*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setIssuedAt().setExpirationTime('2h').sign(key);
+    auth = { token };
+  }
+  const client = await LeanSioClient.connect(start.url, auth, options);
+  closers.push(() => client.close());
+  client.onClose = () => {
+    if (!stopping) dropped++;
+  };
+  const rooms = start.target === 'roomcast' ? [`user:bench-${i}`, `bench:g${group}`] : [`user:${i}`, `g${group}`];
+  for (const room of rooms) {
+    const ack = (await client.emitWithAck(start.target === 'roomcast' ? 'room:join' : 'join', [start.target === 'roomcast' ? { room } : room], 30_000)) as { ok?: boolean };
+    if (ack.ok !== true) throw new Error(`join ${room} refused: ${JSON.stringify(ack)}`);
+  }
+}
+
+async function grow(upTo: number): Promise<void> {
+  const start = config;
+  if (!start) throw new Error('grow before start');
+  const progress = setInterval(() => send({ type: 'progress', connected }), 250);
+  await Promise.all(
+    Array.from({ length: start.concurrency }, async () => {
+      while (nextIndex < upTo) {
+        const local = nextIndex++;
+        try {
+          await connectOne(start, local);
+          connected++;
+        } catch (error) {
+          failed++;
+          firstError ??= String(error);
+        }
+      }
+    }),
+  );
+  clearInterval(progress);
+  send({ type: 'grown', connected, failed, dropped, ...(firstError !== undefined ? { error: firstError } : {}) });
+}
+
+process.on('message', (message: { type: string; upTo?: number }) => {
+  if (message.type === 'start') {
+    config = message as CapacityStart;
+    key = config.jwtSecret !== undefined ? new TextEncoder().encode(config.jwtSecret) : null;
+  } else if (message.type === 'grow') {
+    grow(message.upTo ?? 0).catch((error: unknown) => send({ type: 'grown', connected, failed, dropped, error: String(error) }));
+  } else if (message.type === 'stop') {
+    stopping = true;
+    for (const close of closers) close();
+    process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));
