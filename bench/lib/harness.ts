@@ -157,11 +157,21 @@ export async function startTarget(target: Target, options: StartOptions = {}): P
   return { target, url, port, pid: child.pid ?? 0, child };
 }
 
-export async function stopServer(server: { child: ChildProcess }): Promise<void> {
+/**
+ * Stops a server: SIGKILL by default; SIGTERM lets it exit by itself (needed
+ * for `--cpu-prof`, which writes the profile on a clean exit), SIGKILL after `graceMs`.
+ */
+export async function stopServer(server: { child: ChildProcess }, signal: NodeJS.Signals = 'SIGKILL', graceMs = 15_000): Promise<void> {
   if (server.child.exitCode !== null) return;
   const exited = new Promise<void>((r) => server.child.once('exit', () => r()));
-  server.child.kill('SIGKILL');
-  await Promise.race([exited, sleep(3000)]);
+  server.child.kill(signal);
+  await Promise.race([exited, sleep(signal === 'SIGKILL' ? 3000 : graceMs)]);
+  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+}
+
+/** Node flags that write a CPU profile of a server into `dir` (on a clean exit: stop it with SIGTERM). */
+export function cpuProfileArgs(dir: string | undefined): string[] {
+  return dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
 // ---------- forked workers with a typed message wait

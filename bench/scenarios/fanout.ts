@@ -7,6 +7,7 @@
  *
  *   npm run bench:fanout -- [--targets roomcast,bare-ws,socketio] [--members 1000]
  *     [--workers 2] [--rates 10,25,50,100,200,400] [--step-s 5] [--runs 3] [--all-steps] [--smoke]
+ *     [--cpu-prof-dir DIR]   (a V8 CPU profile of each server process)
  *
  * Rates climb until a step's p99 exceeds 500 ms or loses messages (unless --all-steps).
  * Latency buckets stop at 10 s: a p50/p99 of 10001 means "10 s or more".
@@ -23,6 +24,7 @@ import {
   Progress,
   argValue,
   askAll,
+  cpuProfileArgs,
   forkWorker,
   machineLine,
   median,
@@ -54,6 +56,8 @@ interface Options {
   drainMs: number;
   drainMaxMs: number;
   runs: number;
+  /** Write a CPU profile of each server process here (`--cpu-prof-dir`). */
+  cpuProfDir?: string;
   smoke: boolean;
   allSteps: boolean;
 }
@@ -68,6 +72,7 @@ function parseArgs(argv: string[]): Options {
     smoke,
     allSteps: argv.includes('--all-steps'),
     runs: Number(get('runs') ?? (smoke ? 1 : 3)),
+    ...(get('cpu-prof-dir') !== undefined ? { cpuProfDir: get('cpu-prof-dir') } : {}),
     members: Number(get('members') ?? (smoke ? 20 : 1000)),
     workers: Number(get('workers') ?? (smoke ? 1 : 2)),
     rates: (get('rates') ?? (smoke ? '20,50' : '10,25,50,100,200,400')).split(',').map(Number),
@@ -147,7 +152,7 @@ interface TargetResult {
 }
 
 async function runTarget(target: FanoutTarget, options: Options, run: number): Promise<TargetResult> {
-  const server = await startTarget(target);
+  const server = await startTarget(target, { nodeArgs: cpuProfileArgs(options.cpuProfDir) });
   const workers: WorkerHandle[] = [];
   try {
     const perWorker = Math.ceil(options.members / options.workers);
@@ -278,7 +283,7 @@ async function runTarget(target: FanoutTarget, options: Options, run: number): P
     return { target, run, members: options.members, connected, connectMs, steps, maxRateOk, cpuPerDeliveryUs };
   } finally {
     await stopWorkers(workers);
-    await stopServer(server);
+    await stopServer(server, options.cpuProfDir !== undefined ? 'SIGTERM' : 'SIGKILL');
   }
 }
 

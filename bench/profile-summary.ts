@@ -1,0 +1,90 @@
+/**
+ * Summarizes a V8 CPU profile (`node --cpu-prof`, or a bench's --cpu-prof-dir):
+ * self time by package (server/, socket.io, engine.io, ws, node internals,
+ * GC, idle) and the top functions by self time. This is the evidence for
+ * "what still costs the most" in docs/performance.md.
+ *
+ *   node dist/bench/profile-summary.js <file.cpuprofile> [--top 25]
+ */
+import { readFileSync } from 'node:fs';
+import { argValue, round, table } from './lib/harness.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Which part of the stack a frame belongs to, from its script URL. */
+export function packageOf(url: string, functionName: string): string {
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(program)') return 'V8 / native (program)';
+  const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (inModules?.[1]) return inModules[1];
+  const ours = /\/dist\/(server|shared|bench)\//.exec(url);
+  if (ours?.[1]) return `roomcast ${ours[1]}/`;
+  if (url.startsWith('node:')) return 'node core';
+  return url === '' ? 'native' : 'other';
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  byPackage: Array<{ name: string; ms: number; share: number }>;
+  topFunctions: Array<{ name: string; where: string; ms: number; share: number }>;
+}
+
+export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary {
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const busyUs = [...selfUs.entries()].reduce((sum, [id, us]) => (byId.get(id)?.callFrame.functionName === '(idle)' ? sum : sum + us), 0);
+  const packages = new Map<string, number>();
+  const functions = new Map<string, { name: string; where: string; us: number }>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || frame.functionName === '(idle)') continue;
+    const pkg = packageOf(frame.url, frame.functionName);
+    packages.set(pkg, (packages.get(pkg) ?? 0) + us);
+    const where = `${frame.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/')}:${frame.lineNumber + 1}`;
+    const key = `${frame.functionName}@${where}`;
+    const entry = functions.get(key) ?? { name: frame.functionName || '(anonymous)', where, us: 0 };
+    entry.us += us;
+    functions.set(key, entry);
+  }
+  const share = (us: number): number => round((100 * us) / busyUs, 1);
+  return {
+    totalMs: round(busyUs / 1000, 0),
+    byPackage: [...packages.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, ms: round(us / 1000, 0), share: share(us) })),
+    topFunctions: [...functions.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((f) => ({ name: f.name, where: f.where, ms: round(f.us / 1000, 0), share: share(f.us) })),
+  };
+}
+
+export function profileMarkdown(summary: ProfileSummary): string {
+  return [
+    `Busy CPU in the profile: ${summary.totalMs} ms (idle excluded).`,
+    '',
+    table(['self time by package', 'ms', '% of busy'], summary.byPackage.map((p) => [p.name, p.ms, p.share])),
+    '',
+    table(['function', 'where', 'self ms', '% of busy'], summary.topFunctions.map((f) => [f.name, f.where, f.ms, f.share])),
+  ].join('\n');
+}
+
+if (process.argv[1]?.endsWith('profile-summary.js') === true) {
+  const file = process.argv[2];
+  if (file === undefined) {
+    process.stderr.write('usage: node dist/bench/profile-summary.js <file.cpuprofile> [--top 25]\n');
+    process.exit(2);
+  }
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  process.stdout.write(`${profileMarkdown(summarizeProfile(profile, Number(argValue(process.argv, 'top') ?? 25)))}\n`);
+}
