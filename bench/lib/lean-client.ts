@@ -53,6 +53,8 @@ export class LeanSioClient {
   /** Called with the Socket.IO packet text (after the Engine.IO `4`) of every EVENT of the namespace `/`. */
   onEvent: RawEventHandler | null = null;
   onClose: ((code: number) => void) | null = null;
+  /** Called on every Engine.IO ping from the server (before the pong goes out), e.g. to time heartbeats. */
+  onPing: (() => void) | null = null;
   closed = false;
 
   private constructor(private readonly ws: WebSocket) {}
@@ -102,6 +104,7 @@ export class LeanSioClient {
             fail(new Error(`CONNECT_ERROR ${text.slice(2)}`));
           }
         } else if (engineType === 50 /* 2 ping */) {
+          client.onPing?.();
           ws.send('3');
         } else if (engineType === 48 /* 0 open */) {
           ws.send(auth === null ? '40' : `40${JSON.stringify(auth)}`);

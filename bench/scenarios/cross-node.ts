@@ -1,0 +1,457 @@
+/**
+ * Scenario 3, cross-node: a redis-server (free port, own temp dir) and 3 nodes
+ * with REDIS_URL; a publisher POSTs on node 1 at a steady rate into many small
+ * rooms, each room with members on node 1 (same node) and on nodes 2 and 3
+ * (remote: the publication crosses Redis pub/sub). The Redis hop is the
+ * remote-member latency minus the same-node latency (p50 and p99). Roomcast's
+ * canary (pub/sub lag over its last 30 probes, from each node's /readyz) is read
+ * after an idle phase and at the end of the loaded phase. Baseline: the plain
+ * Socket.IO server with the Redis adapter in the same topology (POST /pub on the
+ * first process). CPU per process: each node, redis-server, workers, bench.
+ *
+ *   npm run bench:cross-node -- [--targets roomcast,socketio] [--rooms 100] [--room-size 10]
+ *     [--rate 500] [--idle-s 30] [--load-s 30] [--warm-s 3] [--workers 2] [--runs 3] [--profile] [--smoke]
+ *
+ * --profile: one extra Roomcast run (not counted) with `node --cpu-prof` on the
+ * publishing node; its top self-time functions go into the report.
+ * Targets of the issue: Redis hop <= 2 ms p50 / 5 ms p99 at 500 msg/s into small
+ * rooms; canary lag p99 < 10 ms at idle and under load.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { summarizeCpuProfile, type ProfileSummary } from '../lib/cpu-profile.js';
+import { LatencyHistogram } from '../lib/lean-client.js';
+import { processCpuSeconds } from '../lib/proc-cpu.js';
+import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers, type Stream } from '../lib/rooms-run.js';
+import type { RoomsGroup, RoomsWorkerStart } from '../lib/rooms-worker.js';
+import {
+  BENCH_JWT_SECRET,
+  argValue,
+  machineLine,
+  median,
+  round,
+  runMain,
+  sleep,
+  sourceAddresses,
+  startTarget,
+  stopServer,
+  stopWorkers,
+  table,
+  writeReport,
+  type ServerHandle,
+  type WorkerHandle,
+} from '../lib/harness.js';
+
+type Target = 'roomcast' | 'socketio';
+const NODES = 3;
+const HOP_P50_TARGET_MS = 2;
+const HOP_P99_TARGET_MS = 5;
+const CANARY_P99_TARGET_MS = 10;
+const QUANTILES = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
+
+interface Options {
+  targets: Target[];
+  rooms: number;
+  roomSize: number;
+  rate: number;
+  idleMs: number;
+  loadMs: number;
+  warmMs: number;
+  workers: number;
+  runs: number;
+  profile: boolean;
+  smoke: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string): string | undefined => argValue(argv, name);
+  const smoke = argv.includes('--smoke');
+  const targets = (get('targets') ?? 'roomcast,socketio').split(',').map((t) => t.trim()) as Target[];
+  for (const t of targets) if (t !== 'roomcast' && t !== 'socketio') throw new Error(`unknown target ${t} (roomcast, socketio)`);
+  return {
+    targets,
+    smoke,
+    profile: argv.includes('--profile'),
+    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
+    rooms: Number(get('rooms') ?? (smoke ? 6 : 100)),
+    roomSize: Number(get('room-size') ?? (smoke ? 4 : 10)),
+    rate: Number(get('rate') ?? (smoke ? 60 : 500)),
+    idleMs: Number(get('idle-s') ?? (smoke ? 2 : 30)) * 1000,
+    loadMs: Number(get('load-s') ?? (smoke ? 2 : 30)) * 1000,
+    warmMs: Number(get('warm-s') ?? (smoke ? 0.5 : 3)) * 1000,
+    workers: Number(get('workers') ?? (smoke ? 1 : 2)),
+  };
+}
+
+interface Canary {
+  p50Ms: number;
+  p99Ms: number;
+  samples: number;
+}
+
+async function canaryOf(node: ServerHandle): Promise<Canary | null> {
+  try {
+    const body = (await (await fetch(`${node.url}/readyz`)).json()) as { canary?: { p50Ms: number | null; p99Ms: number | null; samples: number } };
+    if (!body.canary || body.canary.p50Ms === null || body.canary.p99Ms === null) return null;
+    return { p50Ms: body.canary.p50Ms, p99Ms: body.canary.p99Ms, samples: body.canary.samples };
+  } catch {
+    return null;
+  }
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+interface RunResult {
+  target: Target;
+  run: number;
+  profiled: boolean;
+  members: number;
+  connected: number;
+  connectMs: number;
+  published: number;
+  pubErrors: number;
+  publishedPerS: number;
+  deliveries: number;
+  lost: number;
+  same: Latency;
+  remote: Latency;
+  hopP50: number;
+  hopP99: number;
+  /** Quantile curves (QUANTILES) of same-node and remote deliveries. */
+  curves: { same: number[]; remote: number[] };
+  canaryIdle: Array<Canary | null>;
+  canaryLoad: Array<Canary | null>;
+  /** CPU % over the loaded phase, per process. */
+  cpuPct: Record<string, number>;
+}
+
+function latencyOf(h: LatencyHistogram): Latency {
+  return { p50: round(h.quantile(0.5)), p99: round(h.quantile(0.99)), max: round(h.max), count: h.total };
+}
+
+/** Member j of room r sits on node j % 3: every room has members on node 1 and on nodes 2 and 3. */
+function memberGroups(options: Options, nodes: ServerHandle[]): { perWorker: RoomsGroup[][]; membersPerRoom: Record<string, number> } {
+  const perWorker: RoomsGroup[][] = Array.from({ length: options.workers }, () => []);
+  const membersPerRoom: Record<string, number> = {};
+  for (let r = 0; r < options.rooms; r++) {
+    const room = `bench:x${r}`;
+    membersPerRoom[room] = options.roomSize;
+    for (let n = 0; n < NODES; n++) {
+      const count = Math.floor(options.roomSize / NODES) + (n < options.roomSize % NODES ? 1 : 0);
+      const node = nodes[n];
+      if (count === 0 || !node) continue;
+      perWorker[r % options.workers]?.push({ url: node.url, room, count, cls: n === 0 ? 'same' : 'remote' });
+    }
+  }
+  return { perWorker, membersPerRoom };
+}
+
+async function runTarget(target: Target, options: Options, run: number, profileDir: string | null): Promise<RunResult> {
+  const redis: RedisProcess = await startRedis();
+  const nodes: ServerHandle[] = [];
+  let workers: WorkerHandle[] = [];
+  try {
+    for (let n = 0; n < NODES; n++) {
+      const nodeArgs = profileDir !== null && n === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+      nodes.push(await startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-node${n + 1}`, DRAIN_TIMEOUT_MS: '1000' }, nodeArgs }));
+    }
+    const { perWorker, membersPerRoom } = memberGroups(options, nodes);
+    const starts: RoomsWorkerStart[] = perWorker.map((groups, w) => ({
+      type: 'start',
+      target,
+      groups,
+      addresses: sourceAddresses(w),
+      subPrefix: `x${w}`,
+      ...(target === 'roomcast' ? { jwtSecret: BENCH_JWT_SECRET } : {}),
+    }));
+    const label = `${target} run ${run + 1}${profileDir !== null ? ' (profiled)' : ''}: joining`;
+    const started = await startRoomsWorkers(starts, label);
+    workers = started.workers;
+
+    // Idle: nothing published; the canary probes once a second.
+    await sleep(options.idleMs);
+    const canaryIdle = target === 'roomcast' ? await Promise.all(nodes.map(canaryOf)) : [];
+
+    const publisher = httpPublisher(target, nodes[0]?.url ?? '');
+    const rooms = Object.keys(membersPerRoom);
+    const stream: Stream = { rate: options.rate, room: (seq) => rooms[seq % rooms.length] ?? '' };
+    const seq = { next: 0 };
+    try {
+      // Warm-up (phase 0, not measured), then the measured phase 1.
+      if (options.warmMs > 0) await publishPhase(publisher, [stream], 0, options.warmMs, seq);
+      const pids: Record<string, number> = { redis: redis.pid };
+      nodes.forEach((node, n) => (pids[`node${n + 1}`] = node.pid));
+      workers.forEach((worker, w) => (pids[`worker${w + 1}`] = worker.pid));
+      const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+      const self0 = process.cpuUsage();
+      const t0 = performance.now();
+      const outcome = await publishPhase(publisher, [stream], 1, options.loadMs, seq);
+      const wall = (performance.now() - t0) / 1000;
+      const cpuPct: Record<string, number> = Object.fromEntries(
+        Object.entries(pids).map(([name, pid]) => [name, round(((processCpuSeconds(pid) - (cpu0[name] ?? 0)) / wall) * 100, 1)]),
+      );
+      const self = process.cpuUsage(self0);
+      cpuPct.bench = round(((self.user + self.system) / 1e6 / wall) * 100, 1);
+      const canaryLoad = target === 'roomcast' ? await Promise.all(nodes.map(canaryOf)) : [];
+
+      const wanted = expectedDeliveries(outcome.published, membersPerRoom);
+      const stats = await drainAndCollect(workers, 1, outcome.published, wanted, options.smoke ? 500 : 1000, options.smoke ? 5000 : 20_000);
+      const classes = mergeClasses(stats);
+      const same = classes.get('same')?.histogram ?? new LatencyHistogram();
+      const remote = classes.get('remote')?.histogram ?? new LatencyHistogram();
+      const published = Object.values(outcome.published).reduce((a, b) => a + b, 0);
+      const result: RunResult = {
+        target,
+        run,
+        profiled: profileDir !== null,
+        members: options.rooms * options.roomSize,
+        connected: started.connected,
+        connectMs: started.connectMs,
+        published,
+        pubErrors: outcome.errors,
+        publishedPerS: round(published / outcome.seconds, 1),
+        deliveries: [...classes.values()].reduce((a, c) => a + c.received, 0),
+        lost: [...classes.values()].reduce((a, c) => a + c.lost, 0),
+        same: latencyOf(same),
+        remote: latencyOf(remote),
+        hopP50: round(remote.quantile(0.5) - same.quantile(0.5)),
+        hopP99: round(remote.quantile(0.99) - same.quantile(0.99)),
+        curves: { same: QUANTILES.map((q) => round(same.quantile(q))), remote: QUANTILES.map((q) => round(remote.quantile(q))) },
+        canaryIdle,
+        canaryLoad,
+        cpuPct,
+      };
+      process.stderr.write(
+        `  ${target}: ${result.publishedPerS} pub/s, same p50 ${result.same.p50} p99 ${result.same.p99} ms, remote p50 ${result.remote.p50} p99 ${result.remote.p99} ms, hop p50 ${result.hopP50} p99 ${result.hopP99} ms, lost ${result.lost}` +
+          (target === 'roomcast' ? `, canary p99 idle ${canaryIdle.map((c) => c?.p99Ms).join('/')} load ${canaryLoad.map((c) => c?.p99Ms).join('/')} ms` : '') +
+          `, CPU % ${JSON.stringify(cpuPct)}\n`,
+      );
+      return result;
+    } finally {
+      publisher.close();
+    }
+  } finally {
+    await stopWorkers(workers);
+    if (profileDir !== null && nodes[0]) {
+      // A graceful exit writes the .cpuprofile (SIGTERM: drain, then exit 0).
+      const first = nodes[0];
+      const exited = new Promise<void>((r) => first.child.once('exit', () => r()));
+      if (first.child.exitCode === null) first.child.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000)]);
+    }
+    for (const node of nodes) await stopServer(node);
+    await redis.stop();
+  }
+}
+
+interface TargetSummary {
+  target: Target;
+  runs: number;
+  publishedPerS: number;
+  lost: number;
+  sameP50: number;
+  sameP99: number;
+  remoteP50: number;
+  remoteP99: number;
+  hopP50: number;
+  hopP99: number;
+  /** Worst node per run, median over runs. */
+  canaryIdleP50: number;
+  canaryIdleP99: number;
+  canaryLoadP50: number;
+  canaryLoadP99: number;
+  cpuPct: Record<string, number>;
+}
+
+const worst = (canaries: Array<Canary | null>, key: 'p50Ms' | 'p99Ms'): number =>
+  canaries.length === 0 ? Number.NaN : Math.max(...canaries.map((c) => (c === null ? Number.NaN : c[key])));
+
+function summarize(results: RunResult[], targets: Target[]): TargetSummary[] {
+  return targets.map((target) => {
+    const mine = results.filter((r) => r.target === target && !r.profiled);
+    const m = (f: (r: RunResult) => number): number => round(median(mine.map(f)));
+    const processes = [...new Set(mine.flatMap((r) => Object.keys(r.cpuPct)))];
+    return {
+      target,
+      runs: mine.length,
+      publishedPerS: m((r) => r.publishedPerS),
+      lost: mine.reduce((a, r) => a + r.lost, 0),
+      sameP50: m((r) => r.same.p50),
+      sameP99: m((r) => r.same.p99),
+      remoteP50: m((r) => r.remote.p50),
+      remoteP99: m((r) => r.remote.p99),
+      hopP50: m((r) => r.hopP50),
+      hopP99: m((r) => r.hopP99),
+      canaryIdleP50: m((r) => worst(r.canaryIdle, 'p50Ms')),
+      canaryIdleP99: m((r) => worst(r.canaryIdle, 'p99Ms')),
+      canaryLoadP50: m((r) => worst(r.canaryLoad, 'p50Ms')),
+      canaryLoadP99: m((r) => worst(r.canaryLoad, 'p99Ms')),
+      cpuPct: Object.fromEntries(processes.map((name) => [name, m((r) => r.cpuPct[name] ?? Number.NaN)])),
+    };
+  });
+}
+
+const verdict = (ok: boolean, figure: number, unit = 'ms'): string => (Number.isFinite(figure) ? `${ok ? 'met' : 'missed'} (${figure} ${unit})` : 'n/a');
+
+function targetsTable(summaries: TargetSummary[]): { markdown: string; met: Record<string, boolean | null> } {
+  const rc = summaries.find((s) => s.target === 'roomcast');
+  if (!rc) return { markdown: '', met: {} };
+  const met = {
+    hopP50: Number.isFinite(rc.hopP50) ? rc.hopP50 <= HOP_P50_TARGET_MS : null,
+    hopP99: Number.isFinite(rc.hopP99) ? rc.hopP99 <= HOP_P99_TARGET_MS : null,
+    canaryIdleP99: Number.isFinite(rc.canaryIdleP99) ? rc.canaryIdleP99 < CANARY_P99_TARGET_MS : null,
+    canaryLoadP99: Number.isFinite(rc.canaryLoadP99) ? rc.canaryLoadP99 < CANARY_P99_TARGET_MS : null,
+  };
+  const markdown = table(
+    ['target of the issue', 'Roomcast (median over runs)'],
+    [
+      [`Redis hop p50 <= ${HOP_P50_TARGET_MS} ms`, verdict(met.hopP50 === true, rc.hopP50)],
+      [`Redis hop p99 <= ${HOP_P99_TARGET_MS} ms`, verdict(met.hopP99 === true, rc.hopP99)],
+      [`canary lag p99 < ${CANARY_P99_TARGET_MS} ms at idle (worst node)`, verdict(met.canaryIdleP99 === true, rc.canaryIdleP99)],
+      [`canary lag p99 < ${CANARY_P99_TARGET_MS} ms under load (worst node)`, verdict(met.canaryLoadP99 === true, rc.canaryLoadP99)],
+    ],
+  );
+  return { markdown, met };
+}
+
+function summaryMarkdown(summaries: TargetSummary[], options: Options): string {
+  const processes = [...new Set(summaries.flatMap((s) => Object.keys(s.cpuPct)))];
+  const rc = summaries.find((s) => s.target === 'roomcast');
+  const sio = summaries.find((s) => s.target === 'socketio');
+  const lat = table(
+    ['target', 'runs', 'published/s', 'lost', 'same-node p50 / p99 ms', 'remote p50 / p99 ms', 'Redis hop p50 / p99 ms', 'canary p50 / p99 idle ms', 'canary p50 / p99 load ms'],
+    summaries.map((s) => [
+      s.target,
+      s.runs,
+      s.publishedPerS,
+      s.lost,
+      `${s.sameP50} / ${s.sameP99}`,
+      `${s.remoteP50} / ${s.remoteP99}`,
+      `${s.hopP50} / ${s.hopP99}`,
+      s.target === 'roomcast' ? `${s.canaryIdleP50} / ${s.canaryIdleP99}` : '-',
+      s.target === 'roomcast' ? `${s.canaryLoadP50} / ${s.canaryLoadP99}` : '-',
+    ]),
+  );
+  const cpu = table(['target', ...processes.map((p) => `${p} CPU %`)], summaries.map((s) => [s.target, ...processes.map((p) => s.cpuPct[p] ?? '-')]));
+  const ratios =
+    rc && sio
+      ? table(
+          ['Roomcast vs socketio', 'ratio'],
+          [
+            ['remote p99 latency', round(rc.remoteP99 / sio.remoteP99)],
+            ['Redis hop p50', round(rc.hopP50 / sio.hopP50)],
+            ['publishing node CPU', round((rc.cpuPct.node1 ?? Number.NaN) / (sio.cpuPct.node1 ?? Number.NaN))],
+            ['redis-server CPU', round((rc.cpuPct.redis ?? Number.NaN) / (sio.cpuPct.redis ?? Number.NaN))],
+          ],
+        )
+      : '';
+  return [
+    `${options.rooms} rooms x ${options.roomSize} members over ${NODES} nodes (member j of a room on node j mod 3), ${options.rate} publications/s over HTTP on node 1 for ${options.loadMs / 1000} s; medians over ${options.runs} run(s); canary: worst node, its last 30 probes, after ${options.idleMs / 1000} s idle and at the end of the loaded phase.`,
+    '',
+    lat,
+    '',
+    'CPU per process over the loaded phase (median over runs):',
+    '',
+    cpu,
+    '',
+    ratios,
+    '',
+    targetsTable(summaries).markdown,
+  ].join('\n');
+}
+
+function profileMarkdown(profile: ProfileSummary): string {
+  return [
+    `Profile of the publishing Roomcast node (node --cpu-prof, one extra run): ${profile.busyMs} ms busy of ${profile.totalMs} ms.`,
+    '',
+    table(['area', 'self ms', 'self % of busy'], profile.topAreas.map((a) => [a.area, a.selfMs, a.selfPct])),
+    '',
+    table(['function', 'where', 'self ms', 'self % of busy'], profile.topFunctions.map((f) => [f.name, f.where, f.selfMs, f.selfPct])),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const command = `node dist/bench/scenarios/cross-node.js ${process.argv.slice(2).join(' ')}`.trim();
+  const results: RunResult[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    for (const target of options.targets) {
+      process.stderr.write(`${target} run ${run + 1}/${options.runs}: ${options.rooms} rooms x ${options.roomSize} over ${NODES} nodes, ${options.rate}/s on node 1\n`);
+      results.push(await runTarget(target, options, run, null));
+    }
+  }
+  let profile: ProfileSummary | null = null;
+  if (options.profile && options.targets.includes('roomcast')) {
+    const dir = mkdtempSync(join(tmpdir(), 'roomcast-cross-node-prof-'));
+    try {
+      process.stderr.write(`roomcast profiled run (not counted): node 1 under --cpu-prof\n`);
+      results.push(await runTarget('roomcast', options, options.runs, dir));
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file !== undefined) profile = summarizeCpuProfile(join(dir, file));
+      else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const summaries = summarize(results, options.targets);
+  const { met } = targetsTable(summaries);
+  const summary = summaryMarkdown(summaries, options);
+  const perRun = table(
+    ['target', 'run', 'connected', 'published/s', 'pub errors', 'lost', 'same p50/p99/max ms', 'remote p50/p99/max ms', 'hop p50/p99 ms', 'canary p99 idle (per node)', 'canary p99 load (per node)'],
+    results.map((r) => [
+      r.target + (r.profiled ? ' (profiled)' : ''),
+      r.run + 1,
+      `${r.connected}/${r.members}`,
+      r.publishedPerS,
+      r.pubErrors,
+      r.lost,
+      `${r.same.p50}/${r.same.p99}/${r.same.max}`,
+      `${r.remote.p50}/${r.remote.p99}/${r.remote.max}`,
+      `${r.hopP50}/${r.hopP99}`,
+      r.canaryIdle.map((c) => c?.p99Ms ?? '-').join(', ') || '-',
+      r.canaryLoad.map((c) => c?.p99Ms ?? '-').join(', ') || '-',
+    ]),
+  );
+  const charts = [
+    {
+      id: 'cross-node-latency-percentiles',
+      title: `Delivery latency percentiles, same node vs remote (through Redis), ${options.rate} msg/s into ${options.rooms} rooms of ${options.roomSize}`,
+      xLabel: 'percentile',
+      yLabel: 'latency ms (median over runs)',
+      series: options.targets.flatMap((target) =>
+        (['same', 'remote'] as const).map((cls) => {
+          const mine = results.filter((r) => r.target === target && !r.profiled);
+          return { name: `${target} ${cls === 'same' ? 'same node' : 'remote'}`, points: QUANTILES.map((q, i) => [q * 100, round(median(mine.map((r) => r.curves[cls][i] ?? Number.NaN)))] as [number, number]) };
+        }),
+      ),
+    },
+  ];
+  const md = [
+    '# Cross-node: the Redis hop',
+    '',
+    `Command: \`${command}\`  `,
+    `Machine: ${machineLine()}`,
+    '',
+    summary,
+    '',
+    profile ? profileMarkdown(profile) : '',
+    '',
+    '## Every run',
+    '',
+    perRun,
+    '',
+  ].join('\n');
+  process.stdout.write(md);
+  writeReport('cross-node', options.smoke, { command, options, results, summaries, targetsMet: met, profile, summaryMarkdown: summary + (profile ? `\n\n${profileMarkdown(profile)}` : ''), charts }, md);
+}
+
+const parsed = parseArgs(process.argv.slice(2));
+const perRunMs = 90_000 + parsed.idleMs + parsed.loadMs + parsed.warmMs + 30_000;
+runMain('cross-node', main, (parsed.runs * parsed.targets.length + (parsed.profile ? 1 : 0)) * perRunMs);
