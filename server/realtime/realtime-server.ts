@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
 import msgpackParser from 'socket.io-msgpack-parser';
 import { errorPayload, type Message } from '../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
@@ -17,6 +18,7 @@ import { originGuard } from './origin-check.js';
 import { registerHandlers } from './register-handlers.js';
 import { requestGuard } from './request-guard.js';
 import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
+import { withSlicedFanout } from './sliced-fanout.js';
 import type { RoomcastServer, RoomcastSocket } from './types.js';
 
 /** Room for the envelope (room, event, idempotency key) around a payload of the maximum size. */
@@ -35,7 +37,12 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     allowRequest: originGuard(origins),
     ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
     ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
-    ...(deps.adapter ? { adapter: deps.adapter } : {}),
+    // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
+    adapter: withSlicedFanout(deps.adapter ?? Adapter, {
+      largeRoomMembers: config.largeRooms.slicedFanoutAbove,
+      sliceSize: config.largeRooms.fanoutSliceSize,
+      onError: (error) => deps.logger.error({ err: error }, 'a sliced broadcast write failed'),
+    }),
   });
 
   // Session ids carry the node id, so a proxy can route a session's polling requests
