@@ -13,3 +13,13 @@ export function processCpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** Resident set size of a process from /proc/<pid>/statm, in bytes (NaN when gone). */
+export function processRssBytes(pid: number): number {
+  try {
+    const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
+    return pages * 4096;
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * Scenario 4, the headline: 100,000 concurrent connections over as many Roomcast
+ * nodes on one Redis as the 20,000-open-files limit per process needs (clients
+ * connect to the nodes directly: one NGINX worker would have the same limit and
+ * spend two descriptors per proxied connection), held by load workers of fewer
+ * than 15,000 connections each with their own source addresses. Each client has
+ * a JWT of its own `sub`, joins `user:<sub>` and a group room of 10; group members
+ * sit on different nodes, so every publication crosses Redis. Publishers send
+ * into random group rooms over the HTTP API, spread over the nodes, at a steady
+ * rate, plus a trickle into personal rooms; meanwhile a few clients per second
+ * disconnect and come back with `room:join { since }`. Every client checks every
+ * offset of its rooms from its join position: lost, duplicates.
+ *
+ *   npm run bench:headline -- [--connections 100000] [--nodes 6] [--workers 8]
+ *     [--seconds 180] [--rate 500] [--user-rate 20] [--churn 20] [--concurrency 50]
+ *     [--runs 1] [--smoke]
+ *
+ * Target: 100,000 connections held with p99 < 50 ms and nothing lost.
+ * Output: a table on stdout, JSON + Markdown in bench/reports/.
+ */
+import type { LatencyHistogram} from '../lib/lean-client.js';
+import { nowMs } from '../lib/lean-client.js';
+import {
+  Publisher,
+  clusterProcesses,
+  collectAll,
+  cpuBetween,
+  cpuMark,
+  percentiles,
+  publishFor,
+  rssMB,
+  settle,
+  startCluster,
+  startFleet,
+  stopCluster,
+  stopFleet,
+  sumOf,
+  totals,
+  verifyAll,
+  type Cluster,
+  type Fleet,
+  type Verdict,
+} from '../lib/room-fleet.js';
+import { Progress, argValue, machineLine, median, round, runMain, table, writeReport } from '../lib/harness.js';
+
+const SLO_P99_MS = 50;
+const GROUP_SIZE = 10;
+/** Connections per node: under the 20,000 open files of a process, with room for Redis, HTTP and the log. */
+const PER_NODE = 16_700;
+/** Connections per load worker. */
+const PER_WORKER = 14_000;
+
+interface Options {
+  connections: number;
+  nodes: number;
+  workers: number;
+  seconds: number;
+  rate: number;
+  userRate: number;
+  churn: number;
+  concurrency: number;
+  windowS: number;
+  runs: number;
+  smoke: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string): string | undefined => argValue(argv, name);
+  const smoke = argv.includes('--smoke');
+  const connections = Number(get('connections') ?? (smoke ? 200 : 100_000));
+  const options: Options = {
+    smoke,
+    connections,
+    nodes: Number(get('nodes') ?? Math.max(2, Math.ceil(connections / PER_NODE))),
+    workers: Number(get('workers') ?? Math.max(2, Math.ceil(connections / PER_WORKER))),
+    seconds: Number(get('seconds') ?? (smoke ? 4 : 180)),
+    rate: Number(get('rate') ?? (smoke ? 20 : 500)),
+    userRate: Number(get('user-rate') ?? (smoke ? 5 : 20)),
+    churn: Number(get('churn') ?? (smoke ? 5 : 20)),
+    concurrency: Number(get('concurrency') ?? 50),
+    windowS: Number(get('window-s') ?? (smoke ? 1 : 10)),
+    runs: Number(get('runs') ?? 1),
+  };
+  if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
+  if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
+  return options;
+}
+
+interface RunResult {
+  run: number;
+  connections: number;
+  connected: number;
+  failed: number;
+  rampS: number;
+  /** Fewest clients connected and joined at any sample of the load phase (churned clients are briefly away). */
+  minLive: number;
+  heldAtEnd: boolean;
+  published: number;
+  publishErrors: number;
+  firstPublishError?: string;
+  publicationsPerS: number;
+  deliveries: number;
+  deliveriesPerS: number;
+  p50: number;
+  p99: number;
+  max: number;
+  verdict: Verdict;
+  churned: number;
+  recoveries: number;
+  recoveredMessages: number;
+  rejoinP50: number;
+  rejoinP99: number;
+  unexpectedCloses: number;
+  memoryAfterRampMB: Array<{ name: string; rssMB: number }>;
+  memoryEndMB: Array<{ name: string; rssMB: number }>;
+  totalMemoryMB: number;
+  nodeKBPerConnection: number;
+  cpuRamp: Array<{ name: string; cpuPct: number; cpuSeconds: number }>;
+  cpuLoad: Array<{ name: string; cpuPct: number; cpuSeconds: number }>;
+  /** [clients joined, total RSS MB of nodes / redis / workers / all] during the ramp. */
+  rampSamples: Array<{ joined: number; nodesMB: number; redisMB: number; workersMB: number; totalMB: number; atS: number }>;
+  latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number }>;
+  met: boolean;
+}
+
+const groupOf = (name: string): string => (name.startsWith('node') ? 'nodes' : name.startsWith('worker') ? 'workers' : name === 'redis-server' ? 'redis' : 'bench');
+
+async function runOnce(options: Options, run: number): Promise<RunResult> {
+  let cluster: Cluster | null = null;
+  let fleet: Fleet | null = null;
+  try {
+    process.stderr.write(`  starting redis-server and ${options.nodes} nodes\n`);
+    cluster = await startCluster(options.nodes);
+    const c = cluster;
+    const baseRss = sumOf(rssMB(clusterProcesses(c, [])).filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
+    const rampSamples: RunResult['rampSamples'] = [];
+    const rampStart = Date.now();
+    let rampCpu0 = cpuMark(clusterProcesses(c, []));
+    fleet = await startFleet({
+      connections: options.connections,
+      workers: options.workers,
+      urls: c.nodes.map((node) => node.url),
+      groupSize: GROUP_SIZE,
+      concurrency: options.concurrency,
+      label: `run ${run + 1}: connecting`,
+      onSample: (joined, workers) => {
+        const memory = rssMB(clusterProcesses(c, workers).filter((p) => p.name !== 'bench (publisher)'));
+        const by = (group: string): number => round(sumOf(memory.filter((p) => groupOf(p.name) === group).map((p) => p.rssMB)), 1);
+        const nodesMB = by('nodes');
+        const redisMB = by('redis');
+        const workersMB = by('workers');
+        rampSamples.push({ joined, nodesMB, redisMB, workersMB, totalMB: round(nodesMB + redisMB + workersMB, 1), atS: round((Date.now() - rampStart) / 1000, 1) });
+      },
+    });
+    // the first ramp samples could not see the worker pids yet: they were forked inside startFleet
+    const processes = clusterProcesses(c, fleet.workers);
+    rampCpu0 = { at: rampCpu0.at, cpu: new Map([...rampCpu0.cpu, ...fleet.workers.map((w) => [w.pid, 0] as [number, number])]) };
+    const rampEnd = cpuMark(processes);
+    const cpuRamp = cpuBetween(processes, rampCpu0, rampEnd);
+    const memoryAfterRampMB = rssMB(processes);
+    if (fleet.connected === 0) throw new Error('no client connected');
+
+    // ---- load: publications, trickle, churn
+    const f = fleet;
+    const t0 = nowMs();
+    for (const worker of f.workers) {
+      worker.child.send({ type: 't0', t0, windowMs: options.windowS * 1000 });
+      worker.child.send({ type: 'churn', perSecond: options.churn / f.workers.length, pauseMinMs: 200, pauseMaxMs: 2000 });
+    }
+    const publisher = new Publisher(c.nodes.map((node) => node.url));
+    const bar = new Progress(`run ${run + 1}: publishing`, options.seconds);
+    let minLive = Number.POSITIVE_INFINITY;
+    const loadCpu0 = cpuMark(processes);
+    await publishFor(publisher, {
+      ms: options.seconds * 1000,
+      groupRate: options.rate,
+      groups: Math.ceil(options.connections / GROUP_SIZE),
+      userRate: options.userRate,
+      users: options.connections,
+      onTick: (elapsed) => {
+        const now = totals(f);
+        minLive = Math.min(minLive, now.live);
+        bar.update(Math.round(elapsed / 1000), `published ${publisher.published}, errors ${publisher.errors}, live ${now.live}, churned ${now.churned}, dup ${now.duplicates}`);
+      },
+    });
+    const loadCpu1 = cpuMark(processes);
+    publisher.close();
+    bar.done(`${publisher.published} publications (${publisher.errors} errors)`);
+    const memoryEndMB = rssMB(processes);
+    const settled = await settle(f, 60_000);
+    const verdict = await verifyAll(f, publisher, 30_000);
+    const stats = await collectAll(f);
+    const lat = percentiles(stats.latency);
+    const windows = [...stats.windows.entries()].sort((a, b) => a[0] - b[0]);
+    const latencyOverTime = windows.map(([index, h]: [number, LatencyHistogram]) => ({ atS: (index + 1) * options.windowS, ...percentiles(h) }));
+    const nodesAfterRamp = sumOf(memoryAfterRampMB.filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
+    const publishErrors = publisher.errors;
+    const result: RunResult = {
+      run,
+      connections: options.connections,
+      connected: f.connected,
+      failed: f.failed,
+      rampS: round(f.rampMs / 1000, 1),
+      minLive: Number.isFinite(minLive) ? minLive : f.connected,
+      heldAtEnd: settled,
+      published: publisher.published,
+      publishErrors,
+      ...(publisher.firstError !== undefined ? { firstPublishError: publisher.firstError } : {}),
+      publicationsPerS: round(publisher.published / options.seconds, 1),
+      deliveries: stats.latency.total,
+      deliveriesPerS: round(stats.latency.total / options.seconds, 0),
+      p50: lat.p50,
+      p99: lat.p99,
+      max: lat.max,
+      verdict,
+      churned: stats.counters.churned ?? 0,
+      recoveries: stats.counters.recoveries ?? 0,
+      recoveredMessages: stats.counters.recoveredMessages ?? 0,
+      rejoinP50: round(stats.recoverMs.quantile(0.5)),
+      rejoinP99: round(stats.recoverMs.quantile(0.99)),
+      unexpectedCloses: stats.counters.unexpectedCloses ?? 0,
+      memoryAfterRampMB,
+      memoryEndMB,
+      totalMemoryMB: round(sumOf(memoryEndMB.filter((p) => p.name !== 'bench (publisher)').map((p) => p.rssMB)), 0),
+      nodeKBPerConnection: round(((nodesAfterRamp - baseRss) * 1024) / Math.max(1, f.connected), 1),
+      cpuRamp,
+      cpuLoad: cpuBetween(processes, loadCpu0, loadCpu1),
+      rampSamples,
+      latencyOverTime,
+      met: false,
+    };
+    result.met =
+      result.connected === options.connections && settled && result.p99 < SLO_P99_MS && verdict.lost === 0 && verdict.duplicates === 0 && publishErrors === 0 && result.published > 0;
+    process.stderr.write(
+      `  run ${run + 1}: ${result.connected} connected (ramp ${result.rampS} s), ${result.deliveriesPerS} deliveries/s, p50 ${result.p50} p99 ${result.p99} max ${result.max} ms, lost ${verdict.lost}, duplicates ${verdict.duplicates}, memory ${result.totalMemoryMB} MB\n`,
+    );
+    return result;
+  } finally {
+    await stopFleet(fleet);
+    if (cluster) await stopCluster(cluster);
+  }
+}
+
+function cpuByGroup(cpu: RunResult['cpuLoad']): string {
+  const groups = ['nodes', 'redis', 'workers', 'bench'];
+  return groups.map((g) => `${g} ${round(sumOf(cpu.filter((p) => groupOf(p.name) === g).map((p) => p.cpuPct)), 0)}%`).join(', ');
+}
+
+function summaryMarkdown(results: RunResult[], options: Options): string {
+  const m = (pick: (r: RunResult) => number): number => round(median(results.map(pick)));
+  const lost = Math.max(...results.map((r) => r.verdict.lost));
+  const duplicates = Math.max(...results.map((r) => r.verdict.duplicates));
+  const connected = Math.min(...results.map((r) => r.connected));
+  const p99 = m((r) => r.p99);
+  const met = results.every((r) => r.met);
+  const last = results[results.length - 1] as RunResult;
+  const main = table(
+    ['figure', `median over ${results.length} run(s)`],
+    [
+      ['connections held (target 100,000)', `${connected} / ${options.connections} over ${options.nodes} nodes + 1 redis-server, ${options.workers} load workers`],
+      ['connection ramp', `${m((r) => r.rampS)} s (${round(options.connections / Math.max(0.1, m((r) => r.rampS)), 0)} connections/s: handshake + JWT + 2 joins)`],
+      ['publications/s (group rooms of 10 + personal trickle)', `${m((r) => r.publicationsPerS)} (asked ${options.rate} + ${options.userRate}), ${options.seconds} s`],
+      ['live deliveries/s', m((r) => r.deliveriesPerS)],
+      ['delivery latency p50 / p99 / max', `${m((r) => r.p50)} / ${p99} / ${m((r) => r.max)} ms`],
+      ['lost / duplicates / recovered:false', `${lost} / ${duplicates} / ${Math.max(...results.map((r) => r.verdict.recoveredFalse))}`],
+      ['churn: clients cut and rejoined with since', `${m((r) => r.churned)} cut, ${m((r) => r.recoveries)} rejoined, ${m((r) => r.recoveredMessages)} offsets recovered from missed[]; cut -> recovered p50 ${m((r) => r.rejoinP50)} / p99 ${m((r) => r.rejoinP99)} ms (incl. a 0.2-2 s pause)`],
+      ['total memory (RSS: nodes + redis + workers) at the end', `${m((r) => r.totalMemoryMB)} MB`],
+      ['node memory per connection', `${m((r) => r.nodeKBPerConnection)} KB`],
+      ['CPU during the load (% of one core, 2 cores)', cpuByGroup(last.cpuLoad)],
+      ['publish errors', m((r) => r.publishErrors)],
+    ],
+  );
+  const verdictLine = `**Target (${options.connections.toLocaleString('en-US')} connections held, p99 < ${SLO_P99_MS} ms, nothing lost): ${met ? 'met' : 'missed'}** — ${connected} held, p99 ${p99} ms, lost ${lost}, duplicates ${duplicates}.`;
+  const perProcess = table(
+    ['process', 'RSS after ramp MB', 'RSS at end MB', 'CPU % during ramp', 'CPU % during load'],
+    last.cpuLoad.map((p, i) => [p.name, last.memoryAfterRampMB[i]?.rssMB ?? '', last.memoryEndMB[i]?.rssMB ?? '', last.cpuRamp[i]?.cpuPct ?? '', p.cpuPct]),
+  );
+  return [verdictLine, '', main, '', `Per process (last run):`, '', perProcess].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const command = `node dist/bench/scenarios/headline.js ${process.argv.slice(2).join(' ')}`.trim();
+  const results: RunResult[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    process.stderr.write(
+      `headline run ${run + 1}/${options.runs}: ${options.connections} connections, ${options.nodes} nodes, ${options.workers} workers, ${options.rate}+${options.userRate} publications/s for ${options.seconds} s, churn ${options.churn}/s\n`,
+    );
+    results.push(await runOnce(options, run));
+  }
+  const summary = summaryMarkdown(results, options);
+  const last = results[results.length - 1] as RunResult;
+  const charts = [
+    {
+      id: 'headline-memory-vs-connections',
+      title: 'Memory (RSS) against connections during the ramp',
+      xLabel: 'connections joined',
+      yLabel: 'RSS MB',
+      series: [
+        { name: 'all processes', points: last.rampSamples.map((s) => [s.joined, s.totalMB] as [number, number]) },
+        { name: 'Roomcast nodes', points: last.rampSamples.map((s) => [s.joined, s.nodesMB] as [number, number]) },
+        { name: 'redis-server', points: last.rampSamples.map((s) => [s.joined, s.redisMB] as [number, number]) },
+        { name: 'load workers', points: last.rampSamples.map((s) => [s.joined, s.workersMB] as [number, number]) },
+      ],
+    },
+    {
+      id: 'headline-latency-over-time',
+      title: `Delivery latency over time (${options.connections} connections)`,
+      xLabel: 'seconds into the load',
+      yLabel: 'ms',
+      series: (['p50', 'p99', 'max'] as const).map((q) => ({ name: q, points: last.latencyOverTime.map((w) => [w.atS, w[q]] as [number, number]) })),
+    },
+  ];
+  const md = [
+    `# Headline: ${options.connections.toLocaleString('en-US')} connections on ${options.nodes} nodes + Redis`,
+    '',
+    `Command: \`${command}\`  `,
+    `Machine: ${machineLine()}; clients connect to the nodes directly (one NGINX worker has the same 20,000-descriptor limit and spends two per proxied connection); ${options.runs} run(s)`,
+    '',
+    summary,
+    '',
+    '## Latency over time (last run)',
+    '',
+    table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
+    '',
+  ].join('\n');
+  process.stdout.write(md);
+  writeReport('headline', options.smoke, { command, options, summaryMarkdown: summary, charts, results }, md);
+}
+
+const parsed = parseArgs(process.argv.slice(2));
+// ramp at >= ~150 connections/s, the load, settle + verify, start/stop
+const perRunMs = 60_000 + (parsed.connections / 150) * 1000 + parsed.seconds * 1000 + 120_000;
+runMain('headline', main, parsed.runs * perRunMs);
