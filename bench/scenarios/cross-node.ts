@@ -17,11 +17,11 @@
  * Targets of the issue: Redis hop <= 2 ms p50 / 5 ms p99 at 500 msg/s into small
  * rooms; canary lag p99 < 10 ms at idle and under load.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
-import { summarizeCpuProfile, type ProfileSummary } from '../lib/cpu-profile.js';
+import { profileMarkdown as profileTables, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import { LatencyHistogram } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers, type Stream } from '../lib/rooms-run.js';
@@ -29,6 +29,7 @@ import type { RoomsGroup, RoomsWorkerStart } from '../lib/rooms-worker.js';
 import {
   BENCH_JWT_SECRET,
   argValue,
+  cpuProfileArgs,
   machineLine,
   median,
   round,
@@ -159,7 +160,7 @@ async function runTarget(target: Target, options: Options, run: number, profileD
   let workers: WorkerHandle[] = [];
   try {
     for (let n = 0; n < NODES; n++) {
-      const nodeArgs = profileDir !== null && n === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+      const nodeArgs = n === 0 ? cpuProfileArgs(profileDir ?? undefined) : [];
       nodes.push(await startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-node${n + 1}`, DRAIN_TIMEOUT_MS: '1000' }, nodeArgs }));
     }
     const { perWorker, membersPerRoom } = memberGroups(options, nodes);
@@ -239,13 +240,8 @@ async function runTarget(target: Target, options: Options, run: number, profileD
     }
   } finally {
     await stopWorkers(workers);
-    if (profileDir !== null && nodes[0]) {
-      // A graceful exit writes the .cpuprofile (SIGTERM: drain, then exit 0).
-      const first = nodes[0];
-      const exited = new Promise<void>((r) => first.child.once('exit', () => r()));
-      if (first.child.exitCode === null) first.child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000)]);
-    }
+    // A clean exit writes the .cpuprofile (SIGTERM: drain, then exit 0).
+    if (profileDir !== null && nodes[0]) await stopServer(nodes[0], 'SIGTERM');
     for (const node of nodes) await stopServer(node);
     await redis.stop();
   }
@@ -368,13 +364,7 @@ function summaryMarkdown(summaries: TargetSummary[], options: Options): string {
 }
 
 function profileMarkdown(profile: ProfileSummary): string {
-  return [
-    `Profile of the publishing Roomcast node (node --cpu-prof, one extra run): ${profile.busyMs} ms busy of ${profile.totalMs} ms.`,
-    '',
-    table(['area', 'self ms', 'self % of busy'], profile.topAreas.map((a) => [a.area, a.selfMs, a.selfPct])),
-    '',
-    table(['function', 'where', 'self ms', 'self % of busy'], profile.topFunctions.map((f) => [f.name, f.where, f.selfMs, f.selfPct])),
-  ].join('\n');
+  return ['Profile of the publishing Roomcast node (node --cpu-prof over a whole extra run, start-up included):', '', profileTables(profile)].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -394,7 +384,7 @@ async function main(): Promise<void> {
       process.stderr.write(`roomcast profiled run (not counted): node 1 under --cpu-prof\n`);
       results.push(await runTarget('roomcast', options, options.runs, dir));
       const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file !== undefined) profile = summarizeCpuProfile(join(dir, file));
+      if (file !== undefined) profile = summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
       else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
