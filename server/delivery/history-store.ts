@@ -17,6 +17,8 @@ import type { JsonValue, Message, StreamPosition } from '../../shared/index.js';
 export interface NewPublication {
   event: string;
   data: JsonValue;
+  /** `data` as JSON text when the caller already has it (a store that serialises uses it instead of serialising again). */
+  dataJson?: string;
   ts: number;
   from?: string;
 }

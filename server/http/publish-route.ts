@@ -29,13 +29,14 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
     const rooms = body.rooms ?? [body.room as string];
     const results: PublishResult[] = [];
     try {
-      publisher.checkData(body.data);
+      const dataJson = publisher.checkData(body.data);
       for (const room of new Set(rooms)) {
         const outcome = await publisher.publish({
           namespace,
           room,
           event: body.event,
           data: body.data,
+          dataJson,
           ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         });
         results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });

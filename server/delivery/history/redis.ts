@@ -76,7 +76,7 @@ export class RedisHistoryStore implements HistoryStore {
       this.options.ttlSeconds,
       this.options.size,
       publication.event,
-      JSON.stringify(publication.data),
+      publication.dataJson ?? JSON.stringify(publication.data),
       publication.ts,
       publication.from ?? '',
       idempotencyKey === undefined ? 'ref' : 'full',
