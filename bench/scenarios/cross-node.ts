@@ -176,9 +176,12 @@ async function runTarget(target: Target, options: Options, run: number, profileD
     const started = await startRoomsWorkers(starts, label);
     workers = started.workers;
 
-    // Idle: nothing published; the canary probes once a second.
-    await sleep(options.idleMs);
-    const canaryIdle = target === 'roomcast' ? await Promise.all(nodes.map(canaryOf)) : [];
+    // Idle: nothing published; the canary probes once a second (Roomcast only: the baseline has no canary).
+    const canaryIdle: Array<Canary | null> = [];
+    if (target === 'roomcast' && profileDir === null) {
+      await sleep(options.idleMs);
+      canaryIdle.push(...(await Promise.all(nodes.map(canaryOf))));
+    }
 
     const publisher = httpPublisher(target, nodes[0]?.url ?? '');
     const rooms = Object.keys(membersPerRoom);
