@@ -101,6 +101,8 @@ export const sumOf = (values: number[]): number => values.filter(Number.isFinite
 export interface FleetOptions {
   connections: number;
   workers: number;
+  /** Global index of the first client (default 0): clients g get sub bench-<g>, group g / groupSize. */
+  firstIndex?: number;
   urls: string[];
   reconnectUrls?: string[];
   groupSize: number;
@@ -151,7 +153,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       urls: options.urls,
       ...(options.reconnectUrls !== undefined ? { reconnectUrls: options.reconnectUrls } : {}),
       count,
-      firstIndex: w * perWorker,
+      firstIndex: (options.firstIndex ?? 0) + w * perWorker,
       groupSize: options.groupSize,
       jwtSecret: BENCH_JWT_SECRET,
       addresses: sourceAddresses(w, 8),

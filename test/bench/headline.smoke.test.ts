@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import { runBenchSmoke } from '../support/bench-smoke.js';
+
+interface HeadlineReport {
+  summaryMarkdown: string;
+  charts: Array<{ id: string; series: Array<{ points: Array<[number, number]> }> }>;
+  results: Array<{
+    connections: number;
+    connected: number;
+    heldAtEnd: boolean;
+    published: number;
+    publishErrors: number;
+    deliveries: number;
+    p50: number;
+    p99: number;
+    verdict: { lost: number; duplicates: number; recoveredFalse: number };
+    churned: number;
+    recoveries: number;
+    totalMemoryMB: number;
+    cpuLoad: Array<{ name: string; cpuPct: number }>;
+  }>;
+}
+
+describe('bench smoke: headline (scenario 4)', function () {
+  this.timeout(180_000);
+
+  it('connects every client over two Redis-backed nodes, delivers every group and personal publication exactly once across churn, and reports memory and CPU', async () => {
+    const { report } = await runBenchSmoke('scenarios/headline.js', [], 170_000);
+    const { results, charts, summaryMarkdown } = report as unknown as HeadlineReport;
+    expect(results).to.have.length(1);
+    const [run] = results;
+    if (!run) throw new Error('no run');
+    expect(run.connected).to.equal(run.connections);
+    expect(run.heldAtEnd).to.equal(true);
+    expect(run.published).to.be.greaterThan(0);
+    expect(run.publishErrors).to.equal(0);
+    expect(run.deliveries).to.be.greaterThan(run.published);
+    expect(run.verdict.lost).to.equal(0);
+    expect(run.verdict.duplicates).to.equal(0);
+    expect(run.verdict.recoveredFalse).to.equal(0);
+    expect(run.churned, 'churn exercised').to.be.greaterThan(0);
+    expect(run.recoveries).to.be.greaterThan(0);
+    expect(run.p50).to.be.greaterThan(0);
+    expect(run.p99).to.be.greaterThan(0);
+    expect(run.totalMemoryMB).to.be.greaterThan(0);
+    for (const p of run.cpuLoad) expect(p.cpuPct, p.name).to.be.at.least(0);
+    expect(summaryMarkdown).to.match(/Target .*: (met|missed)/);
+    expect(charts.map((c) => c.id)).to.include.members(['headline-memory-vs-connections', 'headline-latency-over-time']);
+    for (const chart of charts) expect(chart.series.some((s) => s.points.length > 0), chart.id).to.equal(true);
+  });
+});
