@@ -108,6 +108,8 @@ interface Memory {
 
 interface Point extends Memory {
   connections: number;
+  /** server CPU per connection accepted since the previous point, µs (does it grow with N?) */
+  cpuPerConnUs: number;
 }
 
 function startMeasured(target: Target): Promise<ServerHandle> {
@@ -158,8 +160,7 @@ interface Grown {
 }
 
 /** Grows the workers to `total` connections between them; resolves with their sums. */
-async function growTo(workers: WorkerHandle[], total: number, bar: Progress): Promise<Grown & { errors: string[] }> {
-  const progress = new Map<number, number>();
+async function growTo(workers: WorkerHandle[], total: number, bar: Progress, progress = new Map<number, number>()): Promise<Grown & { errors: string[] }> {
   const replies = await Promise.all(
     workers.map((worker, w) => {
       const upTo = Math.floor((total * (w + 1)) / workers.length) - Math.floor((total * w) / workers.length);
@@ -221,6 +222,7 @@ async function runTarget(target: Target, options: Options, run: number): Promise
     workers = await startWorkers(target, server, options);
     const bar = new Progress(`${target} run ${run + 1}: connecting`, options.connections);
     const points: Point[] = [];
+    const progress = new Map<number, number>();
     let rampS = 0;
     let serverCpuS = 0;
     let grown: Grown & { errors: string[] } = { connected: 0, failed: 0, dropped: 0, errors: [] };
@@ -228,16 +230,18 @@ async function runTarget(target: Target, options: Options, run: number): Promise
     for (const total of checkpoints(options)) {
       const cpu0 = processCpuSeconds(server.pid);
       const t0 = performance.now();
-      grown = await growTo(workers, total, bar);
+      const before = grown.connected;
+      grown = await growTo(workers, total, bar, progress);
       rampS += (performance.now() - t0) / 1000;
-      serverCpuS += processCpuSeconds(server.pid) - cpu0;
+      const segmentCpuS = processCpuSeconds(server.pid) - cpu0;
+      serverCpuS += segmentCpuS;
       if (grown.errors.length > 0) process.stderr.write(`\n  ${target}: connect errors (${grown.failed} failed), first: ${grown.errors[0]}\n`);
       if (grown.connected === 0) throw new Error(`${target}: no connection succeeded`);
       await sleep(options.settleMs);
-      points.push({ connections: grown.connected, ...(await measure(ipc)) });
+      points.push({ connections: grown.connected, cpuPerConnUs: round((segmentCpuS / Math.max(1, grown.connected - before)) * 1e6, 0), ...(await measure(ipc)) });
     }
     const loadGenCpuS = workers.reduce((a, w) => a + processCpuSeconds(w.pid), 0) - genCpu0;
-    const last = points[points.length - 1] ?? { connections: 0, ...baseline };
+    const last = points[points.length - 1] ?? { connections: 0, cpuPerConnUs: Number.NaN, ...baseline };
     const n = last.connections;
     const result: TargetRun = {
       target,
@@ -404,7 +408,22 @@ function charts(results: TargetRun[], targets: Target[], connections: number): C
     }
     return points;
   };
+  const cpuCurve = (target: Target): Array<[number, number]> => {
+    const mine = results.filter((r) => r.target === target);
+    const length = Math.min(...mine.map((r) => r.points.length));
+    return Array.from({ length: mine.length > 0 ? length : 0 }, (_, i): [number, number] => [
+      round(median(mine.map((r) => r.points[i]?.connections ?? Number.NaN)), 0),
+      round(median(mine.map((r) => r.points[i]?.cpuPerConnUs ?? Number.NaN)), 0),
+    ]);
+  };
   return [
+    {
+      id: 'capacity-cpu',
+      title: 'Server CPU per accepted connection (connect + auth + 2 joins) against connections already held',
+      xLabel: 'connections',
+      yLabel: 'server CPU per connection (µs)',
+      series: targets.map((t) => ({ name: t, points: cpuCurve(t) })),
+    },
     {
       id: 'capacity-rss',
       title: `Server RSS after GC against idle connections (each in 2 rooms), up to ${connections}`,
@@ -472,12 +491,12 @@ function markdown(results: TargetRun[], summary: string, options: Options, comma
     results.map((r) => [r.target, r.run + 1, r.connected, r.failed, r.dropped, round(r.rssPerConn / KIB), round(r.heapPerConn / KIB), r.cpuPerConnUs, r.rampS, r.loadGenCpuS]),
   );
   const curve = table(
-    ['target', 'run', ...['0', ...(results[0]?.points.map((p) => String(p.connections)) ?? [])].map((c) => `RSS/heap MiB @${c}`)],
+    ['target', 'run', ...['0', ...(results[0]?.points.map((p) => String(p.connections)) ?? [])].map((c) => `@${c}`)],
     results.map((r) => [
       r.target,
       r.run + 1,
       `${round(r.baseline.rss / MIB, 1)} / ${round(r.baseline.heapUsed / MIB, 1)}`,
-      ...r.points.map((p) => `${round(p.rss / MIB, 1)} / ${round(p.heapUsed / MIB, 1)}`),
+      ...r.points.map((p) => `${round(p.rss / MIB, 1)} / ${round(p.heapUsed / MIB, 1)} / ${p.cpuPerConnUs}`),
     ]),
   );
   return [
@@ -492,7 +511,7 @@ function markdown(results: TargetRun[], summary: string, options: Options, comma
     '',
     runs,
     '',
-    '## Memory against connections (RSS / heapUsed, MiB)',
+    '## Memory against connections (RSS MiB / heapUsed MiB / server CPU µs per connection opened since the previous point)',
     '',
     curve,
     '',

@@ -33,7 +33,7 @@ describe('bench smoke: capacity (scenario 1)', function () {
     expect(summaryMarkdown).to.match(/RSS per idle connection <= 1.5x bare ws: \*\*(met|missed)\*\*/);
     expect(profile?.connections).to.be.greaterThan(0);
     expect(profile?.classes.length).to.be.greaterThan(0);
-    expect(charts.map((c) => c.id)).to.have.members(['capacity-rss', 'capacity-heap']);
-    for (const chart of charts) expect(chart.series.every((s) => s.points.length > 1)).to.equal(true);
+    expect(charts.map((c) => c.id)).to.have.members(['capacity-cpu', 'capacity-rss', 'capacity-heap']);
+    for (const chart of charts) expect(chart.series.every((s) => s.points.length > 1), chart.id).to.equal(true);
   });
 });

@@ -1,0 +1,374 @@
+/**
+ * Scenario 6, the cost of guarantees: Roomcast with history on (HISTORY_SIZE=1000,
+ * the default) against history off (HISTORY_SIZE=0: offsets still assigned, no
+ * entries kept), at the same load, on one node in memory mode and on one node
+ * with REDIS_URL (a redis-server started here on a free port, fresh per
+ * configuration). Load: `--members` connections spread over `--rooms` rooms,
+ * publications over the HTTP API at `--rate` per second round-robin over the
+ * rooms, a warm-up step then `--steps` measured steps of `--step-s` seconds,
+ * each drained until every member has every publication.
+ *
+ * Per step: deliveries, p50/p99 latency (HTTP publish to delivery), lost,
+ * server CPU per delivery and per publication, redis-server CPU. Per
+ * configuration the median over steps, then medians over `--runs` (on/off
+ * order alternates per run). Target of the issue: history on costs <= 15% more
+ * server CPU per delivery than off, judged per mode.
+ *
+ *   npm run bench:history-cost -- [--modes memory,redis] [--members 500] [--rooms 50]
+ *     [--rate 200] [--steps 3] [--step-s 10] [--workers 2] [--runs 3] [--smoke]
+ *
+ * Output: tables on stdout, JSON + Markdown in bench/reports/.
+ */
+import { processCpuSeconds } from '../lib/proc-cpu.js';
+import { LatencyHistogram } from '../lib/lean-client.js';
+import type { RoomsWorkerStart } from '../lib/rooms-worker.js';
+import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers } from '../lib/rooms-run.js';
+import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import {
+  BENCH_JWT_SECRET,
+  argValue,
+  machineLine,
+  median,
+  ratio,
+  round,
+  runMain,
+  sleep,
+  sourceAddresses,
+  startTarget,
+  stopServer,
+  stopWorkers,
+  table,
+  writeReport,
+  type ServerHandle,
+  type WorkerHandle,
+} from '../lib/harness.js';
+
+type Mode = 'memory' | 'redis';
+const MODES: readonly Mode[] = ['memory', 'redis'];
+const TARGET_OVERHEAD = 0.15;
+const HISTORY_ON = '1000';
+
+interface Options {
+  modes: Mode[];
+  members: number;
+  rooms: number;
+  rate: number;
+  steps: number;
+  stepMs: number;
+  warmMs: number;
+  workers: number;
+  runs: number;
+  stallMs: number;
+  drainMaxMs: number;
+  smoke: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string): string | undefined => argValue(argv, name);
+  const smoke = argv.includes('--smoke');
+  const modes = (get('modes') ?? MODES.join(',')).split(',').map((m) => m.trim()) as Mode[];
+  for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
+  return {
+    modes,
+    smoke,
+    members: Number(get('members') ?? (smoke ? 20 : 500)),
+    rooms: Number(get('rooms') ?? (smoke ? 4 : 50)),
+    rate: Number(get('rate') ?? (smoke ? 40 : 200)),
+    steps: Number(get('steps') ?? (smoke ? 1 : 3)),
+    stepMs: Number(get('step-s') ?? (smoke ? 2 : 10)) * 1000,
+    warmMs: smoke ? 500 : 3000,
+    workers: Number(get('workers') ?? (smoke ? 1 : 2)),
+    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
+    stallMs: smoke ? 300 : 1000,
+    drainMaxMs: smoke ? 3000 : 20_000,
+  };
+}
+
+interface StepResult {
+  published: number;
+  pubErrors: number;
+  deliveries: number;
+  lost: number;
+  p50: number;
+  p99: number;
+  serverCpuPct: number;
+  serverCpuPerDeliveryUs: number;
+  serverCpuPerPublicationUs: number;
+  redisCpuPct: number;
+  redisCpuPerDeliveryUs: number;
+}
+
+interface ConfigRun {
+  mode: Mode;
+  history: boolean;
+  run: number;
+  connected: number;
+  steps: StepResult[];
+  /** medians over the measured steps */
+  cpuPerDeliveryUs: number;
+  cpuPerPublicationUs: number;
+  serverCpuPct: number;
+  redisCpuPct: number;
+  redisCpuPerDeliveryUs: number;
+  p50: number;
+  p99: number;
+  lost: number;
+  pubErrors: number;
+}
+
+function roomName(r: number): string {
+  return `bench:h${r}`;
+}
+
+async function runConfig(mode: Mode, history: boolean, options: Options, run: number): Promise<ConfigRun> {
+  const label = `${mode} history ${history ? 'on' : 'off'} run ${run + 1}`;
+  let redis: RedisProcess | null = null;
+  let server: ServerHandle | null = null;
+  let workers: WorkerHandle[] = [];
+  const publisher: { close(): void }[] = [];
+  try {
+    if (mode === 'redis') redis = await startRedis();
+    server = await startTarget('roomcast', { env: { HISTORY_SIZE: history ? HISTORY_ON : '0', ...(redis ? { REDIS_URL: redis.url } : {}) } });
+    // Members spread evenly over the rooms; rooms split over the workers.
+    const membersPerRoom: Record<string, number> = {};
+    for (let m = 0; m < options.members; m++) membersPerRoom[roomName(m % options.rooms)] = (membersPerRoom[roomName(m % options.rooms)] ?? 0) + 1;
+    const starts: RoomsWorkerStart[] = Array.from({ length: options.workers }, (_, w) => ({
+      type: 'start',
+      target: 'roomcast',
+      groups: Object.entries(membersPerRoom)
+        .filter((_entry, r) => r % options.workers === w)
+        .map(([room, count]) => ({ url: server?.url ?? '', room, count, cls: 'member' })),
+      addresses: sourceAddresses(w),
+      jwtSecret: BENCH_JWT_SECRET,
+      subPrefix: `hist-w${w}`,
+    }));
+    const started = await startRoomsWorkers(
+      starts.filter((s) => s.groups.length > 0),
+      `${label}: joining`,
+    );
+    workers = started.workers;
+    const http = httpPublisher('roomcast', server.url);
+    publisher.push(http);
+    const stream = { rate: options.rate, room: (seq: number) => roomName(seq % options.rooms) };
+    const seqBase = { next: 0 };
+    const steps: StepResult[] = [];
+    // Phase 0 warms up the JIT and the connections; not counted.
+    for (let phase = 0; phase <= options.steps; phase++) {
+      const durationMs = phase === 0 ? options.warmMs : options.stepMs;
+      const cpu0 = processCpuSeconds(server.pid);
+      const redisCpu0 = redis ? processCpuSeconds(redis.pid) : 0;
+      const began = performance.now();
+      const outcome = await publishPhase(http, [stream], phase, durationMs, seqBase);
+      const wanted = expectedDeliveries(outcome.published, membersPerRoom);
+      const stats = await drainAndCollect(workers, phase, outcome.published, wanted, options.stallMs, options.drainMaxMs);
+      const wall = (performance.now() - began) / 1000;
+      const serverCpu = processCpuSeconds(server.pid) - cpu0;
+      const redisCpu = redis ? processCpuSeconds(redis.pid) - redisCpu0 : 0;
+      const merged = mergeClasses(stats).get('member');
+      const h = merged?.histogram ?? new LatencyHistogram();
+      const deliveries = merged?.received ?? 0;
+      const published = Object.values(outcome.published).reduce((a, b) => a + b, 0);
+      if (phase === 0) continue;
+      const step: StepResult = {
+        published,
+        pubErrors: outcome.errors,
+        deliveries,
+        lost: merged?.lost ?? wanted,
+        p50: round(h.quantile(0.5)),
+        p99: round(h.quantile(0.99)),
+        serverCpuPct: round((serverCpu / wall) * 100),
+        serverCpuPerDeliveryUs: deliveries > 0 ? round((serverCpu / deliveries) * 1e6) : Number.NaN,
+        serverCpuPerPublicationUs: published > 0 ? round((serverCpu / published) * 1e6) : Number.NaN,
+        redisCpuPct: round((redisCpu / wall) * 100),
+        redisCpuPerDeliveryUs: deliveries > 0 ? round((redisCpu / deliveries) * 1e6, 3) : Number.NaN,
+      };
+      steps.push(step);
+      process.stderr.write(
+        `  ${label} step ${phase}: ${published} published, ${deliveries} deliveries, lost ${step.lost}, p50 ${step.p50} p99 ${step.p99} ms, ` +
+          `server ${step.serverCpuPct}% (${step.serverCpuPerDeliveryUs} µs/delivery)${redis ? `, redis ${step.redisCpuPct}%` : ''}\n`,
+      );
+    }
+    return {
+      mode,
+      history,
+      run,
+      connected: started.connected,
+      steps,
+      cpuPerDeliveryUs: round(median(steps.map((s) => s.serverCpuPerDeliveryUs))),
+      cpuPerPublicationUs: round(median(steps.map((s) => s.serverCpuPerPublicationUs))),
+      serverCpuPct: round(median(steps.map((s) => s.serverCpuPct))),
+      redisCpuPct: round(median(steps.map((s) => s.redisCpuPct))),
+      redisCpuPerDeliveryUs: round(median(steps.map((s) => s.redisCpuPerDeliveryUs)), 3),
+      p50: round(median(steps.map((s) => s.p50))),
+      p99: round(median(steps.map((s) => s.p99))),
+      lost: steps.reduce((a, s) => a + s.lost, 0),
+      pubErrors: steps.reduce((a, s) => a + s.pubErrors, 0),
+    };
+  } finally {
+    for (const p of publisher) p.close();
+    await stopWorkers(workers);
+    if (server) await stopServer(server);
+    await redis?.stop();
+  }
+}
+
+// ---------- summary
+
+interface ConfigSummary {
+  mode: Mode;
+  history: boolean;
+  runs: number;
+  cpuPerDeliveryUs: number;
+  cpuPerDeliveryRuns: number[];
+  cpuPerPublicationUs: number;
+  serverCpuPct: number;
+  redisCpuPct: number;
+  redisCpuPerDeliveryUs: number;
+  p50: number;
+  p99: number;
+  lost: number;
+  pubErrors: number;
+}
+
+interface ModeVerdict {
+  mode: Mode;
+  onOffCpuRatio: number;
+  overheadPct: number;
+  met: boolean | null;
+  redisOnOffCpuRatio: number;
+}
+
+function summarize(results: ConfigRun[], options: Options): ConfigSummary[] {
+  return options.modes.flatMap((mode) =>
+    [true, false].map((history) => {
+      const mine = results.filter((r) => r.mode === mode && r.history === history);
+      const m = (f: (r: ConfigRun) => number, digits = 2): number => round(median(mine.map(f)), digits);
+      return {
+        mode,
+        history,
+        runs: mine.length,
+        cpuPerDeliveryUs: m((r) => r.cpuPerDeliveryUs),
+        cpuPerDeliveryRuns: mine.map((r) => r.cpuPerDeliveryUs),
+        cpuPerPublicationUs: m((r) => r.cpuPerPublicationUs, 1),
+        serverCpuPct: m((r) => r.serverCpuPct, 1),
+        redisCpuPct: m((r) => r.redisCpuPct, 1),
+        redisCpuPerDeliveryUs: m((r) => r.redisCpuPerDeliveryUs, 3),
+        p50: m((r) => r.p50),
+        p99: m((r) => r.p99),
+        lost: mine.reduce((a, r) => a + r.lost, 0),
+        pubErrors: mine.reduce((a, r) => a + r.pubErrors, 0),
+      };
+    }),
+  );
+}
+
+function verdicts(summaries: ConfigSummary[], modes: Mode[]): ModeVerdict[] {
+  return modes.map((mode) => {
+    const on = summaries.find((s) => s.mode === mode && s.history);
+    const off = summaries.find((s) => s.mode === mode && !s.history);
+    const r = ratio(on?.cpuPerDeliveryUs ?? Number.NaN, off?.cpuPerDeliveryUs ?? Number.NaN);
+    return {
+      mode,
+      onOffCpuRatio: r,
+      overheadPct: Number.isFinite(r) ? round(((on?.cpuPerDeliveryUs ?? 0) / (off?.cpuPerDeliveryUs ?? 1) - 1) * 100, 1) : Number.NaN,
+      met: Number.isFinite(r) ? r <= 1 + TARGET_OVERHEAD : null,
+      redisOnOffCpuRatio: mode === 'redis' ? ratio(on?.redisCpuPerDeliveryUs ?? Number.NaN, off?.redisCpuPerDeliveryUs ?? Number.NaN) : Number.NaN,
+    };
+  });
+}
+
+function summarySection(summaries: ConfigSummary[], vs: ModeVerdict[], options: Options): string {
+  const lines = vs.map(
+    (v) =>
+      `- ${v.mode}: history on costs ${v.overheadPct >= 0 ? '+' : ''}${v.overheadPct}% server CPU per delivery against off (on/off ${v.onOffCpuRatio}); target <= ${TARGET_OVERHEAD * 100}%: **${v.met === null ? 'not measured' : v.met ? 'met' : 'missed'}**` +
+      (v.mode === 'redis' ? `; redis-server CPU per delivery on/off ${v.redisOnOffCpuRatio}` : ''),
+  );
+  const configs = table(
+    ['mode', 'history', 'runs', 'server µs/delivery (median; per run)', 'server µs/publication', 'server CPU %', 'redis-server CPU %', 'redis µs/delivery', 'p50 ms', 'p99 ms', 'lost', 'publish errors'],
+    summaries.map((s) => [
+      s.mode,
+      s.history ? `on (${HISTORY_ON})` : 'off (0)',
+      s.runs,
+      `${s.cpuPerDeliveryUs} (${s.cpuPerDeliveryRuns.join(', ')})`,
+      s.cpuPerPublicationUs,
+      s.serverCpuPct,
+      s.mode === 'redis' ? s.redisCpuPct : '-',
+      s.mode === 'redis' ? s.redisCpuPerDeliveryUs : '-',
+      s.p50,
+      s.p99,
+      s.lost,
+      s.pubErrors,
+    ]),
+  );
+  return [
+    `Load: ${options.members} members over ${options.rooms} rooms (${round(options.members / options.rooms, 1)} each), ${options.rate} publications/s over HTTP (${round((options.rate * options.members) / options.rooms, 0)} deliveries/s), ${options.steps} step(s) of ${options.stepMs / 1000} s per configuration.`,
+    '',
+    ...lines,
+    '',
+    configs,
+  ].join('\n');
+}
+
+function charts(results: ConfigRun[], options: Options): Array<{ id: string; title: string; xLabel: string; yLabel: string; series: Array<{ name: string; points: Array<[number, number]> }> }> {
+  return [
+    {
+      id: 'history-cost-cpu',
+      title: `Server CPU per delivery by run, history on vs off (${options.rate} publications/s, ${options.members} members in ${options.rooms} rooms)`,
+      xLabel: 'run',
+      yLabel: 'server CPU per delivery (µs)',
+      series: options.modes.flatMap((mode) =>
+        [true, false].map((history) => ({
+          name: `${mode}, history ${history ? 'on' : 'off'}`,
+          points: results.filter((r) => r.mode === mode && r.history === history).map((r): [number, number] => [r.run + 1, r.cpuPerDeliveryUs]),
+        })),
+      ),
+    },
+  ];
+}
+
+function markdown(results: ConfigRun[], summary: string, options: Options, command: string): string {
+  const steps = table(
+    ['mode', 'history', 'run', 'step', 'published', 'deliveries', 'lost', 'p50 ms', 'p99 ms', 'server CPU %', 'server µs/delivery', 'server µs/publication', 'redis CPU %'],
+    results.flatMap((r) =>
+      r.steps.map((s, i) => [r.mode, r.history ? 'on' : 'off', r.run + 1, i + 1, s.published, s.deliveries, s.lost, s.p50, s.p99, s.serverCpuPct, s.serverCpuPerDeliveryUs, s.serverCpuPerPublicationUs, r.mode === 'redis' ? s.redisCpuPct : '-']),
+    ),
+  );
+  return [
+    '# The cost of guarantees: history on vs off',
+    '',
+    `Command: \`${command}\`  `,
+    `Machine: ${machineLine()}; one Roomcast node per configuration (Redis mode: with its own fresh redis-server); medians over ${options.runs} run(s), on/off order alternating per run`,
+    '',
+    summary,
+    '',
+    '## Every step',
+    '',
+    steps,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const command = `node dist/bench/scenarios/history-cost.js ${process.argv.slice(2).join(' ')}`.trim();
+  const results: ConfigRun[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    for (const mode of options.modes) {
+      for (const history of run % 2 === 0 ? [true, false] : [false, true]) {
+        process.stderr.write(`${mode} history ${history ? 'on' : 'off'} run ${run + 1}/${options.runs}: ${options.members} members in ${options.rooms} rooms, ${options.rate} publications/s\n`);
+        results.push(await runConfig(mode, history, options, run));
+        await sleep(200);
+      }
+    }
+  }
+  const summaries = summarize(results, options);
+  const vs = verdicts(summaries, options.modes);
+  const summaryMarkdown = summarySection(summaries, vs, options);
+  const md = markdown(results, summaryMarkdown, options, command);
+  process.stdout.write(md);
+  writeReport('history-cost', options.smoke, { command, options, results, summaries, verdicts: vs, targetOverhead: TARGET_OVERHEAD, summaryMarkdown, charts: charts(results, options) }, md);
+}
+
+const parsed = parseArgs(process.argv.slice(2));
+const perConfigMs = 60_000 + parsed.warmMs + parsed.steps * (parsed.stepMs + parsed.drainMaxMs + 10_000);
+runMain('history-cost', main, parsed.runs * parsed.modes.length * 2 * perConfigMs);
