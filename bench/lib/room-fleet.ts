@@ -16,6 +16,7 @@ import {
   BENCH_JWT_SECRET,
   Progress,
   askAll,
+  cpuProfileArgs,
   forkWorker,
   round,
   sleep,
@@ -35,24 +36,31 @@ export type Histogram = ReturnType<LatencyHistogram['toJSON']>;
 export interface Cluster {
   redis: RedisProcess;
   nodes: ServerHandle[];
+  profileDir?: string;
 }
 
-/** A fresh redis-server (own temp dir, free port) and `nodes` Roomcast nodes with REDIS_URL on it. */
-export async function startCluster(nodes: number, env: Record<string, string> = {}): Promise<Cluster> {
+/**
+ * A fresh redis-server (own temp dir, free port) and `nodes` Roomcast nodes with REDIS_URL on it.
+ * `profileDir`: node 1 runs under `--cpu-prof` (stopCluster stops it with SIGTERM so V8 writes the profile).
+ */
+export async function startCluster(nodes: number, env: Record<string, string> = {}, profileDir?: string): Promise<Cluster> {
   const redis = await startRedis({ extraArgs: ['--maxclients', '10000'] });
   const started: ServerHandle[] = [];
   try {
-    for (let i = 0; i < nodes; i++) started.push(await startTarget('roomcast', { env: { REDIS_URL: redis.url, ...env } }));
+    for (let i = 0; i < nodes; i++) {
+      started.push(await startTarget('roomcast', { env: { REDIS_URL: redis.url, ...env }, nodeArgs: i === 0 ? cpuProfileArgs(profileDir) : [] }));
+    }
   } catch (error) {
     for (const node of started) await stopServer(node);
     await redis.stop();
     throw error;
   }
-  return { redis, nodes: started };
+  return { redis, nodes: started, ...(profileDir !== undefined ? { profileDir } : {}) };
 }
 
+/** Stop the clients first: a profiled node 1 then drains at once and writes its profile. */
 export async function stopCluster(cluster: Cluster): Promise<void> {
-  for (const node of cluster.nodes) await stopServer(node);
+  for (const [i, node] of cluster.nodes.entries()) await stopServer(node, i === 0 && cluster.profileDir !== undefined ? 'SIGTERM' : 'SIGKILL', 60_000);
   await cluster.redis.stop();
 }
 

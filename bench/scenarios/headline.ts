@@ -13,12 +13,19 @@
  *
  *   npm run bench:headline -- [--connections 100000] [--nodes 6] [--workers 8]
  *     [--seconds 180] [--rate 500] [--user-rate 20] [--churn 20] [--concurrency 50]
- *     [--runs 1] [--smoke]
+ *     [--runs 1] [--profile] [--smoke]
+ *
+ * --profile: node 1 of the last run runs under `node --cpu-prof`; the report gets
+ * its self time by package and its top functions.
  *
  * Target: 100,000 connections held with p99 < 50 ms and nothing lost.
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  */
-import type { LatencyHistogram} from '../lib/lean-client.js';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { profileMarkdown, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
+import type { LatencyHistogram } from '../lib/lean-client.js';
 import { nowMs } from '../lib/lean-client.js';
 import {
   Publisher,
@@ -61,6 +68,7 @@ interface Options {
   concurrency: number;
   windowS: number;
   runs: number;
+  profile: boolean;
   smoke: boolean;
 }
 
@@ -80,6 +88,7 @@ function parseArgs(argv: string[]): Options {
     concurrency: Number(get('concurrency') ?? 50),
     windowS: Number(get('window-s') ?? (smoke ? 1 : 10)),
     runs: Number(get('runs') ?? 1),
+    profile: argv.includes('--profile'),
   };
   if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
   if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
@@ -125,12 +134,12 @@ interface RunResult {
 
 const groupOf = (name: string): string => (name.startsWith('node') ? 'nodes' : name.startsWith('worker') ? 'workers' : name === 'redis-server' ? 'redis' : 'bench');
 
-async function runOnce(options: Options, run: number): Promise<RunResult> {
+async function runOnce(options: Options, run: number, profileDir: string | undefined): Promise<RunResult> {
   let cluster: Cluster | null = null;
   let fleet: Fleet | null = null;
   try {
-    process.stderr.write(`  starting redis-server and ${options.nodes} nodes\n`);
-    cluster = await startCluster(options.nodes);
+    process.stderr.write(`  starting redis-server and ${options.nodes} nodes${profileDir !== undefined ? ' (node 1 under --cpu-prof)' : ''}\n`);
+    cluster = await startCluster(options.nodes, {}, profileDir);
     const c = cluster;
     const baseRss = sumOf(rssMB(clusterProcesses(c, [])).filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
     const rampSamples: RunResult['rampSamples'] = [];
@@ -282,11 +291,21 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const command = `node dist/bench/scenarios/headline.js ${process.argv.slice(2).join(' ')}`.trim();
   const results: RunResult[] = [];
+  // --profile: node 1 of the last run under --cpu-prof (one node of several: its overhead barely moves the figures)
+  let profileDir: string | undefined;
   for (let run = 0; run < options.runs; run++) {
+    if (options.profile && run === options.runs - 1) profileDir = mkdtempSync(join(tmpdir(), 'roomcast-headline-prof-'));
     process.stderr.write(
       `headline run ${run + 1}/${options.runs}: ${options.connections} connections, ${options.nodes} nodes, ${options.workers} workers, ${options.rate}+${options.userRate} publications/s for ${options.seconds} s, churn ${options.churn}/s\n`,
     );
-    results.push(await runOnce(options, run));
+    results.push(await runOnce(options, run, profileDir));
+  }
+  let profile: ProfileSummary | null = null;
+  if (profileDir !== undefined) {
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file !== undefined) profile = summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
+    else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
+    rmSync(profileDir, { recursive: true, force: true });
   }
   const summary = summaryMarkdown(results, options);
   const last = results[results.length - 1] as RunResult;
@@ -319,13 +338,14 @@ async function main(): Promise<void> {
     '',
     summary,
     '',
+    ...(profile ? ['## Profile of node 1 (last run, node --cpu-prof over the whole run: ramp, load, churn)', '', profileMarkdown(profile), ''] : []),
     '## Latency over time (last run)',
     '',
     table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
     '',
   ].join('\n');
   process.stdout.write(md);
-  writeReport('headline', options.smoke, { command, options, summaryMarkdown: summary, charts, results }, md);
+  writeReport('headline', options.smoke, { command, options, summaryMarkdown: summary, charts, results, ...(profile ? { profile } : {}) }, md);
 }
 
 const parsed = parseArgs(process.argv.slice(2));
