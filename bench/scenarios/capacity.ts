@@ -18,19 +18,23 @@
  *
  *   npm run bench:capacity -- [--connections 19500] [--step 2500] [--workers 3]
  *     [--concurrency 16] [--groups 100] [--targets roomcast,bare-ws,socketio]
- *     [--runs 3] [--profile | --no-profile] [--profile-at 2500] [--smoke]
+ *     [--runs 3] [--profile | --no-profile] [--profile-at 2500] [--cpu-prof] [--smoke]
+ *
+ * --cpu-prof: a V8 CPU profile of Roomcast during its first ramp, summarized in the report.
  *
  * Output: tables on stdout, JSON + Markdown in bench/reports/.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import type { CapacityStart } from '../lib/capacity-worker.js';
 import { HeapSnapshot, diffClasses, topGrowth } from '../soak-heapdiff.js';
+import { profileMarkdown as cpuProfileTables, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import {
   BENCH_JWT_SECRET,
   Progress,
+  cpuProfileArgs,
   TARGETS,
   argValue,
   forkWorker,
@@ -70,6 +74,8 @@ interface Options {
   settleMs: number;
   profile: 'auto' | 'on' | 'off';
   profileAt: number;
+  /** A V8 CPU profile of Roomcast during its first ramp (--cpu-prof). */
+  cpuProf: boolean;
   smoke: boolean;
 }
 
@@ -94,6 +100,7 @@ function parseArgs(argv: string[]): Options {
     // The smoke run exercises the profile path on a tiny heap.
     profile: argv.includes('--no-profile') ? 'off' : argv.includes('--profile') || smoke ? 'on' : 'auto',
     profileAt: Number(get('profile-at') ?? (smoke ? 20 : 2500)),
+    cpuProf: argv.includes('--cpu-prof'),
   };
 }
 
@@ -112,8 +119,8 @@ interface Point extends Memory {
   cpuPerConnUs: number;
 }
 
-function startMeasured(target: Target): Promise<ServerHandle> {
-  return startTarget(target, { nodeArgs: ['--expose-gc', '--import', PRELOAD], ipc: true });
+function startMeasured(target: Target, cpuProfDir?: string): Promise<ServerHandle> {
+  return startTarget(target, { nodeArgs: ['--expose-gc', '--import', PRELOAD, ...cpuProfileArgs(cpuProfDir)], ipc: true });
 }
 
 async function measure(server: WorkerHandle): Promise<Memory> {
@@ -210,10 +217,14 @@ interface TargetRun {
   /** server CPU per accepted connection (connect + auth + 2 joins), µs */
   cpuPerConnUs: number;
   loadGenCpuS: number;
+  /** --cpu-prof: where the server's CPU went during this ramp (measurement GCs included, as GC) */
+  cpuProfile?: ProfileSummary;
 }
 
 async function runTarget(target: Target, options: Options, run: number): Promise<TargetRun> {
-  const server = await startMeasured(target);
+  const profileDir = options.cpuProf && target === 'roomcast' && run === 0 ? mkdtempSync(join(tmpdir(), 'roomcast-capacity-cpu-')) : undefined;
+  const server = await startMeasured(target, profileDir);
+  let result: TargetRun | undefined;
   const ipc = ipcHandle(server.child);
   let workers: WorkerHandle[] = [];
   try {
@@ -243,7 +254,7 @@ async function runTarget(target: Target, options: Options, run: number): Promise
     const loadGenCpuS = workers.reduce((a, w) => a + processCpuSeconds(w.pid), 0) - genCpu0;
     const last = points[points.length - 1] ?? { connections: 0, cpuPerConnUs: Number.NaN, ...baseline };
     const n = last.connections;
-    const result: TargetRun = {
+    result = {
       target,
       run,
       requested: options.connections,
@@ -268,7 +279,13 @@ async function runTarget(target: Target, options: Options, run: number): Promise
     return result;
   } finally {
     await stopWorkers(workers);
-    await stopServer(server);
+    // A CPU profile is written on a clean exit: SIGTERM once the clients are gone.
+    await stopServer(server, profileDir !== undefined ? 'SIGTERM' : 'SIGKILL');
+    if (profileDir !== undefined) {
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+      if (result && file !== undefined) result.cpuProfile = summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
+      rmSync(profileDir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -485,6 +502,17 @@ function summarySection(summaries: TargetSummary[], rs: Ratio[], profile: Profil
   return [targetLine(rs).text, '', summaryTable, '', ratioTable, '', profile ? profileMarkdown(profile) : ''].join('\n');
 }
 
+function cpuProfileSection(results: TargetRun[]): string {
+  const profiled = results.find((r) => r.cpuProfile !== undefined);
+  if (!profiled?.cpuProfile) return '';
+  return [
+    `## Where Roomcast's CPU goes while accepting connections (--cpu-prof, ${profiled.target} run ${profiled.run + 1}, ${profiled.connected} connections; GC includes the forced measurement GCs)`,
+    '',
+    cpuProfileTables(profiled.cpuProfile),
+    '',
+  ].join('\n');
+}
+
 function markdown(results: TargetRun[], summary: string, options: Options, command: string): string {
   const runs = table(
     ['target', 'run', 'connected', 'failed', 'dropped', 'RSS KiB/conn', 'heap KiB/conn', 'CPU µs/conn', 'ramp s', 'load-gen CPU s'],
@@ -507,6 +535,7 @@ function markdown(results: TargetRun[], summary: string, options: Options, comma
     '',
     summary,
     '',
+    cpuProfileSection(results),
     '## Every run',
     '',
     runs,

@@ -15,7 +15,7 @@
  * server CPU per delivery than off, judged per mode.
  *
  *   npm run bench:history-cost -- [--modes memory,redis] [--members 500] [--rooms 50]
- *     [--rate 200] [--steps 3] [--step-s 10] [--workers 2] [--runs 3] [--smoke]
+ *     [--rate 200] [--steps 3] [--step-s 8] [--workers 2] [--runs 3] [--smoke]
  *
  * Output: tables on stdout, JSON + Markdown in bench/reports/.
  */
@@ -75,7 +75,7 @@ function parseArgs(argv: string[]): Options {
     rooms: Number(get('rooms') ?? (smoke ? 4 : 50)),
     rate: Number(get('rate') ?? (smoke ? 40 : 200)),
     steps: Number(get('steps') ?? (smoke ? 1 : 3)),
-    stepMs: Number(get('step-s') ?? (smoke ? 2 : 10)) * 1000,
+    stepMs: Number(get('step-s') ?? (smoke ? 2 : 8)) * 1000,
     warmMs: smoke ? 500 : 3000,
     workers: Number(get('workers') ?? (smoke ? 1 : 2)),
     runs: Number(get('runs') ?? (smoke ? 1 : 3)),
