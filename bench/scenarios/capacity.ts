@@ -330,12 +330,15 @@ async function profileRoomcast(options: Options): Promise<Profile> {
     const deltas = diffClasses(beforeClasses, afterSnapshot.classes());
     const selfBytes = deltas.reduce((a, d) => a + d.sizeDelta, 0);
     const top = topGrowth(deltas, 25).bySize.filter((d) => d.sizeDelta > 0);
+    // Who holds the biggest few and the named per-connection objects (Socket, IncomingMessage, Timeout...):
+    // each is a walk over every edge, slow on a big snapshot, so not for every class.
+    const generic = new Set(['Object', 'Array', 'Map', 'Set', 'Generator']);
+    const withRetainers = (name: string, index: number): boolean => index < 4 || (/^[A-Z]/.test(name) && !generic.has(name));
     const classes: ProfileClass[] = top.map((d, index) => ({
       name: d.name,
       countPerConn: round(d.countDelta / n, 2),
       bytesPerConn: round(d.sizeDelta / n, 0),
-      // Who holds the biggest few (the walk over every edge is slow on a big snapshot).
-      ...(index < 6 ? { retainers: afterSnapshot.retainersOf(d.name, 4) } : {}),
+      ...(withRetainers(d.name, index) ? { retainers: afterSnapshot.retainersOf(d.name, 4) } : {}),
     }));
     return { connections: n, heapPerConn: round((after.heapUsed - before.heapUsed) / n, 0), selfBytesPerConn: round(selfBytes / n, 0), classes };
   } finally {
