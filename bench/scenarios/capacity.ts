@@ -120,7 +120,12 @@ interface Point extends Memory {
 }
 
 function startMeasured(target: Target, cpuProfDir?: string): Promise<ServerHandle> {
-  return startTarget(target, { nodeArgs: ['--expose-gc', '--import', PRELOAD, ...cpuProfileArgs(cpuProfDir)], ipc: true });
+  return startTarget(target, {
+    nodeArgs: ['--expose-gc', '--import', PRELOAD, ...cpuProfileArgs(cpuProfDir)],
+    ipc: true,
+    // Profiled: a short drain, so the SIGTERM that writes the profile ends well within stopServer's grace.
+    ...(cpuProfDir !== undefined ? { env: { DRAIN_TIMEOUT_MS: '3000' } } : {}),
+  });
 }
 
 async function measure(server: WorkerHandle): Promise<Memory> {
