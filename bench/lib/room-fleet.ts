@@ -231,8 +231,12 @@ export class Publisher {
 
   /** Publishes `{ bt: nowMs() }` into group room `group` or personal room of client `user`, on the next node in turn. */
   publish(kind: 'group' | 'user', n: number): Promise<void> {
-    const room = kind === 'group' ? `group:${n}` : `user:bench-${n}`;
     const target = this.targets[this.next++ % this.targets.length] as { agent: Agent; hostname: string; port: number };
+    return this.send(kind, n, target, true);
+  }
+
+  private send(kind: 'group' | 'user', n: number, target: { agent: Agent; hostname: string; port: number }, mayRetry: boolean): Promise<void> {
+    const room = kind === 'group' ? `group:${n}` : `user:bench-${n}`;
     const body = JSON.stringify({ room, event: 'bench', data: { bt: nowMs() } });
     return new Promise<void>((resolveDone) => {
       const fail = (why: string): void => {
@@ -265,7 +269,12 @@ export class Publisher {
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (error) => fail(String(error)));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed as idle just as it was reused: the request was never read
+        // (Node's documented case for a retry), so sending it again cannot publish twice.
+        if (mayRetry && req.reusedSocket && error.code === 'ECONNRESET') void this.send(kind, n, target, false).then(resolveDone);
+        else fail(String(error));
+      });
       req.end(body);
     });
   }
