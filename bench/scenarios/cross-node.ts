@@ -17,7 +17,7 @@
  * Targets of the issue: Redis hop <= 2 ms p50 / 5 ms p99 at 500 msg/s into small
  * rooms; canary lag p99 < 10 ms at idle and under load.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
@@ -30,6 +30,7 @@ import {
   BENCH_JWT_SECRET,
   argValue,
   cpuProfileArgs,
+  repoRoot,
   machineLine,
   median,
   round,
@@ -366,8 +367,59 @@ function summaryMarkdown(summaries: TargetSummary[], options: Options): string {
   ].join('\n');
 }
 
-function profileMarkdown(profile: ProfileSummary): string {
-  return ['Profile of the publishing Roomcast node (node --cpu-prof over a whole extra run, start-up included):', '', profileTables(profile)].join('\n');
+interface ProfileFile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * For the heaviest native / node-core functions by self time (writev, ...), who
+ * called them: the first frame up the stack outside node core, with its package.
+ */
+function nativeCallers(profile: ProfileFile, top = 4, perFunction = 5): Array<{ fn: string; callers: Array<{ caller: string; ms: number }> }> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const isCore = (url: string): boolean => url === '' || url.startsWith('node:');
+  const byFn = new Map<string, Map<string, number>>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || !isCore(frame.url) || frame.functionName.startsWith('(')) continue;
+    let up = parent.get(id);
+    while (up !== undefined && isCore(byId.get(up)?.callFrame.url ?? '')) up = parent.get(up);
+    const callerFrame = up !== undefined ? byId.get(up)?.callFrame : undefined;
+    const caller = callerFrame
+      ? `${callerFrame.functionName || '(anonymous)'} ${callerFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/')}:${callerFrame.lineNumber + 1}`
+      : '(no JS caller)';
+    const callers = byFn.get(frame.functionName) ?? new Map<string, number>();
+    callers.set(caller, (callers.get(caller) ?? 0) + us);
+    byFn.set(frame.functionName, callers);
+  }
+  const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+  return [...byFn.entries()]
+    .sort((a, b) => total(b[1]) - total(a[1]))
+    .slice(0, top)
+    .map(([fn, callers]) => ({
+      fn,
+      callers: [...callers.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, perFunction)
+        .map(([caller, us]) => ({ caller, ms: Math.round(us / 1000) })),
+    }));
+}
+
+function profileMarkdown(profile: ProfileSummary, callers: ReturnType<typeof nativeCallers> = []): string {
+  const callerTable =
+    callers.length > 0
+      ? table(
+          ['native / node-core function', 'first caller outside node core', 'self ms'],
+          callers.flatMap((c) => c.callers.map((k) => [c.fn, k.caller, k.ms])),
+        )
+      : '';
+  return ['Profile of the publishing Roomcast node (node --cpu-prof over a whole extra run, start-up included):', '', profileTables(profile), '', callerTable].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -381,13 +433,22 @@ async function main(): Promise<void> {
     }
   }
   let profile: ProfileSummary | null = null;
+  let callers: ReturnType<typeof nativeCallers> = [];
+  let profileFile: string | null = null;
   if (options.profile && options.targets.includes('roomcast')) {
     const dir = mkdtempSync(join(tmpdir(), 'roomcast-cross-node-prof-'));
     try {
       process.stderr.write(`roomcast profiled run (not counted): node 1 under --cpu-prof\n`);
       results.push(await runTarget('roomcast', options, options.runs, dir));
       const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file !== undefined) profile = summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
+      if (file !== undefined) {
+        const raw = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileFile;
+        profile = summarizeProfile(raw, 20);
+        callers = nativeCallers(raw);
+        // Kept beside the reports (not committed) for a closer look, e.g. in Chrome DevTools.
+        profileFile = join(repoRoot, 'bench/reports', `cross-node-node1-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.cpuprofile`);
+        copyFileSync(join(dir, file), profileFile);
+      }
       else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -434,7 +495,7 @@ async function main(): Promise<void> {
     '',
     summary,
     '',
-    profile ? profileMarkdown(profile) : '',
+    profile ? profileMarkdown(profile, callers) : '',
     '',
     '## Every run',
     '',
@@ -442,7 +503,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   process.stdout.write(md);
-  writeReport('cross-node', options.smoke, { command, options, results, summaries, targetsMet: met, profile, summaryMarkdown: summary + (profile ? `\n\n${profileMarkdown(profile)}` : ''), charts }, md);
+  writeReport('cross-node', options.smoke, { command, options, results, summaries, targetsMet: met, profile, profileCallers: callers, profileFile, summaryMarkdown: summary + (profile ? `\n\n${profileMarkdown(profile, callers)}` : ''), charts }, md);
 }
 
 const parsed = parseArgs(process.argv.slice(2));
