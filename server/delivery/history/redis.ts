@@ -68,11 +68,23 @@ export class RedisHistoryStore implements HistoryStore {
    * when the publisher gave none) until Redis answers, which tells stored from
    * not stored; past APPEND_SETTLE_MS it is OutcomeUnknownError.
    */
+  /**
+   * The epoch a room gets if its meta is missing. Random bytes per call cost a
+   * synchronous syscall on every publish, so one candidate is offered until a
+   * room takes it (the scripts answer with the epoch in force); then a fresh
+   * one, so a room re-created later never gets an epoch it had before.
+   */
+  private epochCandidate = newEpoch();
+
+  private noteEpoch(epoch: string): void {
+    if (epoch === this.epochCandidate) this.epochCandidate = newEpoch();
+  }
+
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
     const keys = historyKeys(namespace, room);
     const retryKey = idempotencyKey ?? `retry:${randomUUID()}`;
     const args = [
-      newEpoch(),
+      this.epochCandidate,
       this.options.ttlSeconds,
       this.options.size,
       publication.event,
@@ -107,6 +119,7 @@ export class RedisHistoryStore implements HistoryStore {
       return { message: toMessage(room, stored.e ?? '', Number(stored.o), stored), duplicate: true };
     }
     const [, epoch, offset] = reply;
+    this.noteEpoch(epoch);
     const message: Message = { room, event: publication.event, data: publication.data, offset: Number(offset), epoch, ts: publication.ts };
     if (publication.from !== undefined) message.from = publication.from;
     return { message, duplicate: false };
@@ -120,8 +133,9 @@ export class RedisHistoryStore implements HistoryStore {
   async read(namespace: string, room: string, since: StreamPosition | undefined, limit: number): Promise<HistoryRead> {
     const keys = historyKeys(namespace, room);
     const [epoch, last, verdict, entries] = (await redisCall('read', () =>
-      READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], [newEpoch(), this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit]),
+      READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], [this.epochCandidate, this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit]),
     )) as [string, number, 0 | 1 | 2, StreamEntry[]];
+    this.noteEpoch(epoch);
     const head = { epoch, offset: Number(last) };
     if (verdict === 0) return { ...head, recovered: false, messages: [] };
     if (verdict === 1 || limit === 0) return { ...head, recovered: true, messages: [] };
