@@ -10,7 +10,7 @@ import { Agent, request } from 'node:http';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
 import { LatencyHistogram, nowMs } from './lean-client.js';
 import { processCpuSeconds, processRssBytes } from './proc-cpu.js';
-import type { RoomWorkerCounters, RoomWorkerStart, RoomWorkerStats } from './room-worker.js';
+import { RECONNECT_SCALE, type RoomWorkerCounters, type RoomWorkerStart, type RoomWorkerStats } from './room-worker.js';
 import {
   BENCH_API_KEY,
   BENCH_JWT_SECRET,
@@ -371,6 +371,7 @@ export async function verifyAll(fleet: Fleet, publisher: Publisher, maxMs: numbe
 export interface FleetStats {
   latency: LatencyHistogram;
   windows: Map<number, LatencyHistogram>;
+  /** Per-client reconnect / recovery times, recorded in units of RECONNECT_SCALE ms: read them with percentiles(h, RECONNECT_SCALE). */
   reconnectMs: LatencyHistogram;
   recoverMs: LatencyHistogram;
   reconnectedAt: number[];
@@ -405,7 +406,9 @@ export async function collectAll(fleet: Fleet): Promise<FleetStats> {
   return stats;
 }
 
-/** p50/p99/max of a histogram, rounded. */
-export function percentiles(h: LatencyHistogram): { p50: number; p99: number; max: number; count: number } {
-  return { p50: round(h.quantile(0.5)), p99: round(h.quantile(0.99)), max: round(h.max), count: h.total };
+/** p50/p99/max of a histogram (recorded in units of `scale` ms), in ms, rounded. */
+export function percentiles(h: LatencyHistogram, scale = 1): { p50: number; p99: number; max: number; count: number } {
+  return { p50: round(h.quantile(0.5) * scale), p99: round(h.quantile(0.99) * scale), max: round(h.max * scale), count: h.total };
 }
+
+export { RECONNECT_SCALE };

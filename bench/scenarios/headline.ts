@@ -35,6 +35,7 @@ import type { LatencyHistogram } from '../lib/lean-client.js';
 import { nowMs } from '../lib/lean-client.js';
 import {
   Publisher,
+  RECONNECT_SCALE,
   clusterProcesses,
   collectAll,
   cpuBetween,
@@ -231,8 +232,8 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       churned: stats.counters.churned ?? 0,
       recoveries: stats.counters.recoveries ?? 0,
       recoveredMessages: stats.counters.recoveredMessages ?? 0,
-      rejoinP50: round(stats.recoverMs.quantile(0.5)),
-      rejoinP99: round(stats.recoverMs.quantile(0.99)),
+      rejoinP50: percentiles(stats.recoverMs, RECONNECT_SCALE).p50,
+      rejoinP99: percentiles(stats.recoverMs, RECONNECT_SCALE).p99,
       unexpectedCloses: stats.counters.unexpectedCloses ?? 0,
       memoryAfterRampMB,
       memoryEndMB,

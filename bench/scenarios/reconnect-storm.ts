@@ -21,6 +21,7 @@ import { nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import {
   Publisher,
+  RECONNECT_SCALE,
   clusterProcesses,
   collectAll,
   percentiles,
@@ -239,8 +240,8 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       complete,
       drainedNodeExitS: exitAt > 0 ? round((exitAt - tDrain) / 1000) : Number.NaN,
       drainedNodeExitCode: exitCode,
-      reconnect: percentiles(stats.reconnectMs),
-      recover: percentiles(stats.recoverMs),
+      reconnect: percentiles(stats.reconnectMs, RECONNECT_SCALE),
+      recover: percentiles(stats.recoverMs, RECONNECT_SCALE),
       drainNotices: stats.counters.drainNotices ?? 0,
       closedByServer: stats.counters.unexpectedCloses ?? 0,
       connectRetries: stats.counters.connectRetries ?? 0,
