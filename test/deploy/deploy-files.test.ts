@@ -1,0 +1,378 @@
+/**
+ * deploy/: every YAML and JSON file parses; the container image and the
+ * Kubernetes manifests keep the invariants the drain and sticky routing depend
+ * on; and every metric the Grafana dashboard and the alert rules query is one a
+ * real gateway (its own process, on a real Redis, as production runs it) exposes
+ * at GET /metrics. Also runs the Dockerfile's HEALTHCHECK command and its CMD's
+ * SIGTERM path against that process, since no Docker engine is needed for either.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { parseAllDocuments } from 'yaml';
+import { renderNginxConfig } from '../../nginx/generate-config.js';
+import { loadConfig } from '../../server/config/load.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { TEST_JWT_SECRET } from '../support/tokens.js';
+
+const run = promisify(execFile);
+/** dist/test/deploy/ -> the repository root. */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const DEPLOY = join(ROOT, 'deploy');
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Obj = { [key: string]: Json };
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+const read = (path: string): string => readFileSync(path, 'utf8');
+const rel = (path: string): string => relative(ROOT, path);
+
+/** Every document of a YAML file (YAML merge keys on, as docker compose reads them); throws naming the file on any error. */
+function parseYaml(path: string): Json[] {
+  return parseAllDocuments(read(path), { merge: true }).map((doc, index) => {
+    if (doc.errors.length > 0) throw new Error(`${rel(path)} (document ${index + 1}): ${doc.errors.map((e) => e.message).join('; ')}`);
+    return doc.toJS() as Json;
+  });
+}
+
+function asObj(value: Json | undefined, what: string): Obj {
+  if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what}: expected an object`);
+  return value;
+}
+function asArr(value: Json | undefined): Json[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** Every Kubernetes object under deploy/kubernetes. */
+function kubernetesObjects(): Obj[] {
+  return filesUnder(join(DEPLOY, 'kubernetes'))
+    .filter((path) => /\.ya?ml$/.test(path))
+    .flatMap((path) => parseYaml(path))
+    .filter((doc): doc is Obj => doc !== null && typeof doc === 'object' && !Array.isArray(doc) && typeof doc.kind === 'string' && doc.kind !== 'Kustomization');
+}
+
+const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan', 'atan2']);
+
+/**
+ * The metric names a PromQL expression (or a Grafana variable query) selects:
+ * strings, label matchers, ranges, grouping clauses and Grafana variables are
+ * removed, then every identifier that is not a function call or a keyword is a
+ * metric name.
+ */
+export function metricNames(expression: string): string[] {
+  const text = expression
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/#[^\n]*/g, ' ')
+    // Grafana's label_values(metric, label): only the first argument is a metric.
+    .replace(/\blabel_values\(\s*([^,)]*?)\s*,[^)]*\)/g, ' $1 ')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\$\{[^}]*\}|\$\w+/g, ' ');
+  const names = new Set<string>();
+  for (const match of text.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {
+    const word = match[0];
+    const at = match.index;
+    if (at > 0 && /[0-9.]/.test(text[at - 1] as string)) continue; // 5m, 1e3
+    if (/^\s*\(/.test(text.slice(at + word.length))) continue; // a function
+    if (PROMQL_KEYWORDS.has(word)) continue;
+    names.add(word);
+  }
+  return [...names];
+}
+
+interface Query {
+  where: string;
+  expr: string;
+}
+
+/** Every PromQL expression of the Grafana dashboards: panel targets and query variables. */
+function dashboardQueries(): Query[] {
+  const queries: Query[] = [];
+  const walk = (node: Json, where: string): void => {
+    if (Array.isArray(node)) {
+      node.forEach((child) => walk(child, where));
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const title = typeof node.title === 'string' ? `${where} > ${node.title}` : where;
+    if (typeof node.expr === 'string') queries.push({ where: title, expr: node.expr });
+    if (node.type === 'query' && typeof node.name === 'string') {
+      const query = typeof node.query === 'string' ? node.query : typeof node.definition === 'string' ? node.definition : undefined;
+      const nested = node.query !== null && typeof node.query === 'object' && !Array.isArray(node.query) ? node.query.query : undefined;
+      for (const expr of [query, nested]) if (typeof expr === 'string') queries.push({ where: `${where} > variable ${node.name}`, expr });
+    }
+    for (const [key, value] of Object.entries(node)) if (key !== 'expr') walk(value, title);
+  };
+  for (const path of filesUnder(join(DEPLOY, 'grafana')).filter((p) => p.endsWith('.json'))) walk(JSON.parse(read(path)) as Json, rel(path));
+  return queries;
+}
+
+interface AlertRule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  labels?: Obj;
+  annotations?: Obj;
+}
+
+function ruleFiles(): { path: string; rules: AlertRule[] }[] {
+  return filesUnder(join(DEPLOY, 'prometheus'))
+    .filter((path) => /\.ya?ml$/.test(path))
+    .map((path) => ({
+      path,
+      rules: parseYaml(path).flatMap((doc) => asArr(asObj(doc, rel(path)).groups).flatMap((group) => asArr(asObj(group, 'group').rules))) as unknown as AlertRule[],
+    }));
+}
+
+/** Names in a Prometheus text exposition: sample names and `# TYPE` declarations. */
+function exposition(text: string): { samples: Set<string>; types: Map<string, string> } {
+  const samples = new Set<string>();
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type) types.set(type[1] as string, type[2] as string);
+    else if (/^[A-Za-z_:]/.test(line)) samples.add((/^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line) as RegExpExecArray)[0]);
+  }
+  return { samples, types };
+}
+
+function exposed(name: string, metrics: ReturnType<typeof exposition>): boolean {
+  if (metrics.samples.has(name) || metrics.types.has(name)) return true;
+  // A histogram with labels and no observation yet has no _bucket/_sum/_count samples, only its TYPE.
+  const base = /^(.*)_(?:bucket|sum|count)$/.exec(name)?.[1];
+  return base !== undefined && ['histogram', 'summary'].includes(metrics.types.get(base) ?? '');
+}
+
+describe('deploy/ files', function () {
+  this.timeout(60_000);
+
+  it('every YAML and JSON file under deploy/ parses', () => {
+    const files = filesUnder(DEPLOY).filter((path) => /\.(ya?ml|json)$/.test(path));
+    expect(files.map(rel)).to.include.members([
+      'deploy/compose/compose.yaml',
+      'deploy/grafana/roomcast-dashboard.json',
+      'deploy/prometheus/roomcast-alerts.yml',
+      'deploy/kubernetes/gateway.yaml',
+    ]);
+    for (const path of files) {
+      if (path.endsWith('.json')) {
+        expect(() => JSON.parse(read(path)), rel(path)).not.to.throw();
+      } else {
+        expect(parseYaml(path).length, rel(path)).to.be.greaterThan(0);
+      }
+    }
+  });
+
+  it('metricNames finds the metrics of PromQL expressions and Grafana variable queries', () => {
+    expect(metricNames('histogram_quantile(0.99, sum by (instance, le) (rate(roomcast_redis_pubsub_lag_seconds_bucket{instance=~"$instance"}[$__rate_interval]))) > 0.010')).to.deep.equal([
+      'roomcast_redis_pubsub_lag_seconds_bucket',
+    ]);
+    expect(metricNames('a_total offset 5m and on (instance) deriv(sum by (instance) (b)[1h:1m]) < 1000 / 3600')).to.deep.equal(['a_total', 'b']);
+    expect(metricNames('label_values(roomcast_build_info, instance)')).to.deep.equal(['roomcast_build_info']);
+    expect(metricNames('sum(rate(x_total{code=~"A|B", reason!="ping timeout"}[5m])) > 3 * sum(rate(x_total[1h] offset 5m))')).to.deep.equal(['x_total']);
+  });
+
+  it('the Dockerfile: multi-stage build, production dependencies only, non-root, a healthcheck, node (not npm) as the command', () => {
+    const text = read(join(DEPLOY, 'Dockerfile'));
+    const stages = text.split(/^FROM\s/m).slice(1);
+    expect(stages.length, 'build and runtime stages').to.be.at.least(2);
+    const build = stages[0] as string;
+    const runtime = stages[stages.length - 1] as string;
+    expect(build).to.match(/^RUN npm ci\b/m);
+    expect(build).to.match(/^RUN npm run build\b/m);
+    expect(runtime).to.match(/^RUN npm ci --omit=dev\b/m);
+    for (const dir of ['dist/server', 'dist/shared', 'dist/public']) expect(runtime, dir).to.match(new RegExp(`^COPY --from=\\S+ /app/${dir} `, 'm'));
+
+    const user = /^USER\s+(\S+)/m.exec(runtime)?.[1];
+    expect(user, 'USER in the runtime stage').to.be.a('string');
+    expect(['root', '0', '0:0']).not.to.include(user);
+    expect(runtime).to.match(/^HEALTHCHECK\b.*\/healthz/ms);
+
+    const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(runtime)?.[1];
+    expect(cmd, 'CMD in exec form').to.be.a('string');
+    const argv = JSON.parse(cmd as string) as string[];
+    expect(argv[0], 'the gateway is started by node itself: npm does not pass SIGTERM on').to.equal('node');
+    expect(argv).to.deep.equal(['node', 'dist/server/main.js']);
+    expect(runtime).not.to.match(/^(CMD|ENTRYPOINT).*\bnpm\b/m);
+  });
+
+  it('Kubernetes: the grace period covers the drain, probes on /readyz and /healthz, a PodDisruptionBudget, non-root, NODE_ID = pod name', () => {
+    const objects = kubernetesObjects();
+    const gateways = objects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind as string) && asObj(o.metadata, 'metadata').name === 'roomcast');
+    expect(gateways, 'the roomcast workload').to.have.length(1);
+    const gateway = gateways[0] as Obj;
+    const spec = asObj(gateway.spec, 'spec');
+    const podSpec = asObj(asObj(spec.template, 'template').spec, 'pod spec');
+    const container = asObj(asArr(podSpec.containers)[0], 'container');
+
+    // DRAIN_TIMEOUT_MS: the container's env, else the ConfigMaps it reads, else the default.
+    const env = asArr(container.env).map((e) => asObj(e, 'env'));
+    const configMapNames = asArr(container.envFrom).flatMap((e) => (asObj(e, 'envFrom').configMapRef ? [asObj(asObj(e, 'envFrom').configMapRef, 'ref').name] : []));
+    const configMaps = objects.filter((o) => o.kind === 'ConfigMap' && configMapNames.includes(asObj(o.metadata, 'metadata').name as string));
+    expect(configMaps.length, 'the ConfigMap the gateway reads').to.equal(configMapNames.length);
+    const drainSetting = (env.find((e) => e.name === 'DRAIN_TIMEOUT_MS')?.value ??
+      configMaps.map((c) => asObj(c.data, 'data').DRAIN_TIMEOUT_MS).find((v) => v !== undefined)) as string | undefined;
+    const drainTimeoutMs = loadConfig(drainSetting === undefined ? {} : { DRAIN_TIMEOUT_MS: drainSetting }).drainTimeoutMs;
+    const grace = podSpec.terminationGracePeriodSeconds as number;
+    expect(grace, 'terminationGracePeriodSeconds').to.be.a('number');
+    // server/main.ts exits by DRAIN_TIMEOUT_MS + 10 s whatever happens; the kubelet must not SIGKILL before.
+    expect(grace, `terminationGracePeriodSeconds above DRAIN_TIMEOUT_MS (${drainTimeoutMs} ms) + 10 s`).to.be.at.least(drainTimeoutMs / 1000 + 10);
+
+    expect(asObj(asObj(container.readinessProbe, 'readinessProbe').httpGet, 'httpGet').path).to.equal('/readyz');
+    expect(asObj(asObj(container.livenessProbe, 'livenessProbe').httpGet, 'httpGet').path).to.equal('/healthz');
+
+    const nodeId = env.find((e) => e.name === 'NODE_ID');
+    expect(nodeId?.valueFrom, 'NODE_ID from the downward API').to.deep.equal({ fieldRef: { fieldPath: 'metadata.name' } });
+
+    const podSecurity = asObj(podSpec.securityContext ?? {}, 'securityContext');
+    const containerSecurity = asObj(container.securityContext ?? {}, 'securityContext');
+    expect(podSecurity.runAsNonRoot === true || containerSecurity.runAsNonRoot === true, 'runAsNonRoot').to.equal(true);
+    expect(podSecurity.runAsUser ?? containerSecurity.runAsUser).not.to.equal(0);
+
+    const labels = asObj(asObj(spec.selector, 'selector').matchLabels, 'matchLabels');
+    const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget');
+    expect(
+      budgets.some((b) => JSON.stringify(asObj(asObj(b.spec, 'spec').selector, 'selector').matchLabels) === JSON.stringify(labels)),
+      'a PodDisruptionBudget selecting the gateway pods',
+    ).to.equal(true);
+    expect(objects.some((o) => o.kind === 'Service'), 'a Service').to.equal(true);
+  });
+
+  it('Kubernetes: NGINX routes the sessions of every gateway pod (NODE_ID = pod name) to that pod', () => {
+    const objects = kubernetesObjects();
+    const gateway = objects.find((o) => o.kind === 'StatefulSet' && asObj(o.metadata, 'metadata').name === 'roomcast') as Obj;
+    expect(gateway, 'the roomcast StatefulSet (stable pod names make the NGINX map static)').to.be.an('object');
+    const spec = asObj(gateway.spec, 'spec');
+    const replicas = spec.replicas as number;
+    const headless = objects.find((o) => o.kind === 'Service' && asObj(o.metadata, 'metadata').name === spec.serviceName) as Obj;
+    expect(asObj(headless.spec, 'spec').clusterIP).to.equal('None');
+    expect(asObj(headless.spec, 'spec').publishNotReadyAddresses, 'a draining pod still reachable by its sessions').to.equal(true);
+
+    const nginx = objects.find((o) => o.kind === 'ConfigMap' && typeof asObj(o.data ?? {}, 'data')['nginx.conf'] === 'string') as Obj;
+    const conf = asObj(nginx.data, 'data')['nginx.conf'] as string;
+    const mapped = [...conf.matchAll(/~\^([A-Za-z0-9_-]+)\\\.\s+(\S+);/g)].map((m) => ({ id: m[1] as string, upstream: m[2] as string }));
+    const pods = Array.from({ length: replicas }, (_, i) => `roomcast-${i}`);
+    expect(mapped.map((m) => m.id), `the NGINX map lists exactly the ${replicas} pods`).to.deep.equal(pods);
+    const namespace = asObj(gateway.metadata, 'metadata').namespace as string;
+    for (const { id, upstream } of mapped) {
+      const block = new RegExp(`upstream ${upstream} \\{([^}]*)\\}`).exec(conf)?.[1];
+      expect(block, `upstream ${upstream}`).to.be.a('string');
+      expect(block).to.include(`server ${id}.${spec.serviceName as string}.${namespace}.svc.cluster.local:3000 resolve`);
+    }
+    expect(conf).to.match(/^\s*resolver\s/m);
+    expect(conf).to.include('proxy_pass http://$roomcast_upstream;');
+  });
+
+  it('compose: unique NODE_IDs, a stop grace period above the drain, and nginx.conf is the generator\'s config for those nodes', () => {
+    const compose = asObj(parseYaml(join(DEPLOY, 'compose', 'compose.yaml'))[0], 'compose.yaml');
+    const services = asObj(compose.services, 'services');
+    const nodes = Object.entries(services)
+      .map(([name, service]) => ({ name, service: asObj(service, name) }))
+      .filter(({ service }) => typeof asObj(service.environment ?? {}, 'environment').NODE_ID === 'string');
+    const ids = nodes.map(({ service }) => asObj(service.environment, 'environment').NODE_ID as string);
+    expect(ids).to.deep.equal(['node1', 'node2', 'node3']);
+    for (const { name, service } of nodes) {
+      const env = asObj(service.environment, 'environment');
+      const drainMs = loadConfig({ DRAIN_TIMEOUT_MS: String(env.DRAIN_TIMEOUT_MS ?? '30000') }).drainTimeoutMs;
+      const grace = Number(/^(\d+)s$/.exec(String(service.stop_grace_period))?.[1]);
+      expect(grace, `${name} stop_grace_period`).to.be.at.least(drainMs / 1000 + 10);
+      expect(env.REDIS_URL, name).to.equal('redis://redis:6379');
+      expect(JSON.stringify(service.command ?? null), `${name} runs the image's CMD`).not.to.match(/npm/);
+    }
+    const expected = renderNginxConfig({
+      nodes: nodes.map(({ name }, i) => ({ id: ids[i] as string, host: name, port: 3000 })),
+      listen: 8080,
+      user: 'nginx',
+      generatedBy: 'renderNginxConfig for deploy/compose/compose.yaml (node1..node3 on port 3000, listen 8080, user nginx; test/deploy checks it)',
+    });
+    expect(read(join(DEPLOY, 'compose', 'nginx.conf'))).to.equal(expected);
+  });
+
+  it('the alert rules: each has an expression, a severity and a summary, and docs/operations.md explains it', () => {
+    const operations = read(join(ROOT, 'docs', 'operations.md'));
+    const files = ruleFiles();
+    expect(files.length).to.be.greaterThan(0);
+    const alerts = files.flatMap(({ rules }) => rules.filter((rule) => rule.alert !== undefined));
+    expect(alerts.map((a) => a.alert)).to.include.members([
+      'RoomcastCanaryFailing',
+      'RoomcastPubSubLagHigh',
+      'RoomcastErrorRateSpike',
+      'RoomcastMassDisconnect',
+      'RoomcastHeapGrowth',
+    ]);
+    for (const rule of alerts) {
+      expect(rule.expr, `${rule.alert} expr`).to.be.a('string').and.not.equal('');
+      expect(['critical', 'warning'], `${rule.alert} severity`).to.include(rule.labels?.severity);
+      expect(rule.annotations?.summary, `${rule.alert} summary`).to.be.a('string');
+      expect(operations, `docs/operations.md mentions ${rule.alert}`).to.include(rule.alert);
+    }
+  });
+
+  describe('against a gateway process on Redis', function () {
+    let redis: RedisProcess | undefined;
+    let node: GatewayProcess | undefined;
+
+    before(async () => {
+      redis = await startRedis();
+      node = await startGatewayProcess({ REDIS_URL: redis.url, JWT_SECRET: TEST_JWT_SECRET, DRAIN_TIMEOUT_MS: '1000', NODE_ID: 'deploy-test' });
+    });
+    after(async () => {
+      await node?.kill().catch(() => undefined);
+      await redis?.stop();
+    });
+
+    it('every metric the dashboard and the alert rules query is exposed at /metrics', async () => {
+      const response = await fetch(`${(node as GatewayProcess).url}/metrics`);
+      expect(response.status).to.equal(200);
+      const metrics = exposition(await response.text());
+
+      const queries: Query[] = [
+        ...dashboardQueries(),
+        ...ruleFiles().flatMap(({ path, rules }) => rules.map((rule) => ({ where: `${rel(path)} > ${rule.alert ?? rule.record ?? '?'}`, expr: rule.expr }))),
+      ];
+      expect(queries.length).to.be.greaterThan(20);
+      const recorded = new Set(ruleFiles().flatMap(({ rules }) => rules.flatMap((rule) => (rule.record === undefined ? [] : [rule.record]))));
+      const used = new Map<string, string[]>();
+      for (const { where, expr } of queries) for (const name of metricNames(expr)) used.set(name, [...(used.get(name) ?? []), where]);
+      expect(used.size).to.be.greaterThan(10);
+
+      const missing = [...used.keys()].filter((name) => !recorded.has(name) && !exposed(name, metrics)).sort();
+      const report = missing.map((name) => `  ${name}  (${[...new Set(used.get(name))].slice(0, 2).join('; ')})`).join('\n');
+      expect(missing, `metrics queried by deploy/ but absent from GET /metrics:\n${report}\n`).to.deep.equal([]);
+
+      // docs/operations.md describes every metric that deploy/ relies on.
+      const operations = read(join(ROOT, 'docs', 'operations.md'));
+      const undocumented = [...used.keys()].map((name) => name.replace(/_(?:bucket|sum|count)$/, '')).filter((name) => !operations.includes(name));
+      expect(undocumented, 'metrics used by deploy/ that docs/operations.md does not describe').to.deep.equal([]);
+    });
+
+    it("the Dockerfile's HEALTHCHECK command passes against a live node and fails against none", async () => {
+      const text = read(join(DEPLOY, 'Dockerfile'));
+      const argv = JSON.parse((/^\s+CMD\s+(\[.*\])\s*$/m.exec(text.slice(text.search(/^HEALTHCHECK/m))) as RegExpExecArray)[1] as string) as string[];
+      expect(argv[0]).to.equal('node');
+      const port = String((node as GatewayProcess).port);
+      await run(process.execPath, argv.slice(1), { env: { PATH: process.env.PATH ?? '', PORT: port }, timeout: 10_000 });
+      const failed = await run(process.execPath, argv.slice(1), { env: { PATH: process.env.PATH ?? '', PORT: '1' }, timeout: 10_000 }).then(
+        () => false,
+        () => true,
+      );
+      expect(failed, 'the healthcheck fails when nothing answers').to.equal(true);
+    });
+
+    it('the CMD (node dist/server/main.js) drains on SIGTERM and exits 0', async () => {
+      const finished = await (node as GatewayProcess).stop(15_000);
+      expect(finished.signal, finished.stderr).to.equal(null);
+      expect(finished.code, finished.stderr).to.equal(0);
+    });
+  });
+});
