@@ -53,6 +53,10 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
       algorithms = ['RS256', 'ES256', 'ES384'];
       break;
   }
+  // HS256: import the secret once. Handing jose the raw bytes makes it import a
+  // CryptoKey on every verify, which doubled the CPU of each handshake (258 vs 121 µs).
+  const hmacKey =
+    jwt.key.kind === 'secret' ? crypto.subtle.importKey('raw', new Uint8Array(jwt.key.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']) : null;
   const options = {
     algorithms,
     clockTolerance: CLOCK_TOLERANCE_S,
@@ -64,7 +68,7 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
     let payload: JWTPayload;
     try {
       // jose's overloads differ for a key and a key getter; both are valid here.
-      const result = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+      const result = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, hmacKey !== null ? await hmacKey : key, options);
       payload = result.payload;
     } catch (error) {
       throw verificationError(error);

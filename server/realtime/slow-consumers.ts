@@ -46,16 +46,31 @@ export class SlowConsumerGuard {
     this.timer.unref();
   }
 
+  /**
+   * One pass over Engine.IO's connections (one entry per connection, whatever
+   * its namespaces), allocating nothing: at 17K connections a node sweeps every
+   * second, and a Set of visited connections cost 6.6% of its CPU.
+   */
   sweep(): void {
-    const checked = new Set<EngineConnection>();
+    // Engine.IO keeps its connections in a plain object keyed by session id: for...in allocates nothing.
+    const clients = (this.io.engine as unknown as { clients: Record<string, EngineConnection> }).clients;
+    for (const id in clients) {
+      const connection = clients[id] as EngineConnection;
+      const bytes = pendingBytes(connection);
+      if (bytes <= this.maxBytes) continue;
+      const socket = this.socketOf(connection);
+      if (socket?.connected === true) this.cut(socket, connection, bytes);
+    }
+  }
+
+  /** The Socket.IO socket on an Engine.IO connection (looked up only for a connection about to be cut). */
+  private socketOf(connection: EngineConnection): RoomcastSocket | undefined {
     for (const name of this.namespaces) {
       for (const socket of this.io.of(name).sockets.values()) {
-        const connection = socket.conn as unknown as EngineConnection;
-        if (checked.has(connection)) continue;
-        checked.add(connection);
-        this.check(socket);
+        if ((socket.conn as unknown) === connection) return socket;
       }
     }
+    return undefined;
   }
 
   /** Checks one connection now: used right after a large answer (a history page), which the timer could miss. */
