@@ -17,6 +17,7 @@ import { Admission } from './ops/admission.js';
 import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
+import { nodeStats, type NodeStats } from './ops/node-stats.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import { announcesPresence, type PresenceStore } from './presence/presence-store.js';
 import { drainConnections } from './realtime/drain.js';
@@ -31,6 +32,8 @@ export interface Gateway {
   /** The Redis side when running as one of many nodes; null on a single node. */
   readonly cluster: ClusterServices | null;
   readonly metrics: GatewayMetrics;
+  /** This node's figures now (connections, totals, pub/sub lag, heap, readiness): cheap, synchronous, for a status page. */
+  stats(): NodeStats;
   /** The bound port (useful with PORT=0). */
   readonly port: number;
   readonly url: string;
@@ -57,18 +60,27 @@ const CLOSE_GRACE_MS = 1000;
 
 export async function startGateway({ config, logger }: GatewayOptions): Promise<Gateway> {
   const clustered = config.redisUrl !== null || config.redisClusterNodes !== null;
-  const cluster = clustered ? await createClusterServices(config, logger) : null;
-  const history: HistoryStore = cluster?.history ?? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds });
+  const namespaceNames = config.namespaces.map((rules) => rules.name);
+  const metrics = createMetrics({ nodeId: config.nodeId, namespaces: namespaceNames });
+  const cluster = clustered
+    ? await createClusterServices(config, logger, { observeRedis: (command, seconds) => metrics.redisCommand(command, seconds), onCanaryLag: (seconds) => metrics.canaryLag(seconds) })
+    : null;
+  const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds }) : null;
+  const history: HistoryStore = cluster?.history ?? (memoryHistory as MemoryHistoryStore);
   const presence: PresenceStore = cluster?.presence ?? new MemoryPresenceStore();
   const httpServer = createServer();
   let state: State = 'running';
-  const metrics = createMetrics();
   const memory = new MemoryWatch(config.limits.memoryLimitBytes);
   const admission = new Admission(config.limits, memory, metrics);
 
   // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound broadcast.
   let broadcast: ReturnType<typeof broadcaster> | null = null;
-  const publisher = new Publisher(history, (namespace, message) => broadcast?.(namespace, message), config.limits.maxPayloadBytes);
+  const publisher = new Publisher(
+    history,
+    (namespace, message) => broadcast?.(namespace, message),
+    config.limits.maxPayloadBytes,
+    (namespace, source) => metrics.namespace(namespace).published(source),
+  );
   const readiness: Readiness = () => {
     if (state !== 'running') return { ready: false, reason: state };
     if (memory.overCeiling) return { ready: false, reason: 'over the memory ceiling (MEMORY_LIMIT_MB)' };
@@ -89,14 +101,33 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     publisher,
     verifyToken: createTokenVerifier(config.jwt),
     admission,
+    metrics,
     checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
     ...(cluster ? { adapter: cluster.adapter } : {}),
   });
   const realtime = io;
   broadcast = broadcaster(io);
-  const namespaceNames = config.namespaces.map((rules) => rules.name);
-  metrics.countConnections(() => realtime.engine.clientsCount);
-  const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => metrics.slowConsumerDisconnects.inc());
+  const openSockets = (): number => namespaceNames.reduce((sum, namespace) => sum + realtime.of(namespace).sockets.size, 0);
+  metrics.setSources({
+    connections: () =>
+      namespaceNames.flatMap((namespace) => {
+        // Read at scrape time: a connection's transport changes when it upgrades from polling to websocket.
+        const byTransport = new Map<string, number>();
+        for (const socket of realtime.of(namespace).sockets.values()) {
+          const transport = (socket.conn.transport as { name?: string } | undefined)?.name === 'websocket' ? 'websocket' : 'polling';
+          byTransport.set(transport, (byTransport.get(transport) ?? 0) + 1);
+        }
+        return [...byTransport].map(([transport, count]) => ({ namespace, transport, count }));
+      }),
+    ready: () => readiness().ready,
+    draining: () => state !== 'running',
+    canaryOk: () => (cluster === null ? null : cluster.canary.healthy),
+    history: () => memoryHistory?.stats() ?? { entries: 0, rooms: 0 },
+  });
+  const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => {
+    metrics.slowConsumerDisconnects.inc();
+    metrics.error('SLOW_CONSUMER');
+  });
   const presenceNamespaces = new Set(config.namespaces.filter((rules) => rules.presence).map((rules) => rules.name));
   const announces = (namespace: string, roomMembers: number): boolean =>
     presenceNamespaces.has(namespace) && announcesPresence(config.largeRooms.presenceEventsMaxMembers, roomMembers);
@@ -164,5 +195,14 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   };
 
   logger.info({ port, host: config.host, namespaces: config.namespaces.map((rules) => rules.name), redis: cluster?.redis.mode ?? 'none' }, 'gateway listening');
-  return { httpServer, io: realtime, publisher, cluster, metrics, port, url: `http://${displayHost}:${port}`, readiness, drain, close };
+  const stats = (): NodeStats =>
+    nodeStats({
+      nodeId: config.nodeId,
+      totals: metrics.totals,
+      connections: openSockets,
+      pubsubLagP99Ms: () => cluster?.canary.status().p99Ms ?? null,
+      ready: () => readiness().ready,
+      draining: () => state !== 'running',
+    });
+  return { httpServer, io: realtime, publisher, cluster, metrics, stats, port, url: `http://${displayHost}:${port}`, readiness, drain, close };
 }

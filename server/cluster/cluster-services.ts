@@ -11,6 +11,7 @@ import { RedisPresenceStore } from '../presence/redis.js';
 import { createRedisAdapter, type AdapterFactory } from './adapter-factory.js';
 import { Canary } from './canary.js';
 import { connectRedis, type RedisConnections } from './redis-connections.js';
+import type { ObserveRedis } from './redis-errors.js';
 
 export interface ClusterServices {
   redis: RedisConnections;
@@ -25,16 +26,24 @@ export interface ClusterServices {
   close(): Promise<void>;
 }
 
-export async function createClusterServices(config: Config, logger: Logger): Promise<ClusterServices> {
+export interface ClusterMetrics {
+  /** Times the stores' and the heartbeat's Redis calls. */
+  observeRedis?: ObserveRedis;
+  /** Each canary round trip, in seconds. */
+  onCanaryLag?: (seconds: number) => void;
+}
+
+export async function createClusterServices(config: Config, logger: Logger, metrics: ClusterMetrics = {}): Promise<ClusterServices> {
   const redis = await connectRedis(config, logger);
-  const history = new RedisHistoryStore(redis.commands, { size: config.history.size, ttlSeconds: config.history.ttlSeconds });
-  const presence = new RedisPresenceStore(redis.commands, config.nodeId);
+  const observe = metrics.observeRedis;
+  const history = new RedisHistoryStore(redis.commands, { size: config.history.size, ttlSeconds: config.history.ttlSeconds, ...(observe ? { observe } : {}) });
+  const presence = new RedisPresenceStore(redis.commands, config.nodeId, observe);
   let lastPublishErrorAt = 0;
   const adapter = createRedisAdapter(redis, (error) => {
     if (Date.now() - lastPublishErrorAt > 5000) logger.warn({ err: error }, 'adapter broadcast could not be published; clients will recover it from history');
     lastPublishErrorAt = Date.now();
   });
-  const canary = new Canary(redis, config.nodeId, logger);
+  const canary = new Canary(redis, config.nodeId, logger, metrics.onCanaryLag ? { onLag: metrics.onCanaryLag } : {});
   let liveness: NodeLiveness | null = null;
 
   return {
@@ -44,7 +53,7 @@ export async function createClusterServices(config: Config, logger: Logger): Pro
     adapter,
     canary,
     async start(hooks) {
-      liveness = new NodeLiveness({ redis: redis.commands, presence, nodeId: config.nodeId, ttlMs: config.nodeTtlMs, logger, ...hooks });
+      liveness = new NodeLiveness({ redis: redis.commands, presence, nodeId: config.nodeId, ttlMs: config.nodeTtlMs, logger, ...(observe ? { observe } : {}), ...hooks });
       await liveness.start();
       await canary.start();
     },

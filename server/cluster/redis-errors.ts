@@ -4,6 +4,25 @@
  * "not stored" instead of hanging or leaking driver errors.
  */
 import { RoomcastError } from '../errors.js';
+import type { RedisCommandName } from '../ops/metrics.js';
+
+/** Told how long each timed Redis operation took (failures included), for roomcast_redis_command_duration_seconds. */
+export type ObserveRedis = (command: RedisCommandName, seconds: number) => void;
+
+/**
+ * The one place Redis operations are timed: the history and presence stores and
+ * the liveness heartbeat run their calls through it. Without an observer (store
+ * tests) it adds nothing.
+ */
+export async function timed<T>(observe: ObserveRedis | undefined, command: RedisCommandName, call: () => Promise<T>): Promise<T> {
+  if (observe === undefined) return call();
+  const start = performance.now();
+  try {
+    return await call();
+  } finally {
+    observe(command, (performance.now() - start) / 1000);
+  }
+}
 
 /** How long a store call may take before the gateway gives up on it. */
 export const REDIS_CALL_TIMEOUT_MS = 3000;

@@ -10,6 +10,8 @@ import { RoomcastError } from '../errors.js';
 import type { HistoryStore } from './history-store.js';
 
 export type Broadcast = (namespace: string, message: Message) => void;
+/** Told of each new publication (not of idempotent repeats), after its broadcast: for metrics. */
+export type OnPublished = (namespace: string, source: 'client' | 'http') => void;
 
 export interface PublishInput {
   namespace: string;
@@ -18,6 +20,8 @@ export interface PublishInput {
   data: JsonValue;
   from?: string;
   idempotencyKey?: string;
+  /** Who published: a connection (room:publish) or a backend over HTTP (the default). */
+  source?: 'client' | 'http';
   /** `data` as JSON text, as checkData() returned it; given, publish() neither checks nor serialises `data` again. */
   dataJson?: string;
 }
@@ -51,6 +55,7 @@ export class Publisher {
     private readonly history: HistoryStore,
     private readonly broadcast: Broadcast,
     private readonly maxPayloadBytes: number,
+    private readonly onPublished: OnPublished = () => undefined,
   ) {}
 
   /**
@@ -79,6 +84,7 @@ export class Publisher {
       input.idempotencyKey,
     );
     this.broadcast(input.namespace, message);
+    if (!duplicate) this.onPublished(input.namespace, input.source ?? 'http');
     return { room: input.room, epoch: message.epoch, offset: message.offset, duplicate };
   }
 }

@@ -15,7 +15,7 @@ import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import { requireApiKey } from './api-key.js';
 import { devTokenRoute } from './dev-token-route.js';
-import { sendError } from './errors.js';
+import { COUNT_ERROR, sendError } from './errors.js';
 import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
 
@@ -40,6 +40,7 @@ export interface HttpAppDeps {
 export function createHttpApp({ config, logger, publisher, presence, readiness, metrics }: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.locals[COUNT_ERROR] = (code: Parameters<GatewayMetrics['error']>[0]) => metrics.error(code);
   app.set('trust proxy', 'loopback');
   app.use(
     helmet({
@@ -96,7 +97,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
       sendError(res, errorPayload('INVALID_PAYLOAD', 'the request body is not valid JSON'));
     } else {
-      logger.error({ err: error }, 'http request failed');
+      logger.error({ err: error, code: 'INTERNAL' }, 'http request failed');
       sendError(res, errorPayload('INTERNAL'));
     }
   };

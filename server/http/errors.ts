@@ -19,6 +19,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
+/** Where the app counts the errors it answers (roomcast_errors_total): set on app.locals by createHttpApp. */
+export const COUNT_ERROR = 'countError';
+
 export function sendError(res: Response, error: ErrorPayload, status: number = HTTP_STATUS[error.code], extra: object = {}): void {
+  const count = res.app.locals[COUNT_ERROR] as ((code: ErrorPayload['code']) => void) | undefined;
+  count?.(error.code);
   res.status(status).json({ ok: false, error, ...extra });
 }

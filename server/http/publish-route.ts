@@ -37,6 +37,7 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
           event: body.event,
           data: body.data,
           dataJson,
+          source: 'http',
           ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         });
         results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });
@@ -44,11 +45,11 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
     } catch (error) {
       if (error instanceof OutcomeUnknownError) {
         // The contract's "no answer": the publisher retries with the same idempotencyKey.
-        logger.warn({ storedRooms: results.length }, 'publish outcome unknown: closing the request without an answer');
+        logger.warn({ storedRooms: results.length, code: 'UNAVAILABLE' }, 'publish outcome unknown: closing the request without an answer');
         req.socket.destroy();
         return;
       }
-      if (!(error instanceof RoomcastError)) logger.error({ err: error }, 'publish failed');
+      if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL' }, 'publish failed');
       // Rooms already stored are reported, so a retry with the idempotency key is understood.
       sendError(res, toErrorPayload(error), undefined, { results });
       return;

@@ -2,7 +2,8 @@
  * Whether this node takes a new connection: not while draining, not over its
  * memory ceiling, not beyond MAX_CONNECTIONS, not faster than
  * ACCEPT_RATE_PER_S, and not beyond MAX_CONNECTIONS_PER_USER for one user.
- * Each refusal is a typed error and counts in roomcast_connections_refused_total.
+ * Each refusal is a typed error and counts in roomcast_connections_refused_total
+ * and roomcast_handshake_failures_total.
  */
 import { errorPayload, type ErrorPayload } from '../../shared/index.js';
 import type { Config } from '../config/config.js';
@@ -67,6 +68,7 @@ export class Admission {
 
   private refuse(code: ErrorPayload['code'], message: string, status: number): Refusal {
     this.metrics.connectionsRefused.inc({ code });
+    this.metrics.handshakeFailure(code);
     return { error: errorPayload(code, message), status };
   }
 }

@@ -13,6 +13,7 @@
  */
 import type { PresenceMember } from '../../shared/index.js';
 import type { RedisCommands } from '../cluster/redis-connections.js';
+import { timed, type ObserveRedis } from '../cluster/redis-errors.js';
 import type { Logger } from '../ops/logger.js';
 import { indexEntry, nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './redis.js';
 
@@ -38,6 +39,8 @@ export interface NodeLivenessOptions extends PresenceHooks {
   nodeId: string;
   ttlMs: number;
   logger: Logger;
+  /** Times each heartbeat (metrics). */
+  observe?: ObserveRedis;
 }
 
 export class NodeLiveness {
@@ -73,7 +76,7 @@ export class NodeLiveness {
   }
 
   private async beat(): Promise<void> {
-    await this.options.redis.zAdd(NODES_KEY, { score: Date.now(), value: this.options.nodeId });
+    await timed(this.options.observe, 'heartbeat', () => this.options.redis.zAdd(NODES_KEY, { score: Date.now(), value: this.options.nodeId }));
   }
 
   private async tick(): Promise<void> {

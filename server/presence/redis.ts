@@ -8,7 +8,7 @@
 import type { PresenceMember } from '../../shared/index.js';
 import { LuaScript } from '../cluster/lua-script.js';
 import type { RedisCommands } from '../cluster/redis-connections.js';
-import { redisCall } from '../cluster/redis-errors.js';
+import { redisCall, timed, type ObserveRedis } from '../cluster/redis-errors.js';
 import { KEY_PREFIX, roomTag } from '../delivery/history/redis-keys.js';
 import type { AddOutcome, AddResult, PresenceStore, Removal } from './presence-store.js';
 
@@ -47,11 +47,13 @@ export class RedisPresenceStore implements PresenceStore {
   constructor(
     private readonly redis: RedisCommands,
     private readonly nodeId: string,
+    /** Times each add, remove and list (metrics). */
+    private readonly observe?: ObserveRedis,
   ) {}
 
   async add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddResult> {
     const entry = indexEntry(namespace, room, member.connectionId);
-    return redisCall('presence add', async () => {
+    return redisCall('presence add', () => timed(this.observe, 'presence_add', async () => {
       await this.redis.sAdd(nodeIndexKey(this.nodeId), entry);
       const [outcome, members] = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as [
         AddOutcome,
@@ -59,15 +61,15 @@ export class RedisPresenceStore implements PresenceStore {
       ];
       if (outcome === 'full') await this.redis.sRem(nodeIndexKey(this.nodeId), entry);
       return { outcome, members: Number(members) };
-    });
+    }));
   }
 
   async remove(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
-    return redisCall('presence remove', async () => {
+    return redisCall('presence remove', () => timed(this.observe, 'presence_remove', async () => {
       const removal = await this.removeEntry(namespace, room, connectionId);
       await this.redis.sRem(nodeIndexKey(this.nodeId), indexEntry(namespace, room, connectionId));
       return removal;
-    });
+    }));
   }
 
   /** Removes a room entry of any node (used when sweeping a dead node's members). */
@@ -78,7 +80,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async list(namespace: string, room: string): Promise<PresenceMember[]> {
-    const members = await redisCall('presence list', () => this.redis.hGetAll(roomMembersKey(namespace, room)));
+    const members = await redisCall('presence list', () => timed(this.observe, 'presence_list', () => this.redis.hGetAll(roomMembersKey(namespace, room))));
     return Object.values(members)
       .map((json) => JSON.parse(json) as PresenceMember)
       .sort((a, b) => a.joinedAt - b.joinedAt);

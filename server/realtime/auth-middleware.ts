@@ -9,6 +9,7 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import { RoomcastError, toErrorPayload } from '../errors.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import type { RoomcastSocket } from './types.js';
 
 export function handshakeError(payload: ReturnType<typeof errorPayload>): ExtendedError {
@@ -20,12 +21,14 @@ export function handshakeError(payload: ReturnType<typeof errorPayload>): Extend
 /**
  * Verifies the token, then asks Admission (draining, the user's connection
  * limit); an admitted connection counts for its user until it disconnects.
+ * Refusals count in roomcast_handshake_failures_total (Admission counts its own).
  */
-export function authMiddleware(verifyToken: TokenVerifier, admission: Admission, logger: Logger) {
+export function authMiddleware(verifyToken: TokenVerifier, admission: Admission, logger: Logger, metrics: GatewayMetrics) {
   return (socket: RoomcastSocket, next: (error?: ExtendedError) => void): void => {
     const auth: unknown = socket.handshake.auth;
     const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
     if (typeof token !== 'string' || token === '') {
+      metrics.handshakeFailure('UNAUTHENTICATED');
       next(handshakeError(errorPayload('UNAUTHENTICATED', 'auth.token is missing')));
       return;
     }
@@ -42,7 +45,8 @@ export function authMiddleware(verifyToken: TokenVerifier, admission: Admission,
       },
       (error: unknown) => {
         const payload = toErrorPayload(error);
-        if (!(error instanceof RoomcastError)) logger.error({ err: error, ns: socket.nsp.name }, 'token verification failed unexpectedly');
+        metrics.handshakeFailure(payload.code);
+        if (!(error instanceof RoomcastError)) logger.error({ err: error, code: payload.code, ns: socket.nsp.name }, 'token verification failed unexpectedly');
         else logger.debug({ ns: socket.nsp.name, code: payload.code }, 'handshake refused');
         next(handshakeError(payload));
       },

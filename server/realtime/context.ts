@@ -7,6 +7,7 @@ import type { HistoryStore } from '../delivery/history-store.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import type { RoomcastNamespace, RoomcastSocket } from './types.js';
 
@@ -18,6 +19,7 @@ export interface RealtimeDeps {
   publisher: Publisher;
   verifyToken: TokenVerifier;
   admission: Admission;
+  metrics: GatewayMetrics;
   /** Closes the connection now if its outgoing buffer is past MAX_CLIENT_BUFFER_BYTES. */
   checkOutgoingBuffer: (socket: RoomcastSocket) => void;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */

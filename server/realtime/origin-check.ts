@@ -16,9 +16,13 @@ export function isOriginAllowed(origin: string | undefined, host: string | undef
   }
 }
 
-export function originGuard(allowed: readonly string[]) {
+/** `onRefused` counts a refusal (Engine.IO answers it with its own 403 "Forbidden"). */
+export function originGuard(allowed: readonly string[], onRefused: () => void = () => undefined) {
   return (request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void): void => {
     if (isOriginAllowed(request.headers.origin, request.headers.host, allowed)) callback(null, true);
-    else callback('origin not allowed', false);
+    else {
+      onRefused();
+      callback('origin not allowed', false);
+    }
   };
 }

@@ -12,6 +12,7 @@ import { errorPayload, type Message } from '../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
 import { authMiddleware, handshakeError } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
+import type { NamespaceCounters } from '../ops/metrics.js';
 import type { NamespaceContext, RealtimeDeps } from './context.js';
 import { announceLeave } from './handlers/leave.js';
 import { originGuard } from './origin-check.js';
@@ -20,6 +21,19 @@ import { requestGuard } from './request-guard.js';
 import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
 import { withSlicedFanout } from './sliced-fanout.js';
 import type { RoomcastServer, RoomcastSocket } from './types.js';
+
+interface EnginePacket {
+  type: string;
+  data?: unknown;
+}
+type EngineSocket = { request: unknown; on(event: 'data', listener: (data: unknown) => void): unknown };
+
+function payloadSize(data: unknown): number {
+  if (typeof data === 'string') return data.length;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  return 0;
+}
 
 /** Room for the envelope (room, event, idempotency key) around a payload of the maximum size. */
 const PACKET_OVERHEAD_BYTES = 64 * 1024;
@@ -34,14 +48,15 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     // Above MAX_PAYLOAD_BYTES, so an oversized `data` gets a typed PAYLOAD_TOO_LARGE;
     // only packets far beyond it are cut off by the transport.
     maxHttpBufferSize: config.limits.maxPayloadBytes * 2 + PACKET_OVERHEAD_BYTES,
-    allowRequest: originGuard(origins),
+    allowRequest: originGuard(origins, () => deps.metrics.handshakeFailure('UNAUTHENTICATED')),
     ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
     ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
     // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
     adapter: withSlicedFanout(deps.adapter ?? Adapter, {
       largeRoomMembers: config.largeRooms.slicedFanoutAbove,
       sliceSize: config.largeRooms.fanoutSliceSize,
-      onError: (error) => deps.logger.error({ err: error }, 'a sliced broadcast write failed'),
+      onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
+      onDelivered: (namespace, recipients) => deps.metrics.delivered(namespace, recipients),
     }),
   });
 
@@ -53,31 +68,55 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   // whole life. Nothing reads it after the handshake here (origin and admission checks run before this
   // event; the address stays in conn.remoteAddress; tokens come in the CONNECT packet's auth), so let it
   // go: less memory per connection (Socket.IO's "memory usage" guide does the same).
-  io.engine.on('connection', (raw: { request: unknown }) => {
+  io.engine.on('connection', (raw: EngineSocket) => {
     raw.request = null;
+    // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
+    raw.on('data', countReceived);
   });
+  // Sent bytes and packets: ONE listener on the Engine.IO server, which emits 'flush' with the packets each
+  // connection writes (every packet: broadcasts, acks, direct events, pings). It costs a call and a loop over
+  // the flushed packets (usually one) per write, adding to plain numbers; no per-socket listener or closure.
+  // Computing bytes at broadcast time (encoded size x recipients) would miss acks and direct emits, and a
+  // per-connection 'packetCreate' listener would add a listener call per socket per packet.
+  const totals = deps.metrics.totals;
+  io.engine.on('flush', (_socket: unknown, packets: EnginePacket[]) => {
+    for (const packet of packets) {
+      // The packet type is one byte on the wire; string payloads are counted in UTF-16 units (bytes for ASCII JSON).
+      totals.sentBytes += 1 + payloadSize(packet.data);
+      if (packet.type === 'message') totals.messagesOut += 1;
+    }
+  });
+  function countReceived(data: unknown): void {
+    totals.receivedBytes += payloadSize(data);
+  }
 
   const declared = new Set(config.namespaces.map((rules) => rules.name));
   if (!declared.has('/')) {
     // Socket.IO always serves "/"; refuse it when the configuration does not declare it.
-    io.use((_socket, next) => next(handshakeError(errorPayload('UNAUTHENTICATED', 'namespace / is not served'))));
+    io.use((_socket, next) => {
+      deps.metrics.handshakeFailure('UNAUTHENTICATED');
+      next(handshakeError(errorPayload('UNAUTHENTICATED', 'namespace / is not served')));
+    });
   }
 
   for (const rules of config.namespaces) {
     const namespace = io.of(rules.name);
     const ctx: NamespaceContext = { ...deps, rules, namespace };
-    namespace.use(authMiddleware(deps.verifyToken, deps.admission, deps.logger));
-    namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, socket));
+    namespace.use(authMiddleware(deps.verifyToken, deps.admission, deps.logger, deps.metrics));
+    const counters = deps.metrics.namespace(rules.name);
+    namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, counters, socket));
   }
   return io;
 }
 
-function onConnection(ctx: NamespaceContext, socket: RoomcastSocket): void {
+function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {
+  counters.opened();
   initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst);
-  scheduleExpiry(socket);
-  socket.use(requestGuard(socket));
+  scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
+  socket.use(requestGuard(socket, counters, ctx.metrics));
   registerHandlers(ctx, socket);
-  socket.on('disconnecting', () => {
+  socket.on('disconnecting', (reason) => {
+    counters.closed(reason);
     cancelExpiry(socket);
     for (const room of socket.rooms) {
       if (room !== socket.id) {

@@ -53,10 +53,12 @@ function bind<Request, Result extends object>(
       parsed = schema.safeParse(payload);
     } catch {
       // zod recurses into the payload; a pathologically deep one can exhaust the stack.
+      ctx.metrics.error('INVALID_PAYLOAD');
       ack({ ok: false, error: errorPayload('INVALID_PAYLOAD', 'payload is nested too deeply') });
       return;
     }
     if (!parsed.success) {
+      ctx.metrics.error('INVALID_PAYLOAD');
       ack({ ok: false, error: errorPayload('INVALID_PAYLOAD', describeIssues(parsed.error.issues)) });
       return;
     }
@@ -67,8 +69,10 @@ function bind<Request, Result extends object>(
     } catch (error) {
       // Unknown outcome: no ack at all, so the client's ack timeout says "unknown" and it retries with its key.
       if (error instanceof OutcomeUnknownError) return;
-      if (!(error instanceof RoomcastError)) ctx.logger.error({ err: error, event, conn: socket.id, user: socket.data.userId }, 'handler failed');
-      ack({ ok: false, error: toErrorPayload(error) });
+      const payload = toErrorPayload(error);
+      if (!(error instanceof RoomcastError)) ctx.logger.error({ err: error, code: payload.code, event, conn: socket.id, user: socket.data.userId }, 'handler failed');
+      ctx.metrics.error(payload.code);
+      ack({ ok: false, error: payload });
     }
   };
   (socket.on as (event: string, listener: (...args: never[]) => void) => void)(event, listener);

@@ -6,30 +6,35 @@
  * handler and never goes unanswered.
  */
 import { CLIENT_EVENT_NAMES, errorPayload, type ErrorPayload } from '../../shared/index.js';
+import type { GatewayMetrics, NamespaceCounters } from '../ops/metrics.js';
 import { connectionState } from './connection-state.js';
 import type { RoomcastSocket } from './types.js';
 
 const KNOWN_EVENTS = new Set<string>(CLIENT_EVENT_NAMES);
 
-function refuse(socket: RoomcastSocket, packet: unknown[], error: ErrorPayload): void {
+function refuse(socket: RoomcastSocket, packet: unknown[], error: ErrorPayload, metrics: GatewayMetrics): void {
+  metrics.error(error.code);
   const last = packet[packet.length - 1];
   if (typeof last === 'function') (last as (response: unknown) => void)({ ok: false, error });
   else socket.emit('protocol:error', { ...error, event: typeof packet[0] === 'string' ? packet[0].slice(0, 100) : '' });
 }
 
-export function requestGuard(socket: RoomcastSocket) {
+/** Counts every packet by event (the namespace's pre-bound counters), refused ones included. */
+export function requestGuard(socket: RoomcastSocket, counters: NamespaceCounters, metrics: GatewayMetrics) {
   return (packet: unknown[], next: (error?: Error) => void): void => {
+    const event = packet[0];
+    counters.clientMessage(event);
     if (!connectionState(socket).bucket.take()) {
-      refuse(socket, packet, errorPayload('RATE_LIMITED'));
+      counters.rateLimited();
+      refuse(socket, packet, errorPayload('RATE_LIMITED'), metrics);
       return;
     }
-    const event = packet[0];
     if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
-      refuse(socket, packet, errorPayload('UNKNOWN_EVENT', `unknown event "${String(event).slice(0, 100)}"`));
+      refuse(socket, packet, errorPayload('UNKNOWN_EVENT', `unknown event "${String(event).slice(0, 100)}"`), metrics);
       return;
     }
     if (packet.length !== 3 || typeof packet[2] !== 'function') {
-      refuse(socket, packet, errorPayload('INVALID_PAYLOAD', `${event} takes one payload object and an acknowledgement callback`));
+      refuse(socket, packet, errorPayload('INVALID_PAYLOAD', `${event} takes one payload object and an acknowledgement callback`), metrics);
       return;
     }
     next();

@@ -9,7 +9,8 @@ import type { RoomcastSocket } from './types.js';
 // setTimeout cannot wait longer than 2^31-1 ms; a longer wait is re-armed.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function scheduleExpiry(socket: RoomcastSocket): void {
+/** `onExpired` counts the TOKEN_EXPIRED sent when the timer fires. */
+export function scheduleExpiry(socket: RoomcastSocket, onExpired: () => void): void {
   const state = connectionState(socket);
   if (state.expiryTimer !== null) clearTimeout(state.expiryTimer);
   state.expiryTimer = null;
@@ -18,7 +19,8 @@ export function scheduleExpiry(socket: RoomcastSocket): void {
   const wait = expiresAt - Date.now();
   state.expiryTimer = setTimeout(
     () => {
-      if (Date.now() < expiresAt) return scheduleExpiry(socket);
+      if (Date.now() < expiresAt) return scheduleExpiry(socket, onExpired);
+      onExpired();
       socket.emit('protocol:error', errorPayload('TOKEN_EXPIRED', 'the token expired; reconnect with a fresh one or send auth:refresh before expiry'));
       socket.disconnect(true);
     },

@@ -44,6 +44,11 @@ export interface SlicedFanoutOptions {
   sliceSize: number;
   /** A write that threw (it would have thrown into the broadcasting code before). */
   onError?: (error: unknown) => void;
+  /**
+   * Recipients of a broadcast on this node (for roomcast_deliveries_total), once per broadcast (per slice
+   * when sliced). The common case, one room and no exception, reads the room's size: no work per socket.
+   */
+  onDelivered?: (namespace: string, recipients: number) => void;
 }
 
 type Deliver = (socket: unknown) => void;
@@ -80,6 +85,8 @@ export function withSlicedFanout(base: AdapterConstructor, options: SlicedFanout
 
 class SlicedFanout {
   private nextApplyIsBroadcast = false;
+  /** Set by _encode: the apply() that follows writes a broadcast (acknowledged ones included) and is counted. */
+  private nextApplyIsEncoded = false;
   private readonly queue: Job[] = [];
   private scheduled = false;
   /** A write may re-enter (a broadcast from an event it caused): the slice in progress goes on, no nested one starts. */
@@ -96,13 +103,17 @@ class SlicedFanout {
       const encoded = encode(packet, packetOpts);
       // broadcast() calls apply() right after; broadcastWithAck() has set an id and must not be deferred.
       this.nextApplyIsBroadcast = packet.id === undefined;
+      this.nextApplyIsEncoded = true;
       return encoded;
     };
     adapter.apply = (opts, callback) => {
       const deferrable = this.nextApplyIsBroadcast;
+      const counted = this.nextApplyIsEncoded && this.options.onDelivered !== undefined;
       this.nextApplyIsBroadcast = false;
+      this.nextApplyIsEncoded = false;
       if (!deferrable || (!this.overlapsQueued(opts) && this.targetSize(opts) <= this.options.largeRoomMembers)) {
-        apply(opts, callback);
+        if (counted) this.applyCounted(apply, opts, callback);
+        else apply(opts, callback);
         return;
       }
       this.queue.push({ rooms: new Set(opts.rooms), except: new Set(opts.except ?? []), deliver: callback, ids: null, next: 0 });
@@ -112,6 +123,32 @@ class SlicedFanout {
       this.queue.length = 0;
       return close();
     };
+  }
+
+  /**
+   * Runs a broadcast's apply() and reports its recipients. One room with no exception (every publication
+   * and presence:leave) reaches exactly that room's sockets: its size, read once. Anything else (a
+   * presence:join, which skips the joining socket; several rooms) counts the writes through a wrapper made
+   * once per broadcast, never per socket.
+   */
+  private applyCounted(apply: AdapterInternals['apply'], opts: BroadcastOptions, callback: Deliver): void {
+    const report = this.options.onDelivered as (namespace: string, recipients: number) => void;
+    if (opts.rooms.size === 1 && (opts.except === undefined || opts.except.size === 0)) {
+      const [room] = opts.rooms;
+      const recipients = this.adapter.rooms.get(room as Room)?.size ?? 0;
+      apply(opts, callback);
+      report(this.adapter.nsp.name, recipients);
+      return;
+    }
+    let recipients = 0;
+    try {
+      apply(opts, (socket) => {
+        recipients += 1;
+        callback(socket);
+      });
+    } finally {
+      report(this.adapter.nsp.name, recipients);
+    }
   }
 
   /** Upper bound of the sockets a broadcast reaches here: the sizes of its rooms (all sockets when none). */
@@ -150,6 +187,7 @@ class SlicedFanout {
     while (budget > 0) {
       const job = this.queue[0];
       if (job === undefined) return;
+      let written = 0;
       job.ids ??= this.members(job);
       const end = Math.min(job.ids.length, job.next + budget);
       budget -= end - job.next;
@@ -159,10 +197,12 @@ class SlicedFanout {
         if (socket === undefined || !this.stillTargeted(job, id)) continue;
         try {
           job.deliver(socket);
+          written += 1;
         } catch (error) {
           this.options.onError?.(error);
         }
       }
+      this.options.onDelivered?.(this.adapter.nsp.name, written);
       if (job.next >= job.ids.length) this.queue.shift();
     }
   }

@@ -35,4 +35,26 @@ describe('logging', () => {
     expect(first).to.include({ node: 'test-node' });
     expect(first.level).to.be.a('number');
   });
+
+  it('every line carries the node id; connection lines carry conn and user, error lines a code; no payload at info', async () => {
+    const logs = captureLogs();
+    const gw = await startGateway({ LOG_LEVEL: 'debug' }, logs);
+    const payload = 'payload-that-must-not-be-logged-3e9d';
+    try {
+      const socket = await connect(gw.url, await signToken(gw.secret, { sub: 'log-user', rooms: ['log:2'] }));
+      assertOk(await request(socket, 'room:join', { room: 'log:2' }));
+      assertOk(await request(socket, 'room:publish', { room: 'log:2', event: 'e', data: payload }));
+      expect((await httpPublish(gw.url, { room: 'log:2', event: 'e', data: payload })).status).to.equal(200);
+      socket.close();
+    } finally {
+      await gw.close();
+    }
+    const lines = logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const line of lines) expect(line, JSON.stringify(line)).to.include({ node: 'test-node' });
+    const connected = lines.find((line) => line.msg === 'connected');
+    expect(connected).to.include({ user: 'log-user' });
+    expect(connected?.conn).to.be.a('string');
+    for (const line of lines.filter((candidate) => (candidate.level as number) >= 50)) expect(line.code, JSON.stringify(line)).to.be.a('string');
+    for (const line of lines.filter((candidate) => (candidate.level as number) >= 30)) expect(JSON.stringify(line)).to.not.contain(payload);
+  });
 });

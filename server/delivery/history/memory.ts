@@ -56,6 +56,13 @@ export class MemoryHistoryStore implements HistoryStore {
     this.sweepTimer.unref();
   }
 
+  /** Rooms tracked and publications held now (the history gauges, read at scrape: O(rooms)). */
+  stats(): { rooms: number; entries: number } {
+    let entries = 0;
+    for (const log of this.rooms.values()) entries += log.entries.length;
+    return { rooms: this.rooms.size, entries };
+  }
+
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
     const log = this.log(namespace, room);
     const now = this.now();

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ClientOfflineError } from 'redis';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { RedisCommands } from '../../cluster/redis-connections.js';
-import { REDIS_CALL_TIMEOUT_MS, redisCall } from '../../cluster/redis-errors.js';
+import { REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from '../../cluster/redis-errors.js';
 import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../history-store.js';
 import { newEpoch } from './memory.js';
@@ -20,6 +20,8 @@ export interface RedisHistoryOptions {
   size: number;
   ttlSeconds: number;
   now?: () => number;
+  /** Times each append and read (metrics). */
+  observe?: ObserveRedis;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -99,7 +101,10 @@ export class RedisHistoryStore implements HistoryStore {
     let reply: [0, string, number] | [1, string[]];
     for (let attempt = 0; ; attempt += 1) {
       try {
-        reply = (await withTimeout(APPEND_SCRIPT.run(this.redis, [keys.meta, keys.stream, keys.idempotency(retryKey)], args), REDIS_CALL_TIMEOUT_MS)) as typeof reply;
+        reply = (await withTimeout(
+          timed(this.options.observe, 'append', () => APPEND_SCRIPT.run(this.redis, [keys.meta, keys.stream, keys.idempotency(retryKey)], args)),
+          REDIS_CALL_TIMEOUT_MS,
+        )) as typeof reply;
         break;
       } catch (error) {
         if (!sent && error instanceof ClientOfflineError) throw new RoomcastError('UNAVAILABLE', 'redis is unavailable (append)');
@@ -133,7 +138,9 @@ export class RedisHistoryStore implements HistoryStore {
   async read(namespace: string, room: string, since: StreamPosition | undefined, limit: number): Promise<HistoryRead> {
     const keys = historyKeys(namespace, room);
     const [epoch, last, verdict, entries] = (await redisCall('read', () =>
-      READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], [this.epochCandidate, this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit]),
+      timed(this.options.observe, 'read', () =>
+        READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], [this.epochCandidate, this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit]),
+      ),
     )) as [string, number, 0 | 1 | 2, StreamEntry[]];
     this.noteEpoch(epoch);
     const head = { epoch, offset: Number(last) };

@@ -17,11 +17,12 @@ export async function handleAuthRefresh(ctx: NamespaceContext, socket: RoomcastS
   }
   socket.data.roomPatterns = verified.roomPatterns;
   socket.data.expiresAt = verified.expiresAt;
-  scheduleExpiry(socket);
+  scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
   for (const room of socket.rooms) {
     if (room === socket.id || mayJoinRoom(verified.userId, verified.roomPatterns, ctx.rules.publicRooms, room)) continue;
     void socket.leave(room);
     await announceLeave(ctx, socket, room);
+    ctx.metrics.error('FORBIDDEN_ROOM');
     socket.emit('protocol:error', { ...errorPayload('FORBIDDEN_ROOM', `the refreshed token no longer allows ${room}`), event: 'auth:refresh', room });
   }
   return { expiresAt: verified.expiresAt };

@@ -29,6 +29,7 @@ async function join(ctx: NamespaceContext, socket: RoomcastSocket, request: Join
     const read = since
       ? await boundedRead(socket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
       : { ...(await ctx.history.position(ctx.rules.name, room)), recovered: true, messages: [] };
+    if (since) ctx.metrics.namespace(ctx.rules.name).rejoin(read.recovered);
     return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, missed: capPage(read.messages) };
   } catch (error) {
     if (!alreadyJoined) {

@@ -17,6 +17,7 @@ export async function handlePublish(ctx: NamespaceContext, socket: RoomcastSocke
     event: request.event,
     data: request.data,
     from: socket.data.userId,
+    source: 'client',
     ...(request.idempotencyKey !== undefined ? { idempotencyKey: request.idempotencyKey } : {}),
   });
   return { room: outcome.room, epoch: outcome.epoch, offset: outcome.offset };
