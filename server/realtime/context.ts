@@ -1,4 +1,5 @@
 /** What the socket handlers of one namespace need, injected by the gateway. */
+import type { NodeStatus } from '../../shared/index.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { AdapterFactory } from '../cluster/adapter-factory.js';
 import type { Config } from '../config/config.js';
@@ -7,6 +8,7 @@ import type { HistoryStore } from '../delivery/history-store.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
+import type { TrafficCounters } from '../ops/status-sampler.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import type { RoomcastNamespace, RoomcastSocket } from './types.js';
 
@@ -20,6 +22,10 @@ export interface RealtimeDeps {
   admission: Admission;
   /** Closes the connection now if its outgoing buffer is past MAX_CLIENT_BUFFER_BYTES. */
   checkOutgoingBuffer: (socket: RoomcastSocket) => void;
+  /** Requests in and broadcast deliveries out, for the status page. */
+  traffic: TrafficCounters;
+  /** This node's latest status figures, sent to a status page as it connects (only used with ADMIN_TOKEN). */
+  latestStatus: () => NodeStatus | null;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
   adapter?: AdapterFactory;
 }

@@ -8,8 +8,9 @@ import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import msgpackParser from 'socket.io-msgpack-parser';
-import { errorPayload, type Message } from '../../shared/index.js';
+import { ADMIN_NAMESPACE, errorPayload, type Message } from '../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
+import { registerAdminNamespace } from './admin-namespace.js';
 import { authMiddleware, handshakeError } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
 import type { NamespaceContext, RealtimeDeps } from './context.js';
@@ -42,6 +43,9 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
       largeRoomMembers: config.largeRooms.slicedFanoutAbove,
       sliceSize: config.largeRooms.fanoutSliceSize,
       onError: (error) => deps.logger.error({ err: error }, 'a sliced broadcast write failed'),
+      countRecipients: (namespace, recipients) => {
+        if (namespace !== ADMIN_NAMESPACE) deps.traffic.out += recipients;
+      },
     }),
   });
 
@@ -69,13 +73,14 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     namespace.use(authMiddleware(deps.verifyToken, deps.admission, deps.logger));
     namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, socket));
   }
+  if (config.adminToken !== null) registerAdminNamespace(io, config.adminToken, deps.logger, deps.latestStatus);
   return io;
 }
 
 function onConnection(ctx: NamespaceContext, socket: RoomcastSocket): void {
   initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst);
   scheduleExpiry(socket);
-  socket.use(requestGuard(socket));
+  socket.use(requestGuard(socket, ctx.traffic));
   registerHandlers(ctx, socket);
   socket.on('disconnecting', () => {
     cancelExpiry(socket);

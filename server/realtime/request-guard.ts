@@ -6,6 +6,7 @@
  * handler and never goes unanswered.
  */
 import { CLIENT_EVENT_NAMES, errorPayload, type ErrorPayload } from '../../shared/index.js';
+import type { TrafficCounters } from '../ops/status-sampler.js';
 import { connectionState } from './connection-state.js';
 import type { RoomcastSocket } from './types.js';
 
@@ -17,8 +18,9 @@ function refuse(socket: RoomcastSocket, packet: unknown[], error: ErrorPayload):
   else socket.emit('protocol:error', { ...error, event: typeof packet[0] === 'string' ? packet[0].slice(0, 100) : '' });
 }
 
-export function requestGuard(socket: RoomcastSocket) {
+export function requestGuard(socket: RoomcastSocket, traffic: TrafficCounters) {
   return (packet: unknown[], next: (error?: Error) => void): void => {
+    traffic.in += 1;
     if (!connectionState(socket).bucket.take()) {
       refuse(socket, packet, errorPayload('RATE_LIMITED'));
       return;

@@ -44,6 +44,8 @@ export interface SlicedFanoutOptions {
   sliceSize: number;
   /** A write that threw (it would have thrown into the broadcasting code before). */
   onError?: (error: unknown) => void;
+  /** Told each broadcast's local recipients (an upper bound when rooms overlap), for the status page's "messages out". */
+  countRecipients?: (namespace: string, recipients: number) => void;
 }
 
 type Deliver = (socket: unknown) => void;
@@ -101,7 +103,9 @@ class SlicedFanout {
     adapter.apply = (opts, callback) => {
       const deferrable = this.nextApplyIsBroadcast;
       this.nextApplyIsBroadcast = false;
-      if (!deferrable || (!this.overlapsQueued(opts) && this.targetSize(opts) <= this.options.largeRoomMembers)) {
+      const size = deferrable ? this.targetSize(opts) : 0;
+      if (deferrable) this.options.countRecipients?.(adapter.nsp.name, size);
+      if (!deferrable || (size <= this.options.largeRoomMembers && !this.overlapsQueued(opts))) {
         apply(opts, callback);
         return;
       }
