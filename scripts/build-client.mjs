@@ -1,6 +1,7 @@
 /**
  * Bundles the browser SDK and the demo page into dist/public, which the gateway
- * serves at `/`: roomcast.js (IIFE, global `Roomcast`), demo.js and index.html.
+ * serves at `/`: roomcast.js (IIFE, global `Roomcast`), demo.js and index.html;
+ * and the status page into dist/status (app.js, index.html), served at `/status`.
  * Run after tsc (npm run build); esbuild does its own TypeScript transform.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -10,6 +11,8 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'public');
+/** The status page lives apart from dist/public: the gateway serves it only when ADMIN_TOKEN is set. */
+const statusDir = join(root, 'dist', 'status');
 
 /**
  * shared/ holds only declarations (constants, schemas, pure functions), but a
@@ -46,6 +49,7 @@ const common = {
 };
 
 await mkdir(outdir, { recursive: true });
+await mkdir(statusDir, { recursive: true });
 await Promise.all([
   build({
     ...common,
@@ -59,4 +63,10 @@ await Promise.all([
     outfile: join(outdir, 'demo.js'),
   }),
   copyFile(join(root, 'client', 'demo', 'index.html'), join(outdir, 'index.html')),
+  build({
+    ...common,
+    entryPoints: [join(root, 'client', 'status', 'status.ts')],
+    outfile: join(statusDir, 'app.js'),
+  }),
+  copyFile(join(root, 'client', 'status', 'index.html'), join(statusDir, 'index.html')),
 ]);

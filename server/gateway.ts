@@ -18,12 +18,15 @@ import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { nodeStats, type NodeStats } from './ops/node-stats.js';
+import { startStatusBroadcast, StatusSampler, type StatusBroadcast } from './ops/status-sampler.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import { announcesPresence, type PresenceStore } from './presence/presence-store.js';
+import { adminNamespace } from './realtime/admin-namespace.js';
 import { drainConnections } from './realtime/drain.js';
 import { broadcaster, createRealtimeServer } from './realtime/realtime-server.js';
 import { SlowConsumerGuard } from './realtime/slow-consumers.js';
 import type { RoomcastServer } from './realtime/types.js';
+import { ADMIN_NAMESPACE, STATUS_INTERVAL_MS, STATUS_ROOM } from '../shared/index.js';
 
 export interface Gateway {
   readonly httpServer: HttpServer;
@@ -87,6 +90,22 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     const clusterState = cluster?.ready() ?? { ready: true };
     return cluster === null ? clusterState : { ...clusterState, canary: cluster.canary.status() };
   };
+  // The status page's figures: its rates come from the metrics' plain totals (client packets in, broadcast deliveries out).
+  const sampler = new StatusSampler({
+    nodeId: config.nodeId,
+    traffic: {
+      get in() {
+        return metrics.totals.messagesIn;
+      },
+      get out() {
+        return metrics.totals.deliveries;
+      },
+    },
+    connections: () => realtime.engine.clientsCount,
+    readiness: () => readiness(),
+    draining: () => state === 'draining',
+    canary: () => cluster?.canary.status() ?? null,
+  });
   const app = createHttpApp({ config, logger, publisher, presence, readiness, metrics });
   httpServer.on('request', (req, res) => {
     // Once draining, answers ask keep-alive clients (backends publishing) to reconnect, which lands them elsewhere.
@@ -103,6 +122,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     admission,
     metrics,
     checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
+    latestStatus: () => sampler.latest(),
     ...(cluster ? { adapter: cluster.adapter } : {}),
   });
   const realtime = io;
@@ -128,6 +148,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     metrics.slowConsumerDisconnects.inc();
     metrics.error('SLOW_CONSUMER');
   });
+  // Every node sends its figures to the status room of /admin; the adapter takes them to pages on every node.
+  const statusBroadcast: StatusBroadcast | null =
+    config.adminToken === null ? null : startStatusBroadcast(sampler, (status) => adminNamespace(realtime).to(STATUS_ROOM).emit('status:node', status), STATUS_INTERVAL_MS);
   const presenceNamespaces = new Set(config.namespaces.filter((rules) => rules.presence).map((rules) => rules.name));
   const announces = (namespace: string, roomMembers: number): boolean =>
     presenceNamespaces.has(namespace) && announcesPresence(config.largeRooms.presenceEventsMaxMembers, roomMembers);
@@ -165,7 +188,10 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       state = 'draining';
       admission.startDraining();
       metrics.drains.inc();
-      await drainConnections(realtime, namespaceNames, config.drainTimeoutMs, logger);
+      statusBroadcast?.sendNow();
+      // Status pages move to another node too (they are told server:draining like any client).
+      const drained = statusBroadcast === null ? namespaceNames : [...namespaceNames, ADMIN_NAMESPACE];
+      await drainConnections(realtime, drained, config.drainTimeoutMs, logger);
     })();
     return draining;
   };
@@ -177,6 +203,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       admission.startDraining();
       slowConsumers.stop();
       memory.stop();
+      statusBroadcast?.stop();
       // io.close() disconnects every socket and closes the http.Server, which waits for every HTTP connection:
       // idle keep-alive ones are closed now, busy ones (a backend publishing in a loop) after a short grace.
       const closed = realtime.close();

@@ -34,3 +34,12 @@ export const DEFAULT_REORDER_WINDOW_MS = 250;
 
 /** Every user may join their personal room `user:<sub>`. */
 export const PERSONAL_ROOM_PREFIX = 'user:';
+
+/** The status page's namespace (served only when ADMIN_TOKEN is set; never declared in NAMESPACES_FILE). */
+export const ADMIN_NAMESPACE = '/admin';
+/** The room of `/admin` where every node's `status:node` goes. */
+export const STATUS_ROOM = 'status';
+/** Each node sends its `status:node` this often. */
+export const STATUS_INTERVAL_MS = 1000;
+/** A node that has sent no `status:node` for longer than this is shown as gone. */
+export const STATUS_GONE_AFTER_MS = 5000;

@@ -109,6 +109,42 @@ export interface ServerToClientEvents {
   'protocol:error': (event: ProtocolErrorEvent) => void;
 }
 
+/**
+ * One node's figures, sent by every node each STATUS_INTERVAL_MS to the `status` room of the
+ * `/admin` namespace (through the adapter, so a page connected to any node sees every node).
+ */
+export interface NodeStatus {
+  nodeId: string;
+  /** When the node took these figures, in ms since the epoch (the node's clock). */
+  at: number;
+  /** Open Engine.IO connections on the node (status pages included). */
+  connections: number;
+  /** Client requests (socket packets) received per second since the previous figures. */
+  messagesInPerSecond: number;
+  /** Packets written to sockets by broadcasts (one per recipient) per second since the previous figures; `/admin` not counted. */
+  messagesOutPerSecond: number;
+  /** The canary's Redis pub/sub lag, 99th percentile over its last samples; null on a single node (or before any sample). */
+  pubsubLagP99Ms: number | null;
+  heapUsedBytes: number;
+  rssBytes: number;
+  /** What /readyz says. */
+  ready: boolean;
+  /** Why not ready (as /readyz's `reason`); null when ready. */
+  notReadyReason: string | null;
+  /** Shutting down: telling its clients to move (SIGTERM). */
+  draining: boolean;
+  uptimeSeconds: number;
+}
+
+/** The status page sends nothing: it only listens. */
+export type AdminClientToServerEvents = Record<never, never>;
+
+export interface AdminServerToClientEvents {
+  'status:node': (status: NodeStatus) => void;
+  /** The node the page is connected to is shutting down: reconnect (to another node) after `reconnectInMs`. */
+  'server:draining': (event: DrainingEvent) => void;
+}
+
 /** Events between gateway nodes (serverSideEmit); none yet on a single node. */
 export type InterServerEvents = Record<never, never>;
 

@@ -21,6 +21,8 @@ export interface Config {
   };
   /** Keys accepted by the HTTP publish API; empty: the API is off. */
   apiKeys: readonly string[];
+  /** Secret of the status page (GET /status) and the `/admin` namespace; null: both are off. */
+  adminToken: string | null;
   /** Browser origins allowed to connect; empty: same origin only. `*` allows any. */
   corsOrigins: readonly string[];
   parser: 'json' | 'msgpack';

@@ -6,6 +6,7 @@
 import { createPublicKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ADMIN_NAMESPACE } from '../../shared/index.js';
 import { ConfigError, type Config, type JwtKeySource, type LogLevel } from './config.js';
 import { loadNamespaces } from './namespaces.js';
 
@@ -140,6 +141,12 @@ export function loadConfig(env: Env = process.env): Config {
   for (const key of apiKeys) {
     if (key.length < 16) throw new ConfigError('API_KEYS', 'expected keys of at least 16 characters each');
   }
+  const adminToken = read(env, 'ADMIN_TOKEN') ?? null;
+  if (adminToken !== null && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'expected at least 16 characters');
+  const namespaces = loadNamespaces(read(env, 'NAMESPACES_FILE'));
+  if (adminToken !== null && namespaces.some((rules) => rules.name === ADMIN_NAMESPACE)) {
+    throw new ConfigError('NAMESPACES_FILE', `${ADMIN_NAMESPACE} is the status page's namespace while ADMIN_TOKEN is set: rename yours`);
+  }
   const corsOrigins = list(env, 'CORS_ORIGINS');
   for (const origin of corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
@@ -154,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisClusterNodes,
     jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },
     apiKeys,
+    adminToken,
     corsOrigins,
     parser: oneOf(env, 'PARSER', 'json', ['json', 'msgpack'] as const),
     history: {
@@ -180,7 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeat: { pingIntervalMs, pingTimeoutMs },
     drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
     nodeTtlMs: integer(env, 'NODE_TTL_MS', 15_000, 1_000, 600_000),
-    namespaces: loadNamespaces(read(env, 'NAMESPACES_FILE')),
+    namespaces,
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     logPretty: boolean(env, 'LOG_PRETTY', false),
   };

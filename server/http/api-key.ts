@@ -7,7 +7,9 @@ import type { RequestHandler } from 'express';
 import { errorPayload } from '../../shared/index.js';
 import { sendError } from './errors.js';
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+/** The SHA-256 digest that matchesApiKey() compares (also used for ADMIN_TOKEN). */
+export const digestKey = (value: string): Buffer => createHash('sha256').update(value).digest();
+const digest = digestKey;
 
 export function matchesApiKey(candidate: string, keyDigests: readonly Buffer[]): boolean {
   const candidateDigest = digest(candidate);

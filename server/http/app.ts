@@ -1,6 +1,6 @@
 /**
  * The Express application: health, readiness, the backend API, the dev token
- * route and the static demo. It knows nothing of Socket.IO; the gateway wires
+ * route, the status page (with ADMIN_TOKEN) and the static demo. It knows nothing of Socket.IO; the gateway wires
  * the two onto one http.Server.
  */
 import { existsSync } from 'node:fs';
@@ -21,6 +21,9 @@ import { publishRoute } from './publish-route.js';
 
 /** Built client bundle and demo page (dist/public, next to dist/server). */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+
+/** The status page (GET /status): its HTML and script, served only when ADMIN_TOKEN is set. */
+const STATUS_DIR = fileURLToPath(new URL('../../status/', import.meta.url));
 
 /** Room for the JSON envelope and a batch's room list around the largest allowed `data`. */
 const BODY_OVERHEAD_BYTES = 64 * 1024;
@@ -76,6 +79,17 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
     app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience));
   }
+
+  if (config.adminToken !== null && existsSync(STATUS_DIR)) {
+    // Only the page's shell: its figures come over the `/admin` socket, which checks the token.
+    app.get('/status', (_req, res) => {
+      res.setHeader('x-robots-tag', 'noindex');
+      res.setHeader('cache-control', 'no-cache');
+      res.sendFile('index.html', { root: STATUS_DIR });
+    });
+    app.use('/status', express.static(STATUS_DIR, { index: false, redirect: false, maxAge: '1m' }));
+  }
+  app.use('/status', (_req, res) => sendError(res, errorPayload('UNKNOWN_EVENT', 'no such page'), 404));
 
   if (existsSync(PUBLIC_DIR)) app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '1m' }));
 

@@ -1,4 +1,5 @@
 /** What the socket handlers of one namespace need, injected by the gateway. */
+import type { NodeStatus } from '../../shared/index.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { AdapterFactory } from '../cluster/adapter-factory.js';
 import type { Config } from '../config/config.js';
@@ -22,6 +23,8 @@ export interface RealtimeDeps {
   metrics: GatewayMetrics;
   /** Closes the connection now if its outgoing buffer is past MAX_CLIENT_BUFFER_BYTES. */
   checkOutgoingBuffer: (socket: RoomcastSocket) => void;
+  /** This node's latest status figures, sent to a status page as it connects (only used with ADMIN_TOKEN). */
+  latestStatus: () => NodeStatus | null;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
   adapter?: AdapterFactory;
 }

@@ -8,8 +8,9 @@ import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import msgpackParser from 'socket.io-msgpack-parser';
-import { errorPayload, type Message } from '../../shared/index.js';
+import { ADMIN_NAMESPACE, errorPayload, type Message } from '../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
+import { registerAdminNamespace } from './admin-namespace.js';
 import { authMiddleware, handshakeError } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
 import type { NamespaceCounters } from '../ops/metrics.js';
@@ -56,7 +57,10 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
       largeRoomMembers: config.largeRooms.slicedFanoutAbove,
       sliceSize: config.largeRooms.fanoutSliceSize,
       onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
-      onDelivered: (namespace, recipients) => deps.metrics.delivered(namespace, recipients),
+      // The status page's own traffic (/admin) is not the gateway's: it stays out of the delivery figures.
+      onDelivered: (namespace, recipients) => {
+        if (namespace !== ADMIN_NAMESPACE) deps.metrics.delivered(namespace, recipients);
+      },
     }),
   });
 
@@ -106,6 +110,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     const counters = deps.metrics.namespace(rules.name);
     namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, counters, socket));
   }
+  if (config.adminToken !== null) registerAdminNamespace(io, config.adminToken, deps.logger, deps.latestStatus);
   return io;
 }
 

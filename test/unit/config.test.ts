@@ -35,6 +35,7 @@ describe('configuration', () => {
     });
     expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 100, slicedFanoutAbove: 10_000, fanoutSliceSize: 1000 });
     expect(config.nodeTtlMs).to.equal(15_000);
+    expect(config.adminToken).to.equal(null);
     expect(config.namespaces.map((ns) => [ns.name, ns.clientPublish])).to.deep.equal([
       ['/', true],
       ['/live', false],
@@ -56,6 +57,7 @@ describe('configuration', () => {
       JWT_ISSUER: 'iss',
       JWT_AUDIENCE: 'aud',
       API_KEYS: 'key-one-0123456789, key-two-0123456789',
+      ADMIN_TOKEN: 'admin-token-0123456789',
       CORS_ORIGINS: 'https://a.example,http://localhost:5173',
       PARSER: 'msgpack',
       HISTORY_SIZE: '10',
@@ -83,6 +85,7 @@ describe('configuration', () => {
     expect(config.redisUrl).to.equal('redis://127.0.0.1:6379');
     expect(config.jwt).to.deep.include({ issuer: 'iss', audience: 'aud' });
     expect(config.apiKeys).to.deep.equal(['key-one-0123456789', 'key-two-0123456789']);
+    expect(config.adminToken).to.equal('admin-token-0123456789');
     expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
     expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20 });
     expect(config.limits).to.deep.equal({
@@ -133,6 +136,16 @@ describe('configuration', () => {
   it('refuses contradictory settings', () => {
     expect(configError({ JWT_SECRET: 'x'.repeat(32), JWKS_URL: 'https://keys.example/jwks.json' }).variable).to.equal('JWT_SECRET');
     expect(configError({ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' }).variable).to.equal('REDIS_URL');
+  });
+
+  it('refuses an ADMIN_TOKEN under 16 characters without echoing it, and a declared /admin namespace beside it', () => {
+    const error = configError({ ADMIN_TOKEN: 'short-secret' });
+    expect(error.message).to.equal('ADMIN_TOKEN: expected at least 16 characters');
+    const dir = mkdtempSync(join(tmpdir(), 'roomcast-config-'));
+    const file = join(dir, 'admin.json');
+    writeFileSync(file, JSON.stringify({ namespaces: [{ name: '/' }, { name: '/admin' }] }));
+    expect(loadConfig({ NAMESPACES_FILE: file }).namespaces.map((rules) => rules.name)).to.deep.equal(['/', '/admin']);
+    expect(configError({ NAMESPACES_FILE: file, ADMIN_TOKEN: 'x'.repeat(16) }).variable).to.equal('NAMESPACES_FILE');
   });
 
   it('refuses the development secret in production', () => {
