@@ -6,6 +6,10 @@
  *
  *   npm run bench:report -- [--reports-dir bench/reports] [--out docs/performance.md]
  *                           [--include-smoke] [--scenarios capacity,fanout,...]
+ *                           [--use headline=bench/reports/headline-<time>.json,...]
+ *
+ * --use picks a given report for a scenario instead of the newest one (e.g. the
+ * 100K headline run rather than a later, smaller one).
  *
  * A report is a JSON file written by bench/lib/harness.ts writeReport() with at
  * least `command`, `summaryMarkdown` and `charts` (see ChartSpec).
@@ -69,7 +73,8 @@ export async function renderChart(chart: ChartSpec): Promise<string> {
     height: 300,
     background: 'white',
     data: { values },
-    mark: { type: 'line', point: true },
+    // Dots only on short series: on a curve of thousands of samples they only make the file heavy.
+    mark: { type: 'line', point: Math.max(0, ...chart.series.map((series) => series.points.length)) <= 60 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: chart.xLabel, scale: chart.xLog === true ? { type: 'log' } : { zero: false } },
       y: { field: 'y', type: 'quantitative', title: chart.yLabel, scale: chart.yLog === true ? { type: 'log' } : {} },
@@ -112,8 +117,18 @@ function environmentSection(): string {
   ].join('\n');
 }
 
-export async function buildPerformanceDoc(options: { reportsDir: string; out: string; includeSmoke: boolean; scenarios?: string[] }): Promise<{ sections: string[]; charts: string[] }> {
+export async function buildPerformanceDoc(options: {
+  reportsDir: string;
+  out: string;
+  includeSmoke: boolean;
+  scenarios?: string[];
+  /** scenario -> report file, overriding the newest. */
+  use?: Map<string, string>;
+}): Promise<{ sections: string[]; charts: string[] }> {
   const reports = newestReports(options.reportsDir, options.includeSmoke);
+  for (const [scenario, file] of options.use ?? []) {
+    reports.set(scenario, { file, report: JSON.parse(readFileSync(file, 'utf8')) as ScenarioReport });
+  }
   const chartDir = join(dirname(options.out), 'performance');
   mkdirSync(chartDir, { recursive: true });
   const parts: string[] = [START, '', environmentSection()];
@@ -159,7 +174,16 @@ async function main(): Promise<void> {
   const reportsDir = resolve(argValue(argv, 'reports-dir') ?? join(repoRoot, 'bench/reports'));
   const out = resolve(argValue(argv, 'out') ?? join(repoRoot, 'docs/performance.md'));
   const scenarios = argValue(argv, 'scenarios')?.split(',');
-  const { sections, charts } = await buildPerformanceDoc({ reportsDir, out, includeSmoke: argv.includes('--include-smoke'), ...(scenarios ? { scenarios } : {}) });
+  const use = new Map(
+    (argValue(argv, 'use') ?? '')
+      .split(',')
+      .filter((pair) => pair.includes('='))
+      .map((pair) => {
+        const [scenario, file] = pair.split('=') as [string, string];
+        return [scenario, resolve(file)] as const;
+      }),
+  );
+  const { sections, charts } = await buildPerformanceDoc({ reportsDir, out, includeSmoke: argv.includes('--include-smoke'), use, ...(scenarios ? { scenarios } : {}) });
   process.stderr.write(`${basename(out)}: ${sections.length} scenario(s) (${sections.join(', ')}), ${charts.length} chart(s)\n`);
 }
 
