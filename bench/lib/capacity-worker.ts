@@ -13,6 +13,7 @@
  *   roomcast: `user:bench-<i>` (its token's personal room) and `bench:g<i % groups>`
  *   bare-ws / socketio: `user:<i>` and `g<i % groups>`
  */
+import { connectPool } from './connect-pool.js';
 import { SignJWT } from 'jose';
 import { BareWsClient, LeanSioClient } from './lean-client.js';
 import type { Target } from './harness.js';
@@ -74,22 +75,12 @@ async function connectOne(start: CapacityStart, local: number): Promise<void> {
 async function grow(upTo: number): Promise<void> {
   const start = config;
   if (!start) throw new Error('grow before start');
-  const progress = setInterval(() => send({ type: 'progress', connected }), 250);
-  await Promise.all(
-    Array.from({ length: start.concurrency }, async () => {
-      while (nextIndex < upTo) {
-        const local = nextIndex++;
-        try {
-          await connectOne(start, local);
-          connected++;
-        } catch (error) {
-          failed++;
-          firstError ??= String(error);
-        }
-      }
-    }),
-  );
-  clearInterval(progress);
+  const base = connected;
+  const pool = await connectPool(nextIndex, upTo, start.concurrency, (local) => connectOne(start, local), (n) => send({ type: 'progress', connected: base + n }));
+  nextIndex = Math.max(nextIndex, upTo);
+  connected += pool.connected;
+  failed += pool.failed;
+  firstError ??= pool.firstError;
   send({ type: 'grown', connected, failed, dropped, ...(firstError !== undefined ? { error: firstError } : {}) });
 }
 

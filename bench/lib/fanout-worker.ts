@@ -10,6 +10,7 @@
  *          {type:'stats', step, histogram, received, lost}
  */
 import { SignJWT } from 'jose';
+import { connectPool } from './connect-pool.js';
 import { BareWsClient, LatencyHistogram, LeanSioClient, nowMs, numberAfter } from './lean-client.js';
 
 export type FanoutTarget = 'roomcast' | 'bare-ws' | 'socketio';
@@ -84,27 +85,7 @@ async function connectOne(start: WorkerStart, i: number, key: Uint8Array | null)
 async function start(message: WorkerStart): Promise<void> {
   perClient = Array.from({ length: message.count }, () => new Map<number, number>());
   const key = message.jwtSecret !== undefined ? new TextEncoder().encode(message.jwtSecret) : null;
-  let connected = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  const concurrency = 50;
-  let next = 0;
-  const progress = setInterval(() => send({ type: 'progress', connected }), 250);
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < message.count) {
-        const i = next++;
-        try {
-          await connectOne(message, i, key);
-          connected++;
-        } catch (error) {
-          failed++;
-          firstError ??= String(error);
-        }
-      }
-    }),
-  );
-  clearInterval(progress);
+  const { connected, failed, firstError } = await connectPool(0, message.count, 50, (i) => connectOne(message, i, key), (n) => send({ type: 'progress', connected: n }));
   send({ type: 'ready', connected, failed, ...(firstError !== undefined ? { error: firstError } : {}) });
 }
 

@@ -13,6 +13,7 @@
  * IPC out: {type:'progress', connected} / {type:'ready', connected, failed, error?}
  *          {type:'count', phase, received}; RoomsStats
  */
+import { connectPool } from './connect-pool.js';
 import { SignJWT } from 'jose';
 import { LatencyHistogram, LeanSioClient, nowMs, numberAfter } from './lean-client.js';
 
@@ -144,28 +145,13 @@ async function start(message: RoomsWorkerStart): Promise<void> {
   const key = message.jwtSecret !== undefined ? new TextEncoder().encode(message.jwtSecret) : null;
   const jobs: Array<{ group: RoomsGroup }> = [];
   for (const group of message.groups) for (let i = 0; i < group.count; i++) jobs.push({ group });
-  let connected = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  let next = 0;
-  const progress = setInterval(() => send({ type: 'progress', connected }), 250);
-  await Promise.all(
-    Array.from({ length: message.concurrency ?? 50 }, async () => {
-      while (next < jobs.length) {
-        const n = next++;
-        const job = jobs[n];
-        if (!job) break;
-        try {
-          await connectOne(message, job.group, n, key);
-          connected++;
-        } catch (error) {
-          failed++;
-          firstError ??= String(error);
-        }
-      }
-    }),
+  const { connected, failed, firstError } = await connectPool(
+    0,
+    jobs.length,
+    message.concurrency ?? 50,
+    (n) => connectOne(message, (jobs[n] as { group: RoomsGroup }).group, n, key),
+    (count) => send({ type: 'progress', connected: count }),
   );
-  clearInterval(progress);
   send({ type: 'ready', connected, failed, ...(firstError !== undefined ? { error: firstError } : {}) });
 }
 

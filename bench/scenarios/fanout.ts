@@ -14,12 +14,11 @@
  *
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  */
-import { Agent, request } from 'node:http';
 import { BareWsClient, LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
+import { httpPublisher } from '../lib/rooms-run.js';
 import type { FanoutTarget, WorkerStart } from '../lib/fanout-worker.js';
 import {
-  BENCH_API_KEY as API_KEY,
   BENCH_JWT_SECRET as JWT_SECRET,
   Progress,
   argValue,
@@ -100,25 +99,10 @@ async function makePublisher(server: ServerHandle): Promise<Publisher> {
       close: () => client.close(),
     };
   }
-  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
-  const { hostname, port } = new URL(server.url);
-  const path = server.target === 'roomcast' ? '/api/v1/publish' : '/pub';
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (server.target === 'roomcast') headers.authorization = `Bearer ${API_KEY}`;
+  const http = httpPublisher(server.target === 'roomcast' ? 'roomcast' : 'socketio', server.url);
   return {
-    publish: (seq, step) =>
-      new Promise<boolean>((resolveOk) => {
-        const data = { bseq: seq, bs: step, bt: nowMs() };
-        const body = JSON.stringify(server.target === 'roomcast' ? { room: ROOM, event: 'bench', data } : { room: ROOM, data });
-        const req = request({ agent, hostname, port, path, method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 10_000 }, (res) => {
-          res.resume();
-          res.on('end', () => resolveOk(res.statusCode === 200));
-        });
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', () => resolveOk(false));
-        req.end(body);
-      }),
-    close: () => agent.destroy(),
+    publish: (seq, step) => http.publish(ROOM, { bseq: seq, bs: step, bt: nowMs() }),
+    close: () => http.close(),
   };
 }
 
