@@ -7,27 +7,8 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { TEST_API_KEY } from '../support/gateway.js';
+import { enterDemo as enter, nodesOf, say } from '../support/demo-page.js';
 import { artifactPath, launchBrowser, type TestBrowser } from '../support/browser.js';
-
-async function enter(page: Page, url: string, name: string): Promise<void> {
-  await page.goto(url);
-  await page.fill('#name', name);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#state.connected, #state:text("connected")', { timeout: 10_000 });
-  await page.waitForSelector('#send:not([disabled])', { timeout: 10_000 });
-}
-
-async function say(page: Page, text: string): Promise<void> {
-  await page.fill('#text', text);
-  await page.click('#send');
-}
-
-async function nodesOf(url: string): Promise<Map<string, string>> {
-  const response = await fetch(`${url}/api/v1/rooms/demo:lobby/presence`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
-  const body = (await response.json()) as { members: Array<{ userId: string; nodeId: string }> };
-  return new Map(body.members.map((member) => [member.userId, member.nodeId]));
-}
 
 describe('demo page through NGINX and two nodes (browser)', function () {
   this.timeout(90_000);
