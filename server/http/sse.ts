@@ -146,7 +146,7 @@ function parseRequest(req: Request, namespaces: Config['namespaces']): SseReques
 }
 
 export function sseRoute(deps: SseDeps) {
-  const { config, logger, verifyToken, admission, metrics } = deps;
+  const { config, logger, verifyToken, admission } = deps;
   return async (req: Request, res: Response): Promise<void> => {
     const parsed = parseRequest(req, config.namespaces);
     if ('error' in parsed) {
