@@ -46,6 +46,17 @@ const DRAIN_SPREAD_SHARE = 0.6;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const ID_PATTERN = /^(.{1,64}):(\d{1,15})$/;
 
+/** A publication's event text, built once however many streams of the room write it (they get the same object). */
+const eventTexts = new WeakMap<Message, string>();
+function eventText(message: Message): string {
+  let text = eventTexts.get(message);
+  if (text === undefined) {
+    text = `id: ${formatEventId(message)}\nevent: ${message.event}\ndata: ${JSON.stringify(message)}\n\n`;
+    eventTexts.set(message, text);
+  }
+  return text;
+}
+
 /** The open SSE streams of this node: counted as connections, closed on drain and close. */
 export class SseStreams {
   private readonly open = new Set<SseStream>();
@@ -284,7 +295,7 @@ export class SseStream {
   }
 
   private writeMessage(message: Message): void {
-    this.write(`id: ${formatEventId(message)}\nevent: ${message.event}\ndata: ${JSON.stringify(message)}\n\n`);
+    this.write(eventText(message));
     this.position = { epoch: message.epoch, offset: message.offset };
   }
 
