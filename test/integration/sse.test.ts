@@ -111,6 +111,21 @@ describe('Server-Sent Events (GET /sse)', function () {
       expect(parse(event as SseEvent)).to.include({ event: 'note', data: 'hi', offset: 1 });
     });
 
+    it('writes a publication broadcast again (an idempotent retry) once', async () => {
+      const room = 'sse:retry';
+      const stream = track(await openAccepted(sseUrl(gateway.url, room, { token: await token() })));
+      await stream.next();
+      const body = { room, event: 'once', data: 1, idempotencyKey: 'sse-retry-1' };
+      const first = await httpPublish(gateway.url, body);
+      const retry = await httpPublish(gateway.url, body);
+      expect(retry.body.results).to.deep.equal(first.body.results);
+      await publish(gateway.url, room, 'after', 2);
+      const received = await publications(stream, 2);
+      expect(received.map((event) => event.event)).to.deep.equal(['once', 'after']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(stream.events.filter(isPublication)).to.have.length(2);
+    });
+
     it('writes a keep-alive comment every SSE_KEEPALIVE_MS', async () => {
       const stream = track(await openAccepted(sseUrl(gateway.url, 'sse:idle', { token: await token() })));
       const opened = performance.now();
