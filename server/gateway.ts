@@ -12,7 +12,9 @@ import type { Config } from './config/config.js';
 import type { HistoryStore } from './delivery/history-store.js';
 import { MemoryHistoryStore } from './delivery/history/memory.js';
 import { Publisher } from './delivery/publisher.js';
+import { RoomListeners } from './delivery/room-listeners.js';
 import { createHttpApp, type Readiness } from './http/app.js';
+import { SseStreams } from './http/sse.js';
 import { Admission } from './ops/admission.js';
 import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
@@ -106,7 +108,29 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     draining: () => state === 'draining',
     canary: () => cluster?.canary.status() ?? null,
   });
-  const app = createHttpApp({ config, logger, publisher, presence, readiness, metrics });
+  // SSE streams: fed from the adapter (roomListeners), counted as connections, closed on drain and close.
+  const roomListeners = new RoomListeners();
+  const sseStreams = new SseStreams();
+  const verifyToken = createTokenVerifier(config.jwt);
+  const app = createHttpApp({
+    config,
+    logger,
+    publisher,
+    presence,
+    readiness,
+    metrics,
+    sse: {
+      config,
+      logger,
+      history,
+      listeners: roomListeners,
+      verifyToken,
+      admission,
+      metrics,
+      streams: sseStreams,
+      openConnections: () => realtime.engine.clientsCount + sseStreams.size,
+    },
+  });
   httpServer.on('request', (req, res) => {
     // Once draining, answers ask keep-alive clients (backends publishing) to reconnect, which lands them elsewhere.
     if (state !== 'running') res.setHeader('connection', 'close');
@@ -118,7 +142,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     history,
     presence,
     publisher,
-    verifyToken: createTokenVerifier(config.jwt),
+    verifyToken,
+    roomListeners,
+    otherConnections: () => sseStreams.size,
     admission,
     metrics,
     checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
@@ -191,6 +217,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       statusBroadcast?.sendNow();
       // Status pages move to another node too (they are told server:draining like any client).
       const drained = statusBroadcast === null ? namespaceNames : [...namespaceNames, ADMIN_NAMESPACE];
+      sseStreams.drain(config.drainTimeoutMs);
       await drainConnections(realtime, drained, config.drainTimeoutMs, logger);
     })();
     return draining;
@@ -204,6 +231,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       slowConsumers.stop();
       memory.stop();
       statusBroadcast?.stop();
+      sseStreams.closeAll();
       // io.close() disconnects every socket and closes the http.Server, which waits for every HTTP connection:
       // idle keep-alive ones are closed now, busy ones (a backend publishing in a loop) after a short grace.
       const closed = realtime.close();

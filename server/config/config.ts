@@ -55,6 +55,8 @@ export interface Config {
   };
   heartbeat: { pingIntervalMs: number; pingTimeoutMs: number };
   drainTimeoutMs: number;
+  /** Server-Sent Events (GET /sse): a `: ka` comment is written to each stream this often. */
+  sse: { keepaliveMs: number };
   /** A node silent for this long is considered dead and its presence removed by the others. */
   nodeTtlMs: number;
   namespaces: readonly NamespaceRules[];

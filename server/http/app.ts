@@ -1,6 +1,6 @@
 /**
- * The Express application: health, readiness, the backend API, the dev token
- * route, the status page (with ADMIN_TOKEN) and the static demo. It knows nothing of Socket.IO; the gateway wires
+ * The Express application: health, readiness, the backend API, Server-Sent Events
+ * (GET /sse), the dev token route, the status page (with ADMIN_TOKEN) and the static demo. It knows nothing of Socket.IO; the gateway wires
  * the two onto one http.Server.
  */
 import { existsSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { devTokenRoute } from './dev-token-route.js';
 import { COUNT_ERROR, sendError } from './errors.js';
 import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
+import { sseRoute, type SseDeps } from './sse.js';
 
 /** Built client bundle and demo page (dist/public, next to dist/server). */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -38,9 +39,11 @@ export interface HttpAppDeps {
   presence: PresenceStore;
   readiness: Readiness;
   metrics: GatewayMetrics;
+  /** What GET /sse needs (token verifier, history, room listeners, admission, open streams). */
+  sse: SseDeps;
 }
 
-export function createHttpApp({ config, logger, publisher, presence, readiness, metrics }: HttpAppDeps): Express {
+export function createHttpApp({ config, logger, publisher, presence, readiness, metrics, sse }: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.locals[COUNT_ERROR] = (code: Parameters<GatewayMetrics['error']>[0]) => metrics.error(code);
@@ -75,6 +78,7 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   const apiKey = requireApiKey(config.apiKeys);
   app.post('/api/v1/publish', apiKey, json, publishRoute(publisher, config.namespaces, logger));
   app.get('/api/v1/rooms/:room/presence', apiKey, presenceRoute(presence, config.namespaces));
+  app.get('/sse', sseRoute(sse));
 
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
     app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience));

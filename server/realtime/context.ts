@@ -5,6 +5,7 @@ import type { AdapterFactory } from '../cluster/adapter-factory.js';
 import type { Config } from '../config/config.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import type { HistoryStore } from '../delivery/history-store.js';
+import type { RoomListeners } from '../delivery/room-listeners.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
@@ -27,6 +28,10 @@ export interface RealtimeDeps {
   latestStatus: () => NodeStatus | null;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
   adapter?: AdapterFactory;
+  /** Listeners of rooms outside Socket.IO (SSE streams), fed from the adapter; absent: none. */
+  roomListeners?: RoomListeners;
+  /** Connections of this node that are not Engine.IO sessions (SSE streams), counted against MAX_CONNECTIONS. */
+  otherConnections?: () => number;
 }
 
 export interface NamespaceContext extends RealtimeDeps {

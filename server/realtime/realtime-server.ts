@@ -20,7 +20,8 @@ import { originGuard } from './origin-check.js';
 import { registerHandlers } from './register-handlers.js';
 import { requestGuard } from './request-guard.js';
 import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
-import { withSlicedFanout } from './sliced-fanout.js';
+import { withSlicedFanout, type AdapterConstructor } from './sliced-fanout.js';
+import { withRoomTaps } from './adapter-taps.js';
 import type { RoomcastServer, RoomcastSocket } from './types.js';
 
 interface EnginePacket {
@@ -53,7 +54,8 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
     ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
     // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
-    adapter: withSlicedFanout(deps.adapter ?? Adapter, {
+    // SSE streams (RoomListeners) are fed from the same adapter, so they get other nodes' publications too (see adapter-taps.ts).
+    adapter: withSlicedFanout(roomTaps((deps.adapter ?? Adapter) as AdapterConstructor, deps), {
       largeRoomMembers: config.largeRooms.slicedFanoutAbove,
       sliceSize: config.largeRooms.fanoutSliceSize,
       onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
@@ -67,7 +69,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   // Session ids carry the node id, so a proxy can route a session's polling requests
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
   io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
-  io.engine.use(admissionMiddleware(deps.admission, () => io.engine.clientsCount));
+  io.engine.use(admissionMiddleware(deps.admission, () => io.engine.clientsCount + (deps.otherConnections?.() ?? 0)));
   // Socket.IO keeps each connection's first HTTP request (headers, sockets, buffers) for the connection's
   // whole life. Nothing reads it after the handshake here (origin and admission checks run before this
   // event; the address stays in conn.remoteAddress; tokens come in the CONNECT packet's auth), so let it
@@ -112,6 +114,11 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   }
   if (config.adminToken !== null) registerAdminNamespace(io, config.adminToken, deps.logger, deps.latestStatus);
   return io;
+}
+
+function roomTaps(base: AdapterConstructor, deps: RealtimeDeps): AdapterConstructor {
+  if (deps.roomListeners === undefined) return base;
+  return withRoomTaps(base, deps.roomListeners, (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a room listener failed'));
 }
 
 function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {

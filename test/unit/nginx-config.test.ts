@@ -88,6 +88,11 @@ describe('nginx config generator', () => {
     expect(directives(block(config, 'location /'))).to.include('proxy_pass http://$roomcast_upstream;');
   });
 
+  it('passes /sse to any node with buffering off and a long read timeout', () => {
+    const sse = directives(block(renderNginxConfig(three), 'location = /sse'));
+    expect(sse).to.include.members(['proxy_pass http://roomcast_all;', 'proxy_buffering off;', 'proxy_cache off;', 'gzip off;', 'proxy_read_timeout 3600s;']);
+  });
+
   it('defaults to limits for 100K proxied clients, and takes lower ones', () => {
     const defaults = directives(renderNginxConfig(three));
     expect(DEFAULT_WORKER_CONNECTIONS).to.be.at.least(2 * 100_000);

@@ -1,0 +1,375 @@
+/**
+ * GET /sse?room=...: Server-Sent Events of one room, for one-way consumers.
+ *
+ * Same auth and room policy as a socket's room:join: a connection token (JWT)
+ * in `Authorization: Bearer` or `?token=` (EventSource cannot set headers), the
+ * namespace from `?namespace=` (default `/`, declared ones only), the room
+ * allowed by the token's `rooms` claim, the namespace's public rooms or the
+ * user's personal room. Refusals before the stream starts are the usual typed
+ * JSON errors (401, 403, 400, 429, 503).
+ *
+ * Ids are `<epoch>:<offset>`, so a Last-Event-ID names a position within an
+ * epoch: after the room's history was lost (a new epoch) an old id cannot be
+ * mistaken for a position in the new epoch, and the stream answers
+ * `event: recovered` `{ recovered: false }` instead of resuming at the wrong
+ * place. See docs/protocol.md, "Server-Sent Events".
+ *
+ * Delivery comes from RoomListeners, fed by the adapter (every broadcast this
+ * node sees, local or from another node), not from the local publisher only.
+ * Each stream writes one room's offsets once and in order: a duplicate (an
+ * idempotent retry broadcast again, an offset already sent from history) is
+ * dropped; an offset past the next one (another node's publication overtaking)
+ * is preceded by the missing ones read from history, which holds every
+ * broadcast offset (it is stored before it is broadcast).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Request, Response } from 'express';
+import { DEFAULT_NAMESPACE, errorPayload, roomNameProblem, type ErrorPayload, type Message, type StreamPosition } from '../../shared/index.js';
+import { mayJoinRoom } from '../auth/room-policy.js';
+import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.js';
+import type { Config } from '../config/config.js';
+import type { HistoryStore } from '../delivery/history-store.js';
+import type { RoomListeners } from '../delivery/room-listeners.js';
+import { RoomcastError, toErrorPayload } from '../errors.js';
+import type { Admission } from '../ops/admission.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { HTTP_STATUS, sendError } from './errors.js';
+
+/** Messages per history read when a stream resumes or fills a gap. */
+export const SSE_HISTORY_PAGE = 100;
+/** `retry:` sent when a stream starts (what EventSource waits before reconnecting after a dropped stream). */
+export const SSE_DEFAULT_RETRY_MS = 3000;
+/** Share of DRAIN_TIMEOUT_MS over which drained streams are told to come back (as sockets: see realtime/drain.ts). */
+const DRAIN_SPREAD_SHARE = 0.6;
+// setTimeout cannot wait longer than 2^31-1 ms; a longer wait is re-armed.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const ID_PATTERN = /^(.{1,64}):(\d{1,15})$/;
+
+/** A publication's event text, built once however many streams of the room write it (they get the same object). */
+const eventTexts = new WeakMap<Message, string>();
+function eventText(message: Message): string {
+  let text = eventTexts.get(message);
+  if (text === undefined) {
+    text = `id: ${formatEventId(message)}\nevent: ${message.event}\ndata: ${JSON.stringify(message)}\n\n`;
+    eventTexts.set(message, text);
+  }
+  return text;
+}
+
+/** The open SSE streams of this node: counted as connections, closed on drain and close. */
+export class SseStreams {
+  private readonly open = new Set<SseStream>();
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  add(stream: SseStream): void {
+    this.open.add(stream);
+  }
+
+  delete(stream: SseStream): void {
+    this.open.delete(stream);
+  }
+
+  /**
+   * Drain: each stream gets `retry:` (its reconnection delay, spread evenly over
+   * the first 60% of the drain window, so the other nodes are not hit at once)
+   * and `event: server:draining`, and is closed now; EventSource reconnects
+   * after that delay with Last-Event-ID, through the proxy to another node.
+   */
+  drain(drainTimeoutMs: number): void {
+    const streams = [...this.open];
+    const spreadMs = Math.floor(drainTimeoutMs * DRAIN_SPREAD_SHARE);
+    streams.forEach((stream, index) => {
+      const reconnectInMs = Math.max(1, Math.floor((index / Math.max(streams.length, 1)) * spreadMs));
+      stream.end(`retry: ${reconnectInMs}\nevent: server:draining\ndata: ${JSON.stringify({ reconnectInMs })}\n\n`);
+    });
+  }
+
+  closeAll(): void {
+    for (const stream of [...this.open]) stream.end();
+  }
+}
+
+export interface SseDeps {
+  config: Config;
+  logger: Logger;
+  history: HistoryStore;
+  listeners: RoomListeners;
+  verifyToken: TokenVerifier;
+  admission: Admission;
+  metrics: GatewayMetrics;
+  streams: SseStreams;
+  /** Every connection of this node (Engine.IO sessions and SSE streams), for MAX_CONNECTIONS. */
+  openConnections: () => number;
+}
+
+interface SseRequest {
+  token: string;
+  namespace: string;
+  room: string;
+  since: StreamPosition | null;
+}
+
+function firstString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+/** Parses an SSE id, `<epoch>:<offset>`; null when it is not one. */
+export function parseEventId(id: string): StreamPosition | null {
+  const match = ID_PATTERN.exec(id.trim());
+  if (match === null) return null;
+  return { epoch: match[1] as string, offset: Number(match[2]) };
+}
+
+export function formatEventId(position: StreamPosition): string {
+  return `${position.epoch}:${position.offset}`;
+}
+
+/** The request's parameters, or the typed error (and its status) refusing it. */
+function parseRequest(req: Request, namespaces: Config['namespaces']): SseRequest | { error: ErrorPayload; status: number } {
+  const header = req.headers.authorization;
+  const bearer = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const token = bearer?.[1] ?? firstString(req.query.token);
+  if (token === undefined || token === '') {
+    return { error: errorPayload('UNAUTHENTICATED', 'a token is required: Authorization: Bearer <token> or ?token='), status: 401 };
+  }
+  const room = firstString(req.query.room);
+  const problem = roomNameProblem(room);
+  if (room === undefined || problem !== null) return { error: errorPayload('INVALID_PAYLOAD', problem ?? 'room is required'), status: 400 };
+  const namespace = firstString(req.query.namespace) ?? DEFAULT_NAMESPACE;
+  if (!namespaces.some((rules) => rules.name === namespace)) {
+    return { error: errorPayload('INVALID_PAYLOAD', `namespace ${namespace} is not declared`), status: 400 };
+  }
+  // The header is what EventSource sends on its own reconnections; the query is for a manual reconnect (a new EventSource).
+  const headerId = firstString(req.headers['last-event-id']);
+  const lastEventId = headerId !== undefined && headerId !== '' ? headerId : firstString(req.query.lastEventId);
+  let since: StreamPosition | null = null;
+  if (lastEventId !== undefined && lastEventId !== '') {
+    since = parseEventId(lastEventId);
+    if (since === null) return { error: errorPayload('INVALID_PAYLOAD', 'Last-Event-ID must be <epoch>:<offset>, an id this route sent'), status: 400 };
+  }
+  return { token, namespace, room, since };
+}
+
+export function sseRoute(deps: SseDeps) {
+  const { config, logger, verifyToken, admission } = deps;
+  return async (req: Request, res: Response): Promise<void> => {
+    const parsed = parseRequest(req, config.namespaces);
+    if ('error' in parsed) {
+      sendError(res, parsed.error, parsed.status);
+      return;
+    }
+    let verified: VerifiedToken;
+    try {
+      verified = await verifyToken(parsed.token);
+    } catch (error) {
+      if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL' }, 'sse: token verification failed unexpectedly');
+      sendError(res, toErrorPayload(error));
+      return;
+    }
+    const rules = config.namespaces.find((candidate) => candidate.name === parsed.namespace);
+    if (rules === undefined || !mayJoinRoom(verified.userId, verified.roomPatterns, rules.publicRooms, parsed.room)) {
+      sendError(res, errorPayload('FORBIDDEN_ROOM', `not allowed to join ${parsed.room}`));
+      return;
+    }
+    const session = admission.admitSession(deps.openConnections());
+    if (session !== null) {
+      res.setHeader('retry-after', '1');
+      sendError(res, session.error, session.status);
+      return;
+    }
+    const user = admission.admitUser(verified.userId);
+    if (user !== null) {
+      res.setHeader('retry-after', '1');
+      sendError(res, user, HTTP_STATUS[user.code]);
+      return;
+    }
+    if (req.socket.destroyed) {
+      admission.releaseUser(verified.userId);
+      return;
+    }
+    const stream = new SseStream(deps, req, res, parsed, verified.userId, verified.expiresAt);
+    stream.start();
+  };
+}
+
+/** One open stream: its position in the room, its timers, its serial queue of writes. */
+export class SseStream {
+  private position: StreamPosition | null = null;
+  /** Live publications and the start-up read run one after the other, in arrival order. */
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly deps: SseDeps,
+    private readonly req: IncomingMessage,
+    private readonly res: Response,
+    private readonly request: SseRequest,
+    private readonly userId: string,
+    private readonly expiresAt: number | null,
+  ) {}
+
+  start(): void {
+    const { res, req, deps } = this;
+    deps.streams.add(this);
+    res.on('close', () => this.cleanup());
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true);
+    res.status(200);
+    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+    res.setHeader('cache-control', 'no-cache, no-transform');
+    // Proxies that honour it (NGINX does) pass each event on as it is written.
+    res.setHeader('x-accel-buffering', 'no');
+    res.flushHeaders();
+    this.write(`retry: ${SSE_DEFAULT_RETRY_MS}\n\n`);
+
+    // Listen before reading the position, so nothing published in between falls between them.
+    this.unsubscribe = deps.listeners.add(this.request.namespace, this.request.room, (message) => this.enqueue(() => this.live(message)));
+    this.enqueue(() => this.begin());
+    this.timers.push(setInterval(() => this.write(': ka\n\n'), deps.config.sse.keepaliveMs));
+    this.scheduleExpiry();
+  }
+
+  /** Ends the stream after writing `last` (drain, expiry) or nothing (close). */
+  end(last?: string): void {
+    if (this.closed) return;
+    if (last !== undefined && !this.res.writableEnded) this.res.write(last);
+    this.cleanup();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.deps.streams.delete(this);
+    this.deps.admission.releaseUser(this.userId);
+  }
+
+  private scheduleExpiry(): void {
+    const expiresAt = this.expiresAt;
+    if (expiresAt === null || this.closed) return;
+    const wait = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() < expiresAt) return this.scheduleExpiry();
+      this.deps.metrics.error('TOKEN_EXPIRED');
+      const error = errorPayload('TOKEN_EXPIRED', 'the token expired; open a new stream with a fresh token and ?lastEventId=');
+      this.end(`event: protocol:error\ndata: ${JSON.stringify(error)}\n\n`);
+    }, wait);
+  }
+
+  private enqueue(task: () => Promise<void> | void): void {
+    this.queue = this.queue
+      .then(() => (this.closed ? undefined : task()))
+      .catch((error: unknown) => {
+        if (this.closed) return;
+        const payload = toErrorPayload(error);
+        if (!(error instanceof RoomcastError)) this.deps.logger.error({ err: error, code: payload.code }, 'sse stream failed');
+        // The stream cannot vouch for its order any more: end it; EventSource comes back with Last-Event-ID.
+        this.end(`event: protocol:error\ndata: ${JSON.stringify(payload)}\n\n`);
+      });
+  }
+
+  /** Writes raw SSE text; a consumer too slow to take it (MAX_CLIENT_BUFFER_BYTES waiting) is cut off. */
+  private write(text: string): boolean {
+    if (this.closed || this.res.writableEnded) return false;
+    const flushed = this.res.write(text);
+    if (this.res.writableLength > this.deps.config.limits.maxClientBufferBytes) {
+      this.deps.metrics.error('SLOW_CONSUMER');
+      this.deps.logger.warn({ user: this.userId, room: this.request.room, code: 'SLOW_CONSUMER' }, 'sse stream closed: the consumer does not keep up');
+      this.cleanup();
+      this.res.destroy();
+      return false;
+    }
+    return flushed;
+  }
+
+  private writeMessage(message: Message): void {
+    this.write(eventText(message));
+    this.position = { epoch: message.epoch, offset: message.offset };
+  }
+
+  /** A position the consumer can resume from, with no publication: `position` at start, `recovered` after a gap. */
+  private writeControl(event: 'position' | 'recovered', position: StreamPosition, extra: object = {}): void {
+    const { namespace, room } = this.request;
+    this.write(`id: ${formatEventId(position)}\nevent: ${event}\ndata: ${JSON.stringify({ namespace, room, epoch: position.epoch, offset: position.offset, ...extra })}\n\n`);
+    this.position = position;
+  }
+
+  private async begin(): Promise<void> {
+    const { history } = this.deps;
+    const { namespace, room, since } = this.request;
+    if (since === null) {
+      this.writeControl('position', await history.position(namespace, room));
+      return;
+    }
+    this.position = since;
+    const caughtUp = await this.catchUp(null);
+    if (caughtUp !== true) {
+      this.deps.metrics.namespace(namespace).rejoin(false);
+      this.writeControl('recovered', caughtUp, { recovered: false });
+    } else {
+      this.deps.metrics.namespace(namespace).rejoin(true);
+    }
+  }
+
+  /**
+   * Writes, from history, what follows the stream's position up to `target`
+   * (the room's last offset when null). True when done; else the position to
+   * go on from (history no longer holds what follows, or the epoch changed).
+   */
+  private async catchUp(target: number | null): Promise<true | StreamPosition> {
+    const { namespace, room } = this.request;
+    for (;;) {
+      const from = this.position as StreamPosition;
+      if (target !== null && from.offset >= target) return true;
+      const limit = target === null ? SSE_HISTORY_PAGE : Math.min(SSE_HISTORY_PAGE, target - from.offset);
+      const read = await this.deps.history.read(namespace, room, from, limit);
+      if (this.closed) return true;
+      if (!read.recovered) return { epoch: read.epoch, offset: target ?? read.offset };
+      const end = target ?? read.offset;
+      if (from.offset >= end) return true;
+      if (read.messages.length === 0) return { epoch: read.epoch, offset: end };
+      for (const message of read.messages) if (message.offset > from.offset && message.offset <= end) this.writeMessage(message);
+      // A large catch-up waits for the consumer between pages rather than piling up in memory.
+      if (this.res.writableNeedDrain) await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.res.off('drain', done);
+          this.res.off('close', done);
+          resolve();
+        };
+        this.res.on('drain', done);
+        this.res.on('close', done);
+      });
+      if (this.closed) return true;
+    }
+  }
+
+  private async live(message: Message): Promise<void> {
+    let position = this.position as StreamPosition;
+    if (message.epoch !== position.epoch) {
+      // The room's history was lost (a new epoch): what came after our position cannot be proven complete.
+      this.writeControl('recovered', { epoch: message.epoch, offset: 0 }, { recovered: false });
+      position = this.position as StreamPosition;
+    }
+    if (message.offset <= position.offset) return;
+    if (message.offset > position.offset + 1) {
+      const caughtUp = await this.catchUp(message.offset - 1);
+      if (this.closed) return;
+      if (caughtUp !== true) this.writeControl('recovered', caughtUp, { recovered: false });
+      if (message.offset <= (this.position as StreamPosition).offset) return;
+    }
+    this.writeMessage(message);
+    this.deps.metrics.delivered(this.request.namespace, 1);
+  }
+}
