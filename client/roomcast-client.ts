@@ -252,7 +252,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
     const existing = this.rooms.get(room);
     // The typed handler sees Message through TypedMessage<Events>: the application's types are its promise.
     const handler = onMessage as unknown as (message: Message) => void;
-    const roomOptions = options as JoinOptions<never>;
+    const roomOptions = options as unknown as JoinOptions<never>;
     if (existing !== undefined) {
       existing.onMessage = handler;
       existing.options = roomOptions;
