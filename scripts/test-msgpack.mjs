@@ -22,6 +22,7 @@ export const MSGPACK_TEST_FILES = [
   'auth',
   'client',
   'client-sdk',
+  'signal',
 ].map((name) => join('dist', 'test', 'integration', `${name}.test.js`));
 
 const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
