@@ -1,11 +1,40 @@
 /**
  * The one error type the SDK surfaces: every failure (a refused acknowledgement,
- * a refused handshake, a `protocol:error`, a timeout) becomes a RoomcastError
- * with a code from the shared catalog, so applications switch on `code` and
+ * a refused handshake, a `protocol:error`, a timeout, an outbox entry that could
+ * not be sent) becomes a RoomcastError with a code from the shared catalog (or
+ * one of the SDK's own outbox codes), so applications switch on `code` and
  * decide on retries with `retryable` instead of parsing messages.
+ *
+ * `RoomcastError<C>` is typed per code: `RoomcastError.is(error, 'RATE_LIMITED')`
+ * narrows `error.code` to that literal.
  */
 import { ERROR_CATALOG, isErrorPayload } from '../shared/index.js';
 import type { ErrorCode, ErrorPayload } from '../shared/index.js';
+
+/**
+ * Codes raised by the SDK itself, never sent by the gateway:
+ * - OUTBOX_FULL: a publication made while offline did not fit in the outbox (`outbox.maxEntries`);
+ * - OUTBOX_EXPIRED: an outbox entry was not sent within `outbox.ttlMs`.
+ * Neither was stored by the gateway: publish again (with a new idempotency key) if it still matters.
+ */
+export const CLIENT_ERROR_CATALOG = {
+  OUTBOX_FULL: { retryable: true, message: 'The outbox is full: the publication was not queued' },
+  OUTBOX_EXPIRED: { retryable: true, message: 'The publication waited in the outbox longer than its TTL and was not sent' },
+} as const satisfies Record<string, { retryable: boolean; message: string }>;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERROR_CATALOG;
+
+/** Every code a RoomcastError may carry: the wire catalog's and the SDK's own. */
+export type RoomcastErrorCode = ErrorCode | ClientErrorCode;
+
+/** Whether each code may succeed later unchanged (TOKEN_EXPIRED: with a fresh token). */
+export function isRetryableCode(code: RoomcastErrorCode): boolean {
+  return code in CLIENT_ERROR_CATALOG ? CLIENT_ERROR_CATALOG[code as ClientErrorCode].retryable : ERROR_CATALOG[code as ErrorCode].retryable;
+}
+
+function catalogMessage(code: RoomcastErrorCode): string {
+  return code in CLIENT_ERROR_CATALOG ? CLIENT_ERROR_CATALOG[code as ClientErrorCode].message : ERROR_CATALOG[code as ErrorCode].message;
+}
 
 export interface RoomcastErrorContext {
   /** The room the failed request was about, when there was one. */
@@ -15,13 +44,13 @@ export interface RoomcastErrorContext {
   cause?: unknown;
 }
 
-export class RoomcastError extends Error {
-  readonly code: ErrorCode;
+export class RoomcastError<C extends RoomcastErrorCode = RoomcastErrorCode> extends Error {
+  readonly code: C;
   readonly retryable: boolean;
   readonly room: string | undefined;
   readonly event: string | undefined;
 
-  constructor(payload: ErrorPayload, context: RoomcastErrorContext = {}) {
+  constructor(payload: { code: C; message: string; retryable: boolean }, context: RoomcastErrorContext = {}) {
     super(payload.message, context.cause === undefined ? undefined : { cause: context.cause });
     this.name = 'RoomcastError';
     this.code = payload.code;
@@ -30,9 +59,14 @@ export class RoomcastError extends Error {
     this.event = context.event;
   }
 
+  /** True when `error` is a RoomcastError (of `code`, when given), narrowing its type. */
+  static is<C extends RoomcastErrorCode>(error: unknown, code?: C): error is RoomcastError<C> {
+    return error instanceof RoomcastError && (code === undefined || error.code === code);
+  }
+
   /** An error raised by the SDK itself (not sent by the gateway), with the catalog's retryability. */
-  static local(code: ErrorCode, message: string, context: RoomcastErrorContext = {}): RoomcastError {
-    return new RoomcastError({ code, message, retryable: ERROR_CATALOG[code].retryable }, context);
+  static local<C extends RoomcastErrorCode>(code: C, message: string = catalogMessage(code), context: RoomcastErrorContext = {}): RoomcastError<C> {
+    return new RoomcastError({ code, message, retryable: isRetryableCode(code) }, context);
   }
 
   /**
@@ -42,7 +76,7 @@ export class RoomcastError extends Error {
    */
   static from(error: unknown, context: RoomcastErrorContext = {}): RoomcastError {
     if (error instanceof RoomcastError) return error;
-    if (isErrorPayload(error)) return new RoomcastError(error, context);
+    if (isErrorPayload(error)) return new RoomcastError<ErrorCode>(error satisfies ErrorPayload, context);
     const message = error instanceof Error ? error.message : String(error);
     return RoomcastError.local('UNAVAILABLE', message, { ...context, cause: error });
   }

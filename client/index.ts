@@ -7,16 +7,27 @@ export { RoomcastClient } from './roomcast-client.js';
 export type {
   ClientEvents,
   ConnectionState,
+  DefaultEvents,
+  EventName,
   HistoryOptions,
   JoinOptions,
   MessageHandler,
+  OutboxDrop,
   PresenceChange,
   PublishOptions,
   RoomcastSocket,
+  TypedMessage,
+  TypedSignal,
 } from './roomcast-client.js';
-export { RoomcastError } from './errors.js';
-export type { RoomcastErrorContext } from './errors.js';
+export { CLIENT_ERROR_CATALOG, RoomcastError, isRetryableCode } from './errors.js';
+export type { ClientErrorCode, RoomcastErrorCode, RoomcastErrorContext } from './errors.js';
 export type { RoomcastClientOptions, TokenProvider } from './options.js';
+export { DEFAULT_OUTBOX_MAX_ENTRIES, DEFAULT_OUTBOX_TTL_MS, Outbox, newIdempotencyKey } from './outbox.js';
+export type { OutboxEntry, OutboxOptions } from './outbox.js';
+export { debounce, throttle } from './timing.js';
+export type { DebounceOptions, Shaped, ThrottleOptions } from './timing.js';
+export { DEFAULT_PRESENCE_EVENTS_MAX_MEMBERS, DEFAULT_PRESENCE_POLL_MS, LivePresence, PresenceRoster } from './presence-list.js';
+export type { LivePresenceEvents, LivePresenceOptions, PresenceSource } from './presence-list.js';
 export { RoomStream } from './room-stream.js';
 export type { GapEvent, GapReason, RecoveredEvent, RoomStreamOptions } from './room-stream.js';
 export type { Scheduler } from './scheduler.js';
@@ -31,5 +42,6 @@ export type {
   Message,
   PresenceMember,
   PublishResult,
+  Signal,
   StreamPosition,
 } from '../shared/index.js';

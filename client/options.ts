@@ -7,6 +7,7 @@ import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import msgpackParser from 'socket.io-msgpack-parser';
 import { DEFAULT_NAMESPACE, DEFAULT_REORDER_WINDOW_MS } from '../shared/index.js';
 import type { BackoffOptions } from './backoff.js';
+import type { OutboxOptions } from './outbox.js';
 
 export type TokenProvider = string | (() => string | Promise<string>);
 
@@ -21,6 +22,12 @@ export interface RoomcastClientOptions {
   reorderWindowMs?: number;
   /** Largest page of one history read when filling a gap. Default 100. */
   historyPageSize?: number;
+  /**
+   * Publications made while offline wait here and are sent on reconnect, in order,
+   * each with an idempotency key made at enqueue. Default `{ maxEntries: 100, ttlMs: 60000 }`;
+   * `false`: no outbox (a publish while offline waits for the rejoin up to ackTimeout, then fails).
+   */
+  outbox?: OutboxOptions | false;
   /** Must match the gateway's PARSER. Default 'json'. */
   parser?: 'json' | 'msgpack';
   transports?: ManagerOptions['transports'];

@@ -23,6 +23,7 @@ import type {
   PublishRequest,
   PublishResult,
   ServerToClientEvents,
+  Signal,
   StreamPosition,
 } from '../shared/index.js';
 import { backoffDelay } from './backoff.js';
@@ -30,6 +31,9 @@ import { deferred, type Deferred } from './deferred.js';
 import { TypedEmitter } from './emitter.js';
 import { RoomcastError } from './errors.js';
 import { resolveOptions, socketIoOptions, type ResolvedOptions, type RoomcastClientOptions } from './options.js';
+import { Outbox, type OutboxEntry } from './outbox.js';
+import { LivePresence, type LivePresenceOptions, type PresenceSource } from './presence-list.js';
+import { throttle, type Shaped } from './timing.js';
 import { RoomStream, type GapEvent, type RecoveredEvent } from './room-stream.js';
 import { callSafely } from './safe-call.js';
 import { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
@@ -45,8 +49,44 @@ export interface PresenceChange {
   member: PresenceMember;
 }
 
-export type ClientEvents = {
+/**
+ * The application's own events: publication event name -> type of its `data`, e.g.
+ * `{ chat: { text: string }; typing: { typing: boolean } }`. The default allows any
+ * event name with any JSON data. The types are the application's promise, not checked
+ * at runtime: validate data from untrusted publishers yourself.
+ */
+export type DefaultEvents = Record<string, JsonValue>;
+export type EventName<Events extends object> = keyof Events & string;
+
+/** A delivered publication, discriminated by `event`: `switch (message.event)` narrows `data`. */
+export type TypedMessage<Events extends object = DefaultEvents> = {
+  [K in EventName<Events>]: Omit<Message, 'event' | 'data'> & { event: K; data: Events[K] };
+}[EventName<Events>];
+
+/** A volatile signal of another member (typing, cursor), discriminated by `event`. */
+export type TypedSignal<Signals extends object = DefaultEvents> = {
+  [K in EventName<Signals>]: Omit<Signal, 'event' | 'data'> & { event: K; data: Signals[K] };
+}[EventName<Signals>];
+
+/** A publication that left the outbox without being sent: expired, did not fit, refused for good, or the client closed. */
+export interface OutboxDrop {
+  room: string;
+  event: string;
+  data: unknown;
+  idempotencyKey: string;
+  error: RoomcastError;
+}
+
+export type ClientEvents<Events extends object = DefaultEvents, Signals extends object = DefaultEvents> = {
   state: (state: ConnectionState) => void;
+  /** Every publication delivered to a room's onMessage (once, in offset order), from every room. */
+  message: (message: TypedMessage<Events>) => void;
+  /** A volatile signal of another member of a joined room. */
+  signal: (signal: TypedSignal<Signals>) => void;
+  /** A room's join (or rejoin after a reconnect) was acknowledged. */
+  joined: (result: JoinResult) => void;
+  /** An outbox entry was given up (its publish() promise rejects with the same error). */
+  'outbox:dropped': (drop: OutboxDrop) => void;
   error: (error: RoomcastError) => void;
   /** Offsets of a room that will never be delivered (history no longer has them). */
   gap: (gap: GapEvent) => void;
@@ -57,11 +97,13 @@ export type ClientEvents = {
   draining: (event: DrainingEvent) => void;
 };
 
-export type MessageHandler = (message: Message) => void;
+export type MessageHandler<Events extends object = DefaultEvents> = (message: TypedMessage<Events>) => void;
 
-export interface JoinOptions {
+export interface JoinOptions<Signals extends object = DefaultEvents> {
   onPresence?: (change: PresenceChange) => void;
   onGap?: (gap: GapEvent) => void;
+  /** Volatile signals of the room's other members (room:signal): no offset, no history, may be dropped. */
+  onSignal?: (signal: TypedSignal<Signals>) => void;
 }
 
 export interface PublishOptions {
@@ -78,8 +120,8 @@ export interface HistoryOptions {
 interface RoomEntry {
   readonly room: string;
   readonly stream: RoomStream;
-  onMessage: MessageHandler;
-  options: JoinOptions;
+  onMessage: (message: Message) => void;
+  options: JoinOptions<never>;
   /** What join() returned: settles with the first ack only. */
   readonly joined: Deferred<JoinResult>;
   /** Settles when the current (re)join is acknowledged; publish() waits for it. */
@@ -96,7 +138,9 @@ const MAX_TOKEN_EXPIRED_RETRIES = 3;
 /** Added to `reconnectInMs` of server:draining, so clients told the same delay still spread out. */
 const DRAIN_JITTER_MS = 500;
 
-export class RoomcastClient extends TypedEmitter<ClientEvents> {
+export class RoomcastClient<Events extends object = DefaultEvents, Signals extends object = DefaultEvents> extends TypedEmitter<
+  ClientEvents<Events, Signals>
+> {
   /** The underlying socket, for diagnostics and tests; the client keeps its own listeners on it. */
   readonly socket: RoomcastSocket;
   private readonly options: RoomcastClientOptions;
@@ -119,6 +163,15 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
   private tokenSourceFailed = false;
   private drainTimer: TimerHandle | undefined;
   private drainReconnectAt: number | undefined;
+  /** Publications made while offline (undefined with `outbox: false`). */
+  private readonly outbox: Outbox<JsonValue> | undefined;
+  private readonly outboxWaiters = new Map<OutboxEntry<JsonValue>, Deferred<PublishResult>>();
+  private outboxTimer: TimerHandle | undefined;
+  private outboxRetryTimer: TimerHandle | undefined;
+  private outboxRetries = 0;
+  private flushing = false;
+  /** The outbox entry being sent now: it does not expire under the request. */
+  private sending: OutboxEntry<JsonValue> | undefined;
 
   /**
    * @param url the gateway's origin, e.g. `https://rt.example.com` (the namespace is an option).
@@ -128,6 +181,7 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     this.options = options;
     this.resolved = resolveOptions(options);
     this.tokens = new TokenKeeper({ token: options.token, refreshToken: options.refreshToken, scheduler: this.scheduler });
+    this.outbox = options.outbox === false ? undefined : new Outbox<JsonValue>({ ...options.outbox, scheduler: this.scheduler });
     const ioOptions = socketIoOptions(options, this.resolved, (send) => this.authenticate(send));
     // An own Manager per client: io() would share one connection between clients of the same URL.
     this.socket = new Manager(url, ioOptions).socket(this.resolved.namespace, ioOptions);
@@ -142,6 +196,11 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
   /** Rooms this client is in (or joining). */
   get joinedRooms(): string[] {
     return [...this.rooms.keys()];
+  }
+
+  /** Publications waiting in the outbox (sent once the connection is back). */
+  get outboxSize(): number {
+    return this.outbox?.size ?? 0;
   }
 
   /** The last delivered position of a room: what a rejoin sends as `since`. */
@@ -175,6 +234,8 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     for (const entry of this.rooms.values()) this.dropRoom(entry, error);
     this.rooms.clear();
     this.rejectWaiters(error);
+    this.clearOutboxTimers();
+    for (const item of this.outbox?.clear() ?? []) this.dropOutboxEntry(item, error);
     this.socket.disconnect();
     this.setState('closed');
   }
@@ -184,21 +245,24 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
    * offset order, across reconnects. Resolves with the first join's ack.
    * Joining a room again only replaces its callbacks.
    */
-  join(room: string, onMessage: MessageHandler, options: JoinOptions = {}): Promise<JoinResult> {
+  join(room: string, onMessage: MessageHandler<Events> = () => undefined, options: JoinOptions<Signals> = {}): Promise<JoinResult> {
     if (this.closed) return Promise.reject(closedError(room));
     const problem = roomNameProblem(room);
     if (problem !== null) return Promise.reject(RoomcastError.local('INVALID_PAYLOAD', problem, { room, event: 'room:join' }));
     const existing = this.rooms.get(room);
+    // The typed handler sees Message through TypedMessage<Events>: the application's types are its promise.
+    const handler = onMessage as unknown as (message: Message) => void;
+    const roomOptions = options as unknown as JoinOptions<never>;
     if (existing !== undefined) {
-      existing.onMessage = onMessage;
-      existing.options = options;
+      existing.onMessage = handler;
+      existing.options = roomOptions;
       return existing.joined.promise;
     }
     const entry: RoomEntry = {
       room,
       stream: this.createStream(room),
-      onMessage,
-      options,
+      onMessage: handler,
+      options: roomOptions,
       joined: deferred<JoinResult>(),
       ready: deferred<void>({ internal: true }),
       retryTimer: undefined,
@@ -221,13 +285,24 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
   /**
    * Publishes into a joined room. The gateway broadcasts the publication back to
    * this client too, as a `message` with the returned offset.
+   *
+   * While the client is offline (and while earlier offline publications are still
+   * being sent) the publication waits in the outbox, with an idempotency key made
+   * now (or `options.idempotencyKey`), and is sent once the connection and the
+   * room's rejoin are back, in order; the promise settles then. An entry that waits
+   * longer than `outbox.ttlMs` rejects with OUTBOX_EXPIRED, one that does not fit
+   * with OUTBOX_FULL (both also emitted as `outbox:dropped`).
    */
-  async publish(room: string, event: string, data: JsonValue, options: PublishOptions = {}): Promise<PublishResult> {
+  async publish<K extends EventName<Events>>(room: string, event: K, data: Events[K], options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) throw closedError(room);
+    const json = data as unknown as JsonValue;
+    if (this.outbox !== undefined && (!this.socket.connected || this.outbox.size > 0)) {
+      return this.enqueue(room, event, json, options.idempotencyKey);
+    }
     const entry = this.rooms.get(room);
     // After a reconnect the gateway accepts a publication only once the room is rejoined.
     if (entry !== undefined && !entry.ready.settled) await this.whenReady(entry);
-    const request: PublishRequest = { room, event, data };
+    const request: PublishRequest = { room, event, data: json };
     if (options.idempotencyKey !== undefined) request.idempotencyKey = options.idempotencyKey;
     return this.request('room:publish', request, room);
   }
@@ -244,6 +319,59 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     return result.members;
   }
 
+  /**
+   * Sends a volatile signal (typing, cursor) to the room's other members: not
+   * stored, no offset, not in history. Resolves true once the gateway relayed it,
+   * false when it was dropped (offline, room not (re)joined yet, or no answer in
+   * time); rejects with a RoomcastError when refused (RATE_LIMITED, PUBLISH_FORBIDDEN,
+   * PAYLOAD_TOO_LARGE...). Never queued: a stale cursor is worth nothing.
+   */
+  async signal<K extends EventName<Signals>>(room: string, event: K, data: Signals[K]): Promise<boolean> {
+    if (this.closed) throw closedError(room);
+    const entry = this.rooms.get(room);
+    if (!this.socket.connected || (entry !== undefined && !entry.ready.settled)) return false;
+    try {
+      await this.request('room:signal', { room, event, data: data as unknown as JsonValue }, room, true);
+      return true;
+    } catch (error) {
+      if (error instanceof RoomcastError && error.cause === undefined) throw error;
+      return false; // not acknowledged (dropped on the way, or the connection went): volatile
+    }
+  }
+
+  /**
+   * A throttled signal sender for high-frequency events: at most one signal per
+   * `windowMs` (default 80 ms), the latest data winning; the first goes at once.
+   * Refusals are emitted as `error` events. Call `.cancel()` when done.
+   */
+  throttledSignal<K extends EventName<Signals>>(room: string, event: K, windowMs = 80): Shaped<[data: Signals[K]]> {
+    return throttle(
+      (data: Signals[K]) => {
+        this.signal(room, event, data).catch((error: unknown) => this.emitError(RoomcastError.from(error, { room, event: 'room:signal' })));
+      },
+      windowMs,
+      { scheduler: this.scheduler },
+    );
+  }
+
+  /**
+   * A live member list of a room: kept up to date from presence:join/leave, and
+   * re-read with presence:list after every (re)join, periodically while the room
+   * is too large for join/leave events (PRESENCE_EVENTS_MAX_MEMBERS), and on
+   * `refresh()`. Join the room to get its events; call `close()` when done.
+   */
+  presenceList(room: string, options: LivePresenceOptions = {}): LivePresence {
+    const source: PresenceSource = {
+      presence: (name) => this.presence(name),
+      on: ((event: 'presence' | 'joined', listener: never) => this.on(event, listener)) as PresenceSource['on'],
+    };
+    const live = new LivePresence(source, room, { scheduler: this.scheduler, ...options });
+    const entry = this.rooms.get(room);
+    // A room still joining is listed by its 'joined'; otherwise list now.
+    if (this.socket.connected && (entry === undefined || entry.ready.settled)) void live.refresh().catch(() => undefined);
+    return live;
+  }
+
   // ---- connection ---------------------------------------------------------------
 
   private listen(): void {
@@ -258,6 +386,7 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
       this.fail(RoomcastError.local('UNAVAILABLE', 'could not reconnect to the gateway'));
     });
     socket.on('message', (message) => this.rooms.get(message.room)?.stream.receive(message));
+    socket.on('signal', (signal) => this.onSignal(signal));
     socket.on('presence:join', (event) => this.onPresence('join', event));
     socket.on('presence:leave', (event) => this.onPresence('leave', event));
     socket.on('server:draining', (event) => this.onDraining(event));
@@ -307,6 +436,9 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     for (const entry of [...this.rooms.values()]) this.sendJoin(entry);
     for (const waiter of this.connectWaiters) waiter.resolve();
     this.connectWaiters.clear();
+    // After the rejoins were sent: each outbox entry waits for its room's rejoin.
+    this.outboxRetries = 0;
+    void this.flushOutbox();
   }
 
   private onDisconnect(reason: Socket.DisconnectReason): void {
@@ -437,7 +569,9 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
       fetchHistory: (since, limit) => this.request('room:history', { room, since, limit }, room),
       deliver: (message) => {
         const entry = this.rooms.get(room);
-        if (entry !== undefined) callSafely(entry.onMessage, message);
+        if (entry === undefined) return;
+        callSafely(entry.onMessage, message);
+        this.emit('message', message as unknown as TypedMessage<Events>);
       },
       onGap: (gap) => {
         const onGap = this.rooms.get(room)?.options.onGap;
@@ -461,6 +595,7 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
         entry.stream.completeJoin(result, since);
         entry.ready.resolve();
         entry.joined.resolve(result);
+        this.emit('joined', result);
       },
       (error: unknown) => {
         // An answer lost with its connection is not a failure: the next connect rejoins.
@@ -523,16 +658,159 @@ export class RoomcastClient extends TypedEmitter<ClientEvents> {
     this.emit('presence', change);
   }
 
+  private onSignal(signal: Signal): void {
+    const entry = this.rooms.get(signal.room);
+    if (entry === undefined) return;
+    const typed = signal as unknown as TypedSignal<Signals>;
+    const onSignal = entry.options.onSignal as ((signal: TypedSignal<Signals>) => void) | undefined;
+    if (onSignal !== undefined) callSafely(onSignal, typed);
+    this.emit('signal', typed);
+  }
+
+  // ---- outbox -------------------------------------------------------------------
+
+  private enqueue(room: string, event: string, data: JsonValue, idempotencyKey: string | undefined): Promise<PublishResult> {
+    const outbox = this.outbox as Outbox<JsonValue>;
+    this.expireOutbox();
+    let item: OutboxEntry<JsonValue>;
+    try {
+      item = outbox.enqueue(room, event, data, idempotencyKey);
+    } catch (error) {
+      const failure = RoomcastError.from(error, { room, event: 'room:publish' });
+      this.emit('outbox:dropped', { room, event, data, idempotencyKey: idempotencyKey ?? '', error: failure });
+      return Promise.reject(failure);
+    }
+    const waiter = deferred<PublishResult>();
+    this.outboxWaiters.set(item, waiter);
+    this.armOutboxTimer();
+    if (this.socket.connected) void this.flushOutbox();
+    return waiter.promise;
+  }
+
+  /**
+   * Sends the outbox, oldest first, one at a time, each with its own idempotency key
+   * (kept across retries: the gateway stores an entry once however often it is sent).
+   * A retryable failure leaves the entry at the head and retries later (with backoff,
+   * or on the next connect); any other failure rejects it and goes on.
+   */
+  private async flushOutbox(): Promise<void> {
+    const outbox = this.outbox;
+    if (outbox === undefined || this.flushing) return;
+    this.flushing = true;
+    const connection = this.connection;
+    const stillCurrent = (): boolean => !this.closed && this.socket.connected && this.connection === connection;
+    try {
+      for (;;) {
+        this.expireOutbox();
+        const item = outbox.peek();
+        if (item === undefined || !stillCurrent()) return;
+        const entry = this.rooms.get(item.room);
+        if (entry !== undefined && !entry.ready.settled) {
+          try {
+            await this.whenReady(entry);
+          } catch {
+            if (!stillCurrent()) return;
+            // The room is still tracked but its rejoin is slow: try again later. A room that was dropped
+            // gets the publication anyway, and its refusal is reported.
+            if (this.rooms.get(item.room) === entry) {
+              this.retryOutboxLater();
+              return;
+            }
+          }
+          if (!stillCurrent()) return;
+        }
+        if (outbox.peek() !== item) continue; // expired while waiting
+        item.attempts += 1;
+        this.sending = item;
+        let result: PublishResult;
+        try {
+          result = await this.request(
+            'room:publish',
+            { room: item.room, event: item.event, data: item.data, idempotencyKey: item.idempotencyKey },
+            item.room,
+          );
+        } catch (error) {
+          this.sending = undefined;
+          const failure = RoomcastError.from(error, { room: item.room, event: 'room:publish' });
+          if (failure.retryable) {
+            // Outcome unknown or refused for now: the entry stays first, with its key.
+            if (stillCurrent()) this.retryOutboxLater();
+            return;
+          }
+          outbox.remove(item);
+          this.dropOutboxEntry(item, failure);
+          continue;
+        }
+        this.sending = undefined;
+        this.outboxRetries = 0;
+        outbox.remove(item);
+        const waiter = this.outboxWaiters.get(item);
+        this.outboxWaiters.delete(item);
+        waiter?.resolve(result);
+      }
+    } finally {
+      this.flushing = false;
+      this.sending = undefined;
+      this.armOutboxTimer();
+      // A connect that came while this flush was ending on the old connection: flush on the new one.
+      if (!this.closed && this.socket.connected && this.connection !== connection && outbox.size > 0) void this.flushOutbox();
+    }
+  }
+
+  private retryOutboxLater(): void {
+    if (this.outboxRetryTimer !== undefined) return;
+    this.outboxRetryTimer = this.scheduler.setTimeout(
+      () => {
+        this.outboxRetryTimer = undefined;
+        void this.flushOutbox();
+      },
+      backoffDelay(this.outboxRetries++, this.resolved.backoff),
+    );
+  }
+
+  /** Takes out the expired entries (not the one being sent) and reports each. */
+  private expireOutbox(): void {
+    for (const item of this.outbox?.takeExpired(this.sending) ?? []) this.dropOutboxEntry(item, Outbox.expiredError(item));
+  }
+
+  private dropOutboxEntry(item: OutboxEntry<JsonValue>, error: RoomcastError): void {
+    const waiter = this.outboxWaiters.get(item);
+    this.outboxWaiters.delete(item);
+    this.emit('outbox:dropped', { room: item.room, event: item.event, data: item.data, idempotencyKey: item.idempotencyKey, error });
+    waiter?.reject(error);
+  }
+
+  /** A timer at the next expiry, so an entry's TTL is reported on time even while offline. */
+  private armOutboxTimer(): void {
+    if (this.outboxTimer !== undefined) this.scheduler.clearTimeout(this.outboxTimer);
+    this.outboxTimer = undefined;
+    const next = this.closed ? undefined : this.outbox?.nextExpiry();
+    if (next === undefined) return;
+    this.outboxTimer = this.scheduler.setTimeout(() => {
+      this.outboxTimer = undefined;
+      this.expireOutbox();
+      this.armOutboxTimer();
+    }, next - this.scheduler.now());
+  }
+
+  private clearOutboxTimers(): void {
+    if (this.outboxTimer !== undefined) this.scheduler.clearTimeout(this.outboxTimer);
+    if (this.outboxRetryTimer !== undefined) this.scheduler.clearTimeout(this.outboxRetryTimer);
+    this.outboxTimer = undefined;
+    this.outboxRetryTimer = undefined;
+  }
+
   // ---- requests -----------------------------------------------------------------
 
   /** Sends a protocol request and unwraps its acknowledgement; every failure becomes a RoomcastError. */
-  private async request<E extends ClientEventName>(event: E, payload: RequestOf<E>, room?: string): Promise<ResultOf<E>> {
+  private async request<E extends ClientEventName>(event: E, payload: RequestOf<E>, room?: string, volatile = false): Promise<ResultOf<E>> {
     let ack: Ack<ResultOf<E>>;
     try {
       // socket.io-client's emitWithAck cannot infer through a generic event name; RequestOf/ResultOf
       // still tie each call to ClientToServerEvents. The socket's ackTimeout bounds the wait.
-      const emitWithAck = this.socket.emitWithAck as (event: E, payload: RequestOf<E>) => Promise<Ack<ResultOf<E>>>;
-      ack = await emitWithAck.call(this.socket, event, payload);
+      const target = volatile ? this.socket.volatile : this.socket;
+      const emitWithAck = target.emitWithAck as (event: E, payload: RequestOf<E>) => Promise<Ack<ResultOf<E>>>;
+      ack = await emitWithAck.call(target, event, payload);
     } catch (error) {
       throw RoomcastError.from(error, { room, event });
     }

@@ -13,6 +13,8 @@ import type {
   PresenceListRequest,
   PresenceMember,
   PublishRequest,
+  Signal,
+  SignalRequest,
   StreamPosition,
 } from './schemas.js';
 
@@ -52,6 +54,10 @@ export interface HistoryResult {
   messages: Message[];
 }
 
+export interface SignalResult {
+  room: string;
+}
+
 export interface PresenceListResult {
   room: string;
   members: PresenceMember[];
@@ -68,6 +74,8 @@ export interface ClientToServerEvents {
   'room:publish': (request: PublishRequest, ack: AckCallback<PublishResult>) => void;
   'room:history': (request: HistoryRequest, ack: AckCallback<HistoryResult>) => void;
   'presence:list': (request: PresenceListRequest, ack: AckCallback<PresenceListResult>) => void;
+  /** Volatile: relayed to the room's other members as `signal`, never stored, no offset, may be dropped. */
+  'room:signal': (request: SignalRequest, ack: AckCallback<SignalResult>) => void;
   'auth:refresh': (request: AuthRefreshRequest, ack: AckCallback<AuthRefreshResult>) => void;
 }
 
@@ -80,6 +88,7 @@ export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = [
   'room:publish',
   'room:history',
   'presence:list',
+  'room:signal',
   'auth:refresh',
 ];
 
@@ -103,6 +112,8 @@ export interface ProtocolErrorEvent extends ErrorPayload {
 
 export interface ServerToClientEvents {
   message: (message: Message) => void;
+  /** A volatile `room:signal` of another member (typing, cursor): no offset, not in history, may be dropped. */
+  signal: (signal: Signal) => void;
   'presence:join': (event: PresenceEvent) => void;
   'presence:leave': (event: PresenceEvent) => void;
   'server:draining': (event: DrainingEvent) => void;

@@ -67,6 +67,13 @@ export const presenceListRequestSchema = z.strictObject({
   room: roomNameSchema,
 });
 
+/** A volatile signal (typing, cursor): broadcast to the room's other members, never stored, no offset. */
+export const signalRequestSchema = z.strictObject({
+  room: roomNameSchema,
+  event: eventNameSchema,
+  data: publicationDataSchema,
+});
+
 export const authRefreshRequestSchema = z.strictObject({
   token: z.string().min(1).max(8192),
 });
@@ -81,6 +88,14 @@ export const messageSchema = z.object({
   epoch: z.string(),
   ts: z.number(),
   from: z.string().optional(),
+});
+
+export const signalSchema = z.object({
+  room: roomNameSchema,
+  event: eventNameSchema,
+  data: publicationDataSchema,
+  ts: z.number(),
+  from: z.string(),
 });
 
 export const presenceMemberSchema = z.object({
@@ -112,6 +127,8 @@ export type LeaveRequest = z.infer<typeof leaveRequestSchema>;
 export type PublishRequest = z.infer<typeof publishRequestSchema>;
 export type HistoryRequest = z.infer<typeof historyRequestSchema>;
 export type PresenceListRequest = z.infer<typeof presenceListRequestSchema>;
+export type SignalRequest = z.infer<typeof signalRequestSchema>;
+export type Signal = z.infer<typeof signalSchema>;
 export type AuthRefreshRequest = z.infer<typeof authRefreshRequestSchema>;
 export type Message = z.infer<typeof messageSchema>;
 export type PresenceMember = z.infer<typeof presenceMemberSchema>;

@@ -1,10 +1,16 @@
 /**
  * The demo chat page: a development token from POST /dev/token, one
- * RoomcastClient, one room at a time, presence, and the connection state.
+ * RoomcastClient, one room at a time, presence, a typing indicator (throttled
+ * volatile signals), and the connection state.
  * Plain DOM; every user-provided string goes through textContent.
  */
-import { RoomcastClient, RoomcastError } from '../index.js';
-import type { ConnectionState, GapEvent, Message, PresenceMember } from '../index.js';
+import { RoomcastClient, RoomcastError, debounce, throttle } from '../index.js';
+import type { ConnectionState, DefaultEvents, GapEvent, Message, PresenceMember, TypedSignal } from '../index.js';
+
+/** The demo's volatile signals (never stored). */
+type DemoSignals = { typing: { typing: boolean; name: string } };
+/** A typing indicator without a newer signal is dropped after this long (its "stopped" may have been lost). */
+const TYPING_SHOWN_MS = 4000;
 
 const CHAT_EVENT = 'chat';
 /** How much of a room's history is shown on joining it. */
@@ -32,9 +38,12 @@ const ui = {
   send: element<HTMLButtonElement>('send'),
   error: element<HTMLParagraphElement>('error'),
   presence: element<HTMLUListElement>('presence'),
+  typing: element<HTMLParagraphElement>('typing'),
 };
 
-let client: RoomcastClient | undefined;
+let client: RoomcastClient<DefaultEvents, DemoSignals> | undefined;
+/** Who is typing in the current room: user -> the timer that forgets them. */
+const typers = new Map<string, ReturnType<typeof setTimeout>>();
 let userName = '';
 let currentRoom: string | undefined;
 /** Connections present in the current room, by connection id (a user may have several tabs). */
@@ -111,6 +120,44 @@ function showGap(gap: GapEvent): void {
   addNote(`Messages ${range} are no longer available (${gap.reason}).`, 'problem');
 }
 
+function renderTyping(): void {
+  const names = [...typers.keys()].sort();
+  ui.typing.textContent = names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+}
+
+function clearTyping(): void {
+  for (const timer of typers.values()) clearTimeout(timer);
+  typers.clear();
+  renderTyping();
+}
+
+function onTypingSignal(signal: TypedSignal<DemoSignals>): void {
+  const who = signal.data.name || signal.from;
+  const previous = typers.get(who);
+  if (previous !== undefined) clearTimeout(previous);
+  if (signal.data.typing) {
+    typers.set(
+      who,
+      setTimeout(() => {
+        typers.delete(who);
+        renderTyping();
+      }, TYPING_SHOWN_MS),
+    );
+  } else {
+    typers.delete(who);
+  }
+  renderTyping();
+}
+
+/** Signals the current room that this user is typing (or stopped); dropped while offline, never queued. */
+function sendTyping(typing: boolean): void {
+  if (client === undefined || currentRoom === undefined) return;
+  client.signal(currentRoom, 'typing', { typing, name: userName }).catch(() => undefined);
+}
+/** At most one "typing" per 1.5 s while keys come, and "stopped" 2 s after the last one. */
+const typingNow = throttle(() => sendTyping(true), 1500);
+const typingStopped = debounce(() => sendTyping(false), 2000);
+
 function renderPresence(): void {
   const counts = new Map<string, number>();
   for (const member of members.values()) counts.set(member.userId, (counts.get(member.userId) ?? 0) + 1);
@@ -161,6 +208,9 @@ async function switchRoom(room: string): Promise<void> {
   ui.messages.replaceChildren();
   members.clear();
   renderPresence();
+  clearTyping();
+  typingNow.cancel();
+  typingStopped.cancel();
   ui.error.textContent = '';
   // Leaving fails only if the gateway does not answer; the new room is joined regardless.
   if (previous !== undefined) await client.leave(previous).catch(showError);
@@ -171,6 +221,9 @@ async function switchRoom(room: string): Promise<void> {
       if (room === currentRoom) showMessage(message);
     }, {
       onGap: showGap,
+      onSignal: (signal) => {
+        if (room === currentRoom && signal.event === 'typing') onTypingSignal(signal);
+      },
       onPresence: (change) => {
         if (room !== currentRoom) return;
         if (change.type === 'join') members.set(change.member.connectionId, change.member);
@@ -190,7 +243,7 @@ async function switchRoom(room: string): Promise<void> {
 function start(name: string): void {
   userName = name;
   const fresh = (): Promise<string> => fetchToken(name);
-  client = new RoomcastClient(window.location.origin, { token: fresh, refreshToken: fresh });
+  client = new RoomcastClient<DefaultEvents, DemoSignals>(window.location.origin, { token: fresh, refreshToken: fresh });
   client.on('state', (state) => {
     showState(state);
     if (state === 'reconnecting') addNote('Connection lost, reconnecting…');
@@ -229,10 +282,18 @@ ui.roomForm.addEventListener('submit', (event) => {
   void switchRoom(ui.room.value.trim());
 });
 
+ui.text.addEventListener('input', () => {
+  if (ui.text.value.trim() === '') return;
+  typingNow();
+  typingStopped();
+});
+
 ui.sendForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = ui.text.value.trim();
   if (client === undefined || currentRoom === undefined || text === '') return;
+  typingNow.cancel();
+  typingStopped.flush();
   ui.error.textContent = '';
   client.publish(currentRoom, CHAT_EVENT, { text, name: userName }).then(
     () => {

@@ -12,6 +12,7 @@ import {
   leaveRequestSchema,
   presenceListRequestSchema,
   publishRequestSchema,
+  signalRequestSchema,
   type Ack,
   type ClientEventName,
 } from '../../shared/index.js';
@@ -23,6 +24,8 @@ import { handleJoin } from './handlers/join.js';
 import { handleLeave } from './handlers/leave.js';
 import { handlePresenceList } from './handlers/presence-list.js';
 import { handlePublish } from './handlers/publish.js';
+import { handleSignal } from './handlers/signal.js';
+import { normalizeToJson } from './json-normalize.js';
 import type { RoomcastSocket } from './types.js';
 
 type Handler<Request, Result> = (ctx: NamespaceContext, socket: RoomcastSocket, request: Request) => Promise<Result>;
@@ -47,10 +50,12 @@ function bind<Request, Result extends object>(
   handler: Handler<Request, Result>,
 ): void {
   // The request guard has already checked that the packet is [event, payload, ack].
+  const msgpack = ctx.config.parser === 'msgpack';
   const listener = async (payload: unknown, ack: (response: Ack<Result>) => void): Promise<void> => {
     let parsed;
     try {
-      parsed = schema.safeParse(payload);
+      // msgpack carries undefined, Dates and NaN, which the JSON parser never delivers: bring them to JSON first.
+      parsed = schema.safeParse(msgpack ? normalizeToJson(payload) : payload);
     } catch {
       // zod recurses into the payload; a pathologically deep one can exhaust the stack.
       ctx.metrics.error('INVALID_PAYLOAD');
@@ -84,5 +89,6 @@ export function registerHandlers(ctx: NamespaceContext, socket: RoomcastSocket):
   bind(ctx, socket, 'room:publish', publishRequestSchema, handlePublish);
   bind(ctx, socket, 'room:history', historyRequestSchema, handleHistory);
   bind(ctx, socket, 'presence:list', presenceListRequestSchema, handlePresenceList);
+  bind(ctx, socket, 'room:signal', signalRequestSchema, handleSignal);
   bind(ctx, socket, 'auth:refresh', authRefreshRequestSchema, handleAuthRefresh);
 }

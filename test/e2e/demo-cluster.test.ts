@@ -2,7 +2,7 @@
  * The multi-node promise, as a new user sees it: `npm run cluster`'s setup
  * (Redis, two nodes, NGINX in front, development tokens), the demo page opened
  * in two separate browsers that land on different nodes, each seeing the
- * other's messages and presence.
+ * other's messages, presence and typing indicator.
  */
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
@@ -24,7 +24,7 @@ describe('demo page through NGINX and two nodes (browser)', function () {
     await cluster?.stop();
   });
 
-  it('two browsers on different nodes chat and see each other present', async () => {
+  it('two browsers on different nodes chat, see each other present and typing', async () => {
     const alice = await (await browser.newContext()).newPage();
     await enter(alice, cluster.url, 'alice');
     // The first request of a session is balanced freely; open the second browser until it lands on the other node.
@@ -48,6 +48,12 @@ describe('demo page through NGINX and two nodes (browser)', function () {
       }, undefined, { timeout: 10_000 });
     }
     await alice.waitForFunction((name) => (document.querySelector('#presence')?.textContent ?? '').includes(name), bobName, { timeout: 10_000 });
+
+    // Typing shows on the other node through a volatile room:signal (never stored), and goes away after sending.
+    await bob.type('#text', 'typing…', { delay: 20 });
+    await alice.waitForFunction((name) => (document.querySelector('#typing')?.textContent ?? '').includes(`${name} is typing`), bobName, { timeout: 10_000 });
+    await bob.click('#send');
+    await alice.waitForFunction(() => (document.querySelector('#typing')?.textContent ?? '') === '', undefined, { timeout: 10_000 });
     const nodes = await nodesOf(cluster.url);
     expect(nodes.get('alice')).to.not.equal(nodes.get(bobName));
     await alice.screenshot({ path: artifactPath('demo-cluster-alice.png') });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { ConnectionState, Message, RecoveredEvent, RoomcastClientOptions } from '../../client/index.js';
-import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
+import { httpPublish, startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
 import { signToken } from '../support/tokens.js';
 
@@ -23,6 +23,7 @@ describe('RoomcastClient against a gateway', () => {
     const client = new RoomcastClient(gateway.url, {
       token,
       transports: ['websocket'],
+      parser: TEST_PARSER,
       reconnectionDelay: 50,
       reconnectionDelayMax: 200,
       ...options,
@@ -46,7 +47,7 @@ describe('RoomcastClient against a gateway', () => {
     await gateway.close();
   });
 
-  describe('with the JSON parser', () => {
+  describe(`with the ${TEST_PARSER} parser (ROOMCAST_TEST_PARSER)`, () => {
     beforeEach(async () => {
       gateway = await startGateway();
     });

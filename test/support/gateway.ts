@@ -5,7 +5,10 @@
 import { loadConfig } from '../../server/config/load.js';
 import { startGateway as startGatewayNode, type Gateway } from '../../server/gateway.js';
 import { createLogger } from '../../server/ops/logger.js';
+import { TEST_PARSER } from './parser.js';
 import { TEST_JWT_SECRET } from './tokens.js';
+
+export { TEST_PARSER } from './parser.js';
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 
@@ -37,6 +40,8 @@ export async function startGateway(env: Record<string, string> = {}, logs?: LogC
     API_KEYS: TEST_API_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     NODE_ID: 'test-node',
+    // ROOMCAST_TEST_PARSER=msgpack: the protocol tests run against a msgpack gateway (see parser.ts).
+    PARSER: TEST_PARSER,
     ...env,
   });
   const gateway = await startGatewayNode({ config, logger: createLogger(config, logs) });

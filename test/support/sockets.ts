@@ -4,6 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import msgpackParser from 'socket.io-msgpack-parser';
+import { TEST_PARSER } from './parser.js';
 import type { Ack, ClientToServerEvents, ErrorPayload, Message, ServerToClientEvents } from '../../shared/index.js';
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -12,6 +13,7 @@ export interface ConnectOptions {
   namespace?: string;
   transports?: Array<'polling' | 'websocket'>;
   extraHeaders?: Record<string, string>;
+  /** Default: ROOMCAST_TEST_PARSER (json unless set to msgpack), matching startGateway(). */
   parser?: 'json' | 'msgpack';
 }
 
@@ -22,7 +24,7 @@ function makeSocket(url: string, token: string | undefined, options: ConnectOpti
     reconnection: false,
     forceNew: true,
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
-    ...(options.parser === 'msgpack' ? { parser: msgpackParser } : {}),
+    ...((options.parser ?? TEST_PARSER) === 'msgpack' ? { parser: msgpackParser } : {}),
   });
 }
 
