@@ -1,7 +1,9 @@
 /**
  * The demo chat page: a development token from POST /dev/token, one
  * RoomcastClient, one room at a time, presence, a typing indicator (throttled
- * volatile signals), and the connection state.
+ * volatile signals), the connection state, and a live counter of the room's
+ * chat messages fed by a plain EventSource on GET /sse (the one-way path: it
+ * resumes by itself with Last-Event-ID when its connection drops).
  * Plain DOM; every user-provided string goes through textContent.
  */
 import { RoomcastClient, RoomcastError, debounce, throttle } from '../index.js';
@@ -39,12 +41,19 @@ const ui = {
   error: element<HTMLParagraphElement>('error'),
   presence: element<HTMLUListElement>('presence'),
   typing: element<HTMLParagraphElement>('typing'),
+  sseCount: element<HTMLSpanElement>('sse-count'),
+  sseState: element<HTMLSpanElement>('sse-state'),
 };
 
 let client: RoomcastClient<DefaultEvents, DemoSignals> | undefined;
 /** Who is typing in the current room: user -> the timer that forgets them. */
 const typers = new Map<string, ReturnType<typeof setTimeout>>();
 let userName = '';
+/** The latest development token, for the EventSource (which cannot send headers: the token goes in the query). */
+let latestToken = '';
+/** The SSE stream of the current room and the chat messages it has carried. */
+let liveFeed: EventSource | undefined;
+let liveCount = 0;
 let currentRoom: string | undefined;
 /** Connections present in the current room, by connection id (a user may have several tabs). */
 const members = new Map<string, PresenceMember>();
@@ -59,6 +68,7 @@ async function fetchToken(user: string): Promise<string> {
   if (!response.ok || typeof body.token !== 'string') {
     throw new Error(body.error?.message ?? `POST /dev/token answered ${response.status}`);
   }
+  latestToken = body.token;
   return body.token;
 }
 
@@ -200,11 +210,33 @@ async function showRecent(room: string, epoch: string, offset: number, note: HTM
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
+/** Counts the room's chat messages from GET /sse; the browser reconnects it and resumes from the last event id. */
+function followLive(room: string): void {
+  liveFeed?.close();
+  liveCount = 0;
+  ui.sseCount.textContent = '0';
+  ui.sseState.textContent = 'connecting';
+  const feed = new EventSource(`/sse?room=${encodeURIComponent(room)}&token=${encodeURIComponent(latestToken)}`);
+  liveFeed = feed;
+  feed.addEventListener('open', () => {
+    if (liveFeed === feed) ui.sseState.textContent = 'live';
+  });
+  feed.addEventListener('error', () => {
+    if (liveFeed === feed) ui.sseState.textContent = feed.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting';
+  });
+  feed.addEventListener(CHAT_EVENT, () => {
+    if (liveFeed !== feed) return;
+    liveCount += 1;
+    ui.sseCount.textContent = String(liveCount);
+  });
+}
+
 async function switchRoom(room: string): Promise<void> {
   if (client === undefined || room === currentRoom) return;
   const previous = currentRoom;
   currentRoom = room;
   ui.roomName.textContent = room;
+  followLive(room);
   ui.messages.replaceChildren();
   members.clear();
   renderPresence();
