@@ -74,6 +74,8 @@ export function upstreamNameForNode(nodeId: string): string {
 }
 
 export const BALANCED_UPSTREAM = 'roomcast_all';
+/** SSE streams have their own balancer: long streams counted with the sessions would skew where new sessions land. */
+export const SSE_UPSTREAM = 'roomcast_sse';
 
 export function renderNginxConfig(options: NginxConfigOptions): string {
   validate(options);
@@ -140,6 +142,15 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     '        keepalive 64;',
     `        keepalive_timeout ${UPSTREAM_KEEPALIVE_TIMEOUT};`,
     '    }',
+    '',
+    '    # The same nodes for SSE streams, balanced on their own (see SSE_UPSTREAM).',
+    `    upstream ${SSE_UPSTREAM} {`,
+    '        least_conn;',
+    `        zone ${SSE_UPSTREAM} 64k;`,
+    ...options.nodes.map((node) => `        server ${node.host}:${node.port} max_fails=0;`),
+    '        keepalive 16;',
+    `        keepalive_timeout ${UPSTREAM_KEEPALIVE_TIMEOUT};`,
+    '    }',
     ...options.nodes.flatMap((node) => [
       '',
       `    upstream ${upstreamNameForNode(node.id)} {`,
@@ -183,7 +194,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     '        # no buffering or caching, no gzip, and a read timeout far above the keep-alive',
     '        # comments (SSE_KEEPALIVE_MS) so an idle room does not cut the stream.',
     '        location = /sse {',
-    `            proxy_pass http://${BALANCED_UPSTREAM};`,
+    `            proxy_pass http://${SSE_UPSTREAM};`,
     '            proxy_buffering off;',
     '            proxy_cache off;',
     '            gzip off;',
