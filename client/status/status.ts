@@ -277,7 +277,9 @@ function disconnect(): void {
 function connect(token: string): void {
   disconnect();
   setState('connecting');
-  const admin: AdminSocket = io(ADMIN_NAMESPACE, { auth: { adminToken: token }, reconnectionDelayMax: 5000 });
+  // WebSocket only: an operator's browser has it, and it skips the polling-to-WebSocket upgrade, whose
+  // late polling request can meet an already-upgraded session (a 400 from Engine.IO) behind a proxy.
+  const admin: AdminSocket = io(ADMIN_NAMESPACE, { auth: { adminToken: token }, reconnectionDelayMax: 5000, transports: ['websocket'] });
   socket = admin;
   admin.on('connect', () => {
     setState('connected');
