@@ -3,55 +3,11 @@ import type { HistoryResult, JoinResult, Message, StreamPosition } from '../../s
 import { RoomcastError } from '../../client/errors.js';
 import { RoomStream } from '../../client/room-stream.js';
 import type { GapEvent, RecoveredEvent } from '../../client/room-stream.js';
-import type { Scheduler, TimerHandle } from '../../client/scheduler.js';
+import { FakeScheduler } from '../support/fake-scheduler.js';
 
 const ROOM = 'demo:lobby';
 const WINDOW = 250;
 
-/** A deterministic clock: timers fire only when the test advances time. */
-class FakeScheduler implements Scheduler {
-  private current = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; callback: () => void }>();
-
-  setTimeout(callback: () => void, ms: number): TimerHandle {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.current + ms, callback });
-    return id;
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    this.timers.delete(handle as number);
-  }
-
-  now(): number {
-    return this.current;
-  }
-
-  get pending(): number {
-    return this.timers.size;
-  }
-
-  advance(ms: number): void {
-    const until = this.current + ms;
-    for (;;) {
-      let nextId: number | undefined;
-      let nextAt = Number.POSITIVE_INFINITY;
-      for (const [id, timer] of this.timers) {
-        if (timer.at <= until && timer.at < nextAt) {
-          nextId = id;
-          nextAt = timer.at;
-        }
-      }
-      if (nextId === undefined) break;
-      const timer = this.timers.get(nextId);
-      this.timers.delete(nextId);
-      this.current = nextAt;
-      timer?.callback();
-    }
-    this.current = until;
-  }
-}
 
 function msg(offset: number, epoch = 'e1'): Message {
   return { room: ROOM, event: 'chat', data: { n: offset }, offset, epoch, ts: 1_700_000_000_000 + offset };
