@@ -59,6 +59,8 @@ export interface Config {
   sse: { keepaliveMs: number };
   /** A node silent for this long is considered dead and its presence removed by the others. */
   nodeTtlMs: number;
+  /** Redis Cluster: how often the room channels this node serves are compared with its live subscriptions (and repaired). */
+  subscriptionReconcileMs: number;
   namespaces: readonly NamespaceRules[];
   logLevel: LogLevel;
   logPretty: boolean;

@@ -189,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
     sse: { keepaliveMs: integer(env, 'SSE_KEEPALIVE_MS', 15_000, 10, 3_600_000) },
     nodeTtlMs: integer(env, 'NODE_TTL_MS', 15_000, 1_000, 600_000),
+    subscriptionReconcileMs: integer(env, 'SUBSCRIPTION_RECONCILE_MS', 5_000, 100, 3_600_000),
     namespaces,
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     logPretty: boolean(env, 'LOG_PRETTY', false),

@@ -91,6 +91,8 @@ export interface GatewayMetrics {
   connectionsRefused: Counter<'code'>;
   slowConsumerDisconnects: Counter;
   drains: Counter;
+  /** Room channel subscriptions that reconciliation found wrong and repaired (Redis Cluster), by kind. */
+  subscriptionRepairs: Counter<'kind'>;
 }
 
 /**
@@ -230,6 +232,13 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     labelNames: ['namespace'],
     registers,
   });
+  const subscriptionRepairs = new Counter({
+    name: 'roomcast_subscription_repairs_total',
+    help: 'Room channel subscriptions (Redis Cluster) that reconciliation found wrong and repaired: missing (served but not subscribed) or extra (subscribed but not served)',
+    labelNames: ['kind'],
+    registers,
+  });
+  for (const kind of ['missing', 'extra']) subscriptionRepairs.labels({ kind });
   const pubsubLag = new Histogram({
     name: 'roomcast_redis_pubsub_lag_seconds',
     help: "Round trip of the canary's probe through Redis pub/sub",
@@ -344,5 +353,6 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     connectionsRefused,
     slowConsumerDisconnects,
     drains,
+    subscriptionRepairs,
   };
 }
