@@ -73,6 +73,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
         observeRedis: (command, seconds) => metrics.redisCommand(command, seconds),
         onCanaryLag: (seconds) => metrics.canaryLag(seconds),
         onSubscriptionRepair: (kind) => metrics.subscriptionRepairs.inc({ kind }),
+        onEpochRotation: (reason) => metrics.epochRotations.inc({ reason }),
       })
     : null;
   const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds }) : null;

@@ -4,7 +4,7 @@
  * REDIS_URL or REDIS_CLUSTER_NODES is set; a single node uses memory instead.
  */
 import type { Config } from '../config/config.js';
-import { RedisHistoryStore } from '../delivery/history/redis.js';
+import { RedisHistoryStore, type EpochRotation } from '../delivery/history/redis.js';
 import type { Logger } from '../ops/logger.js';
 import { NodeLiveness, type PresenceHooks } from '../presence/node-liveness.js';
 import { RedisPresenceStore } from '../presence/redis.js';
@@ -41,12 +41,24 @@ export interface ClusterMetrics {
   onCanaryLag?: (seconds: number) => void;
   /** A room channel subscription that reconciliation found wrong and repaired. */
   onSubscriptionRepair?: (kind: 'missing' | 'extra') => void;
+  /** A room moved to a new epoch because Redis's data was replaced. */
+  onEpochRotation?: (reason: EpochRotation) => void;
 }
 
 export async function createClusterServices(config: Config, logger: Logger, metrics: ClusterMetrics = {}): Promise<ClusterServices> {
   const redis = await connectRedis(config, logger);
   const observe = metrics.observeRedis;
-  const history = new RedisHistoryStore(redis.commands, { size: config.history.size, ttlSeconds: config.history.ttlSeconds, ...(observe ? { observe } : {}) });
+  const history = new RedisHistoryStore(redis.commands, {
+    size: config.history.size,
+    ttlSeconds: config.history.ttlSeconds,
+    durability: config.redisDurability,
+    ...(observe ? { observe } : {}),
+    onRotation: (reason) => {
+      logger.warn({ reason }, 'a room was last written by another Redis process (restart, failover or restore): it starts a new epoch');
+      metrics.onEpochRotation?.(reason);
+    },
+  });
+  if (config.redisDurability === 'lossless') await warnUnlessDurable(redis, logger);
   const presence = new RedisPresenceStore(redis.commands, config.nodeId, observe);
   let lastPublishErrorAt = 0;
   const adapter = createRedisAdapter(redis, (error) => {
@@ -111,4 +123,35 @@ export async function createClusterServices(config: Config, logger: Logger, metr
       await redis.close();
     },
   };
+}
+
+/**
+ * REDIS_DURABILITY=lossless is the operator's promise that Redis never loses an
+ * acknowledged write; check what can be checked (AOF on, fsync on every write)
+ * and say so loudly when it does not hold. Managed services may refuse CONFIG:
+ * then it cannot be checked, which is said too.
+ */
+async function warnUnlessDurable(redis: RedisConnections, logger: Logger): Promise<void> {
+  const targets =
+    redis.mode === 'single'
+      ? [redis.publisherClient as unknown as { sendCommand(args: string[]): Promise<unknown> }]
+      : await Promise.all(
+          (redis.publisherClient as RedisClusterType).masters
+            .map((master) => master.client)
+            .filter((client): client is NonNullable<typeof client> => client !== undefined),
+        ).then((clients) => clients as unknown as Array<{ sendCommand(args: string[]): Promise<unknown> }>);
+  for (const target of targets) {
+    try {
+      const reply = (await target.sendCommand(['CONFIG', 'GET', 'append*'])) as string[] | Record<string, string>;
+      const settings = Array.isArray(reply) ? Object.fromEntries(reply.flatMap((value, index) => (index % 2 === 0 ? [[value, reply[index + 1]]] : []))) : reply;
+      if (settings.appendonly !== 'yes' || settings.appendfsync !== 'always') {
+        logger.warn(
+          { appendonly: settings.appendonly, appendfsync: settings.appendfsync },
+          'REDIS_DURABILITY=lossless but Redis may lose acknowledged writes (needs appendonly yes and appendfsync always): a restart could hand out offsets twice',
+        );
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'REDIS_DURABILITY=lossless: could not read the Redis persistence settings to check it');
+    }
+  }
 }

@@ -14,6 +14,12 @@ export interface Config {
   nodeId: string;
   redisUrl: string | null;
   redisClusterNodes: ReadonlyArray<{ host: string; port: number }> | null;
+  /**
+   * Whether Redis may lose acknowledged writes: 'lossy' makes a room whose data
+   * was last written by another Redis process (restart, failover, restore) start
+   * a new epoch; 'lossless' trusts restarts (see delivery/history/redis-scripts.ts).
+   */
+  redisDurability: 'lossy' | 'lossless';
   jwt: {
     key: JwtKeySource;
     issuer: string | null;

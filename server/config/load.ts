@@ -159,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: nodeId(env),
     redisUrl: redisUrl?.toString() ?? null,
     redisClusterNodes,
+    redisDurability: oneOf(env, 'REDIS_DURABILITY', 'lossy', ['lossy', 'lossless'] as const),
     jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },
     apiKeys,
     adminToken,

@@ -93,6 +93,8 @@ export interface GatewayMetrics {
   drains: Counter;
   /** Room channel subscriptions that reconciliation found wrong and repaired (Redis Cluster), by kind. */
   subscriptionRepairs: Counter<'kind'>;
+  /** Rooms that started a new epoch because Redis's data was replaced (REDIS_DURABILITY=lossy), by reason. */
+  epochRotations: Counter<'reason'>;
 }
 
 /**
@@ -239,6 +241,13 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     registers,
   });
   for (const kind of ['missing', 'extra']) subscriptionRepairs.labels({ kind });
+  const epochRotations = new Counter({
+    name: 'roomcast_epoch_rotations_total',
+    help: 'Rooms this node found written by another Redis process (restart, failover, restore) and moved to a new epoch (REDIS_DURABILITY=lossy): clients get a gap',
+    labelNames: ['reason'],
+    registers,
+  });
+  epochRotations.labels({ reason: 'redis-replaced' });
   const pubsubLag = new Histogram({
     name: 'roomcast_redis_pubsub_lag_seconds',
     help: "Round trip of the canary's probe through Redis pub/sub",
@@ -354,5 +363,6 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     slowConsumerDisconnects,
     drains,
     subscriptionRepairs,
+    epochRotations,
   };
 }
