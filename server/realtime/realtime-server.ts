@@ -117,7 +117,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
 
 function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {
   counters.opened();
-  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst);
+  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst, ctx.config.limits.maxRoomsPerSocket);
   scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
   socket.use(requestGuard(socket, counters, ctx.metrics));
   registerHandlers(ctx, socket);

@@ -30,7 +30,7 @@ async function join(ctx: NamespaceContext, socket: RoomcastSocket, request: Join
   try {
     await ctx.whenReceiving(ctx.rules.name, room);
     const read = since
-      ? await boundedRead(socket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
+      ? await boundedRead(socket, ctx.config.limits.maxRoomsPerSocket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
       : { ...(await ctx.history.position(ctx.rules.name, room)), recovered: true, messages: [] };
     if (since) ctx.metrics.namespace(ctx.rules.name).rejoin(read.recovered);
     return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, missed: capPage(read.messages) };
