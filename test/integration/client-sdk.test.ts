@@ -117,6 +117,10 @@ describe('RoomcastClient helpers against a gateway', () => {
         await waitFor(() => client.state === 'reconnecting', 5000, 'reconnecting');
       },
       release: () => release(),
+      /** The next reconnect waits for release(), without cutting the connection now. */
+      hold(): void {
+        gate = new Promise((resolve) => (release = resolve));
+      },
     };
   }
 
@@ -220,6 +224,62 @@ describe('RoomcastClient helpers against a gateway', () => {
       await waitFor(() => client.state === 'connected', 5000, 'reconnected');
       const page = await client.history('demo:ttl', { limit: 10 });
       expect(page.messages).to.deep.equal([]);
+    });
+  });
+
+  describe('publications whose outcome is unknown', () => {
+    it('fails an outbox entry that was sent but never answered with UNAVAILABLE, unknown, its key: never OUTBOX_EXPIRED', async () => {
+      const { client, goOffline, release, hold } = await gatedClient('alice', { outbox: { ttlMs: 1500 } });
+      await client.join('demo:unknown', () => undefined);
+      const dropped: OutboxDrop[] = [];
+      client.on('outbox:dropped', (drop) => dropped.push(drop));
+      // On the gateway: the publication is stored, then its answer is lost with the connection,
+      // and the client stays offline past the entry's TTL.
+      const keys: string[] = [];
+      gateway.gateway.io.of('/').on('connection', (socket) => {
+        socket.use((packet, next) => {
+          if (packet[0] === 'room:publish') {
+            keys.push((packet[1] as { idempotencyKey?: string }).idempotencyKey ?? '(none)');
+            packet[2] = () => {
+              hold();
+              socket.disconnect();
+            };
+          }
+          next();
+        });
+      });
+
+      await goOffline();
+      const outcome = client.publish('demo:unknown', 'chat', { text: 'stored?' }).catch((error: unknown) => error);
+      release();
+      const error = await outcome;
+      expect(keys).to.have.length(1);
+      expect(error).to.be.instanceOf(RoomcastError);
+      expect(error).to.include({ code: 'UNAVAILABLE', retryable: true, unknown: true, idempotencyKey: keys[0], room: 'demo:unknown' });
+      expect(dropped.map((drop) => [drop.error.code, drop.idempotencyKey])).to.deep.equal([['UNAVAILABLE', keys[0]]]);
+
+      // It was stored: the application retries with the same key and gets the original offset, stored once.
+      release();
+      await waitFor(() => client.state === 'connected', 5000, 'reconnected');
+      const page = await client.history('demo:unknown', { limit: 10 });
+      expect(page.messages.map((message) => message.data)).to.deep.equal([{ text: 'stored?' }]);
+    });
+
+    it('marks a direct publish that got no answer as unknown, with its key', async () => {
+      const client = makeClient(await tokenFor('alice'), { ackTimeout: 300, outbox: false });
+      await client.connect();
+      await client.join('demo:no-answer', () => undefined);
+      gateway.gateway.io.of('/').sockets.forEach((socket) =>
+        socket.use((packet, next) => {
+          // Stored, never answered.
+          if (packet[0] === 'room:publish' && (packet[1] as { room?: string }).room === 'demo:no-answer') packet[2] = () => undefined;
+          next();
+        }),
+      );
+      const error = await client.publish('demo:no-answer', 'chat', { n: 1 }, { idempotencyKey: 'k-1' }).catch((caught: unknown) => caught);
+      expect(error).to.include({ code: 'UNAVAILABLE', retryable: true, unknown: true, idempotencyKey: 'k-1' });
+      const refused = await client.publish('demo:nowhere', 'chat', { n: 2 }).catch((caught: unknown) => caught);
+      expect(refused).to.include({ code: 'PUBLISH_FORBIDDEN', unknown: false });
     });
   });
 
