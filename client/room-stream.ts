@@ -28,6 +28,7 @@
 import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../shared/index.js';
 import type { HistoryResult, JoinResult, Message, StreamPosition } from '../shared/index.js';
 import { RoomcastError } from './errors.js';
+import { OffsetSequencer } from './offset-sequencer.js';
 import { OtherEpochs } from './other-epochs.js';
 import type { Scheduler, TimerHandle } from './scheduler.js';
 
@@ -109,12 +110,10 @@ export class RoomStream {
   private readonly maxRetries: number;
 
   private epoch: string | undefined;
-  /** Last offset handed to the application (or skipped with a gap event). */
-  private last = 0;
+  /** The current segment's order: its last offset handed to the application (or skipped with a gap), and the later ones held. */
+  private readonly order: OffsetSequencer;
   /** An offset known to exist (from a server answer): history is read at least up to it. */
   private catchUpTo = 0;
-  /** Offsets of the current epoch above last + 1 waiting for the ones before them. */
-  private readonly held = new Map<number, Message>();
   /** Live messages of other epochs, until a server answer says which epoch is current. */
   private readonly aside = new OtherEpochs(MAX_ASIDE_MESSAGES);
   /** Bumped on every epoch switch or restart: an answer to a request of an older segment is not applied. */
@@ -134,16 +133,17 @@ export class RoomStream {
     this.room = options.room;
     this.pageSize = Math.min(Math.max(1, options.historyPageSize ?? HISTORY_PAGE_DEFAULT), HISTORY_PAGE_MAX);
     this.maxRetries = options.maxHistoryRetries ?? DEFAULT_MAX_HISTORY_RETRIES;
+    this.order = new OffsetSequencer({ deliver: (message) => options.deliver(message), stopped: () => this.disposed });
   }
 
   /** Where the application stands: the `since` of a rejoin. Undefined before the first join ack. */
   get position(): StreamPosition | undefined {
-    return this.epoch === undefined ? undefined : { epoch: this.epoch, offset: this.last };
+    return this.epoch === undefined ? undefined : { epoch: this.epoch, offset: this.order.last };
   }
 
   /** Offsets received but not deliverable yet (for diagnostics and tests). */
   get heldCount(): number {
-    return this.held.size;
+    return this.order.heldCount;
   }
 
   /** Live messages of other epochs waiting for the server to name the current one (for diagnostics and tests). */
@@ -171,7 +171,7 @@ export class RoomStream {
   dispose(): void {
     this.invalidate();
     this.disposed = true;
-    this.held.clear();
+    this.order.reset(this.order.last);
     this.aside.clear();
     this.buffered = [];
   }
@@ -205,11 +205,9 @@ export class RoomStream {
     if (since === undefined || this.epoch === undefined) {
       // First join: the application starts after everything published so far.
       this.epoch = ack.epoch;
-      this.last = ack.offset;
+      this.order.reset(ack.offset);
       this.catchUpTo = ack.offset;
       this.segment += 1;
-      for (const offset of this.held.keys()) if (offset <= this.last) this.held.delete(offset);
-      this.drain();
     } else {
       const answer: Answer = { epoch: ack.epoch, offset: ack.offset, recovered: ack.recovered, messages: ack.missed };
       const sameSegment = this.applyAnswer(answer, since, mark, 'join');
@@ -223,7 +221,7 @@ export class RoomStream {
     if (this.disposed) return;
     if (recovered !== undefined) this.options.onRecovered?.(recovered);
     // A capped missed[] (or a new epoch) leaves offsets the server told us exist: read them now, no reason to wait.
-    if (this.last < this.catchUpTo) this.startFetch();
+    if (this.order.last < this.catchUpTo) this.startFetch();
     else this.afterChange();
   }
 
@@ -255,7 +253,7 @@ export class RoomStream {
   /** `recovered: false`: the range before the first retained offset is gone; the retained messages are delivered. */
   private takeRetained(answer: Answer): void {
     const first = answer.messages.find((message) => message.epoch === this.epoch)?.offset;
-    this.skipTo(first === undefined ? answer.offset : first - 1, 'expired');
+    this.skip(first === undefined ? answer.offset : first - 1, 'expired');
     this.acceptAll(answer.messages);
   }
 
@@ -267,90 +265,43 @@ export class RoomStream {
   private restart(epoch: string, head: number, mark: number): void {
     const old = this.epoch;
     if (old !== undefined) {
-      const highestHeld = Math.max(this.last, ...this.held.keys());
-      this.skipTo(highestHeld, 'epoch-changed');
+      this.order.flush((from, to) => this.gap(old, from, to, 'epoch-changed'));
       if (this.disposed) return;
-      this.options.onGap({ room: this.room, epoch: old, from: this.last + 1, to: null, recovered: false, reason: 'epoch-changed' });
+      this.options.onGap({ room: this.room, epoch: old, from: this.order.last + 1, to: null, recovered: false, reason: 'epoch-changed' });
       if (this.disposed) return;
     }
-    this.held.clear();
     this.epoch = epoch;
-    this.last = 0;
+    this.order.reset(0);
     this.catchUpTo = head;
     this.segment += 1;
     this.failures = 0;
     const seen = this.aside.take(epoch);
     this.aside.forgetSeenBefore(mark);
-    if (seen !== undefined) {
-      for (const message of seen.messages) if (message.offset > 0) this.held.set(message.offset, message);
-      // Messages let go when the buffer was full still exist: read up to the highest one.
-      this.catchUpTo = Math.max(this.catchUpTo, seen.highest);
-    }
-    this.drain();
+    if (seen === undefined) return;
+    // Messages let go when the buffer was full still exist: read up to the highest one.
+    this.catchUpTo = Math.max(this.catchUpTo, seen.highest);
+    this.acceptAll(seen.messages);
   }
 
   // ---- ordering -------------------------------------------------------------
 
   private route(message: Message): void {
     if (this.epoch === undefined) return;
-    if (message.epoch === this.epoch) this.accept(message);
+    if (message.epoch === this.epoch) this.order.accept(message);
     else this.aside.add(message); // no proof of anything: the server is asked (afterChange)
   }
 
   private acceptAll(messages: readonly Message[]): void {
     for (const message of messages) {
       if (this.disposed) return;
-      if (message.epoch === this.epoch) this.accept(message);
+      if (message.epoch === this.epoch) this.order.accept(message);
     }
   }
 
-  private accept(message: Message): void {
-    const { offset } = message;
-    if (offset <= this.last || this.held.has(offset)) return; // a duplicate
-    if (offset === this.last + 1) {
-      this.hand(message);
-      this.drain();
-    } else {
-      this.held.set(offset, message);
-    }
-  }
-
-  /** Delivers the held offsets that have become consecutive. */
-  private drain(): void {
-    for (let next = this.held.get(this.last + 1); next !== undefined && !this.disposed; next = this.held.get(this.last + 1)) {
-      this.held.delete(next.offset);
-      this.hand(next);
-    }
-  }
-
-  private hand(message: Message): void {
-    // `last` moves first, so a callback that re-enters the SDK sees a consistent position.
-    this.last = message.offset;
-    this.options.deliver(message);
-  }
-
-  /**
-   * Gives up on every missing offset up to `until`: each missing range becomes a
-   * gap event, held messages in between are still delivered, in order.
-   */
-  private skipTo(until: number, reason: GapReason): void {
+  /** Gives up on the current epoch's missing offsets up to `until`, with gap events; held ones are delivered. */
+  private skip(until: number, reason: GapReason): void {
     const epoch = this.epoch;
-    if (epoch === undefined) return;
-    const heldOffsets = [...this.held.keys()].filter((offset) => offset <= until).sort((a, b) => a - b);
-    for (const offset of heldOffsets) {
-      if (this.disposed) return;
-      const message = this.held.get(offset);
-      if (message === undefined || offset <= this.last) continue;
-      if (offset > this.last + 1) this.gap(epoch, this.last + 1, offset - 1, reason);
-      this.held.delete(offset);
-      this.hand(message);
-    }
-    if (this.disposed) return;
-    if (until > this.last) {
-      this.gap(epoch, this.last + 1, until, reason);
-      this.last = until;
-    }
-    this.drain();
+    if (epoch !== undefined) this.order.skipTo(until, (from, to) => this.gap(epoch, from, to, reason));
   }
 
   private gap(epoch: string, from: number, to: number, reason: GapReason): void {
@@ -360,12 +311,13 @@ export class RoomStream {
   // ---- reading history ------------------------------------------------------
 
   private needsHistory(): boolean {
-    return this.epoch !== undefined && (this.held.size > 0 || this.last < this.catchUpTo || !this.aside.isEmpty);
+    return this.epoch !== undefined && (this.order.heldCount > 0 || this.order.last < this.catchUpTo || !this.aside.isEmpty);
   }
 
   /** The offset the next history read must reach: just below the lowest held offset, else catchUpTo. */
   private target(): number {
-    return this.held.size > 0 ? Math.min(...this.held.keys()) - 1 : this.catchUpTo;
+    const lowest = this.order.lowestHeld();
+    return lowest === undefined ? this.catchUpTo : lowest - 1;
   }
 
   /** Starts or arms a history read when something is missing and nothing is already being done about it. */
@@ -424,12 +376,12 @@ export class RoomStream {
     while (this.needsHistory() && generation === this.generation) {
       const request: HistoryRequest = {
         segment: this.segment,
-        since: { epoch: this.epoch as string, offset: this.last },
+        since: { epoch: this.epoch as string, offset: this.order.last },
         target: this.target(),
         mark: this.aside.mark(),
       };
       // Asking because of another epoch: a full page, which is that epoch's retained tail if it is current.
-      const wanted = this.aside.isEmpty ? request.target - this.last : this.pageSize;
+      const wanted = this.aside.isEmpty ? request.target - this.order.last : this.pageSize;
       const limit = Math.min(this.pageSize, Math.max(1, wanted));
       let result: HistoryResult;
       try {
@@ -444,13 +396,13 @@ export class RoomStream {
       // Made for another epoch (or before a restart): its target and `since` mean nothing now. Re-evaluate.
       if (request.segment !== this.segment) continue;
 
-      const lastBefore = this.last;
+      const lastBefore = this.order.last;
       const asideBefore = this.aside.epochCount;
       this.applyAnswer(result, request.since, request.mark, 'history');
       if (this.disposed) return;
       // Moved on: restarted, delivered or skipped something, or settled which epoch is current (messages of
       // another epoch still aside arrived after this request: ask again).
-      if (this.segment !== request.segment || this.last !== lastBefore || this.aside.epochCount !== asideBefore || !this.aside.isEmpty) {
+      if (this.segment !== request.segment || this.order.last !== lastBefore || this.aside.epochCount !== asideBefore || !this.aside.isEmpty) {
         this.failures = 0;
         continue;
       }
@@ -460,7 +412,7 @@ export class RoomStream {
       this.failures += 1;
       if (this.failures > this.maxRetries) {
         this.failures = 0;
-        this.skipTo(request.target, 'expired');
+        this.skip(request.target, 'expired');
         continue;
       }
       return;
@@ -473,9 +425,9 @@ export class RoomStream {
       this.failures += 1; // afterChange() re-arms the timer with a longer delay
       return;
     }
-    this.skipTo(request.target, 'unavailable');
-    // Messages of another epoch stay aside, never dropped unheard: the server is asked again, after the
-    // shortest delay once the retries of a transient failure are spent, after the longest after a refusal.
+    this.skip(request.target, 'unavailable');
+    // Messages of another epoch stay aside, never dropped unheard: the server is asked again, at once (a new
+    // round of backoff) when the retries of a transient failure are spent, after the longest delay after a refusal.
     this.failures = error.retryable || this.aside.isEmpty ? 0 : this.maxRetries;
   }
 

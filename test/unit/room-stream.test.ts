@@ -316,6 +316,40 @@ describe('RoomStream', () => {
       ]);
     });
 
+    it('keeps a message of another epoch that arrived after the answer saying the epoch is current was made', async () => {
+      const t = setup();
+      t.history.publishUpTo(2);
+      t.join(ack(0));
+      t.stream.receive(msg(2));
+      t.history.gated = true;
+      t.scheduler.advance(WINDOW); // the read is answered with e1
+      await Promise.resolve();
+      await Promise.resolve();
+      // The room's history is lost after the answer was made; the first message of e2 overtakes it.
+      t.history.epoch = 'e2';
+      t.history.head = 0;
+      t.history.publishUpTo(1);
+      t.stream.receive(msg(1, 'e2'));
+      t.history.gated = false;
+      t.history.release();
+      await t.stream.settled();
+      expect(t.offsets()).to.deep.equal(['e1:1', 'e1:2', 'e2:1']);
+      expect(t.gaps.map((gap) => [gap.epoch, gap.from, gap.to])).to.deep.equal([['e1', 3, null]]);
+    });
+
+    it('delivers the messages of the new epoch it held aside, even those history no longer holds', async () => {
+      const t = setup();
+      t.join(ack(5));
+      t.history.epoch = 'e2';
+      t.history.publishUpTo(3);
+      t.history.firstRetained = 3; // e2:1 and e2:2 already trimmed
+      t.stream.receive(msg(2, 'e2'));
+      t.stream.receive(msg(1, 'e2'));
+      await t.stream.settled();
+      expect(t.offsets()).to.deep.equal(['e2:1', 'e2:2', 'e2:3']);
+      expect(t.gaps.filter((gap) => gap.epoch === 'e2')).to.deep.equal([]);
+    });
+
     it('holds a bounded number of messages of another epoch, and reads the ones it let go from history', async () => {
       const t = setup();
       t.join(ack(5));
@@ -498,6 +532,22 @@ describe('RoomStream', () => {
       expect(t.offsets()).to.deep.equal(['e2:8', 'e2:9', 'e2:10', 'e2:11', 'e2:12']);
     });
 
+    it('reads on up to the answer offset after a page that jumped over trimmed offsets', async () => {
+      const t = setup({ historyPageSize: 3 });
+      t.history.publishUpTo(13);
+      t.history.firstRetained = 9;
+      t.join(ack(1));
+      t.stream.receive(msg(4)); // e1:2 and e1:3 missing; e1:5.. still on the wire
+      t.scheduler.advance(WINDOW);
+      await t.stream.settled();
+      // The page said history starts at 9 and the room is at 13: 10..13 exist, read them now.
+      expect(t.gaps.map((gap) => [gap.from, gap.to])).to.deep.equal([
+        [2, 3],
+        [5, 8],
+      ]);
+      expect(t.offsets()).to.deep.equal(e1(4, 9, 10, 11, 12, 13));
+    });
+
     it('delivers the retained tail of a history page past a trimmed range', async () => {
       const t = setup({ historyPageSize: 3 });
       t.history.publishUpTo(13);
@@ -585,6 +635,24 @@ describe('RoomStream', () => {
       await t.stream.settled();
       expect(t.gaps).to.deep.equal([{ room: ROOM, epoch: 'e1', from: 1, to: 2, recovered: false, reason: 'unavailable' }]);
       expect(t.offsets()).to.deep.equal(e1(3));
+    });
+
+    it('keeps a message of another epoch through a refused history read and asks again later', async () => {
+      const t = setup();
+      t.join(ack(2));
+      t.history.epoch = 'e2';
+      t.history.publishUpTo(1);
+      t.history.failWith = RoomcastError.local('FORBIDDEN_ROOM', 'not now');
+      t.history.failuresLeft = 1;
+      t.stream.receive(msg(1, 'e2'));
+      await t.stream.settled();
+      expect(t.errors.map((error) => error.code)).to.deep.equal(['FORBIDDEN_ROOM']);
+      expect(t.gaps).to.deep.equal([]);
+      expect(t.stream.asideCount).to.equal(1);
+      t.scheduler.advance(10_000);
+      await t.stream.settled();
+      expect(t.offsets()).to.deep.equal(['e2:1']);
+      expect(t.gaps.map((gap) => [gap.epoch, gap.from, gap.to])).to.deep.equal([['e1', 3, null]]);
     });
 
     it('gives up on a history that never moves forward, with a gap event', async () => {
