@@ -36,9 +36,6 @@ import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { HTTP_STATUS, sendError } from './errors.js';
 
-/** When a new stream reads history again, in case a publication beat its subscription to another node (see settle()). */
-const SUBSCRIBE_SETTLE_MS = [250, 1000];
-
 /** Messages per history read when a stream resumes or fills a gap. */
 export const SSE_HISTORY_PAGE = 100;
 /** `retry:` sent when a stream starts (what EventSource waits before reconnecting after a dropped stream). */
@@ -101,6 +98,8 @@ export interface SseDeps {
   logger: Logger;
   history: HistoryStore;
   listeners: RoomListeners;
+  /** Resolves once publications of the room made on any node reach this one (see realtime/adapter-taps.ts). */
+  whenReceiving(namespace: string, room: string): Promise<void>;
   verifyToken: TokenVerifier;
   admission: Admission;
   metrics: GatewayMetrics;
@@ -237,7 +236,6 @@ export class SseStream {
     // Listen before reading the position, so nothing published in between falls between them.
     this.unsubscribe = deps.listeners.add(this.request.namespace, this.request.room, (message) => this.enqueue(() => this.live(message)));
     this.enqueue(() => this.begin());
-    for (const delay of SUBSCRIBE_SETTLE_MS) this.timers.push(setTimeout(() => this.enqueue(() => this.settle()), delay));
     this.timers.push(setInterval(() => this.write(': ka\n\n'), deps.config.sse.keepaliveMs));
     this.scheduleExpiry();
   }
@@ -313,6 +311,9 @@ export class SseStream {
   private async begin(): Promise<void> {
     const { history } = this.deps;
     const { namespace, room, since } = this.request;
+    // The position is read only once this node receives the room from every node (on Redis Cluster the
+    // subscription is asynchronous): a publication in between would otherwise be above the position and never come.
+    await this.deps.whenReceiving(namespace, room);
     if (since === null) {
       this.writeControl('position', await history.position(namespace, room));
       return;
@@ -325,19 +326,6 @@ export class SseStream {
     } else {
       this.deps.metrics.namespace(namespace).rejoin(true);
     }
-  }
-
-  /**
-   * The listener reaches other nodes only once the adapter has subscribed (the
-   * sharded adapter sends SSUBSCRIBE asynchronously): a publication made on
-   * another node in that window arrives only through history. A catch-up read
-   * shortly after the start writes it, instead of waiting for the next
-   * publication to reveal the gap.
-   */
-  private async settle(): Promise<void> {
-    if (this.closed || this.position === null) return;
-    const caughtUp = await this.catchUp(null);
-    if (caughtUp !== true && !this.closed) this.writeControl('recovered', caughtUp, { recovered: false });
   }
 
   /**
