@@ -2,12 +2,13 @@
  * The SDK's application-facing helpers against a real gateway: the outbox (offline
  * publications sent once on reconnect, stored once even when the flush is retried),
  * room:signal (volatile, never in history) with a throttled sender, the live presence
- * list, and the typed generics (tsc is the check for those). Runs under
+ * list, the typed generics (tsc is the check for those), publications whose
+ * outcome is unknown, and a rejoin that history only partly covers. Runs under
  * ROOMCAST_TEST_PARSER=msgpack too (npm run test:msgpack).
  */
 import { expect } from 'chai';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
-import type { DefaultEvents, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
+import type { DefaultEvents, GapEvent, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
 import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
 import { signToken } from '../support/tokens.js';
@@ -392,6 +393,51 @@ describe('RoomcastClient presence list above PRESENCE_EVENTS_MAX_MEMBERS', () =>
       await waitFor(() => people.users.includes('bob'), 5000, 'bob, from a re-list');
       expect(presenceEvents).to.deep.equal([], 'the gateway announced nothing above the cap');
       people.close();
+    } finally {
+      for (const client of clients) client.close();
+      await gateway.close();
+    }
+  });
+});
+
+describe('RoomcastClient rejoining after history was trimmed (HISTORY_SIZE 5)', () => {
+  it('reports the trimmed part as a gap, then delivers what history still holds, in order', async () => {
+    const gateway = await startGateway({ HISTORY_SIZE: '5' });
+    const clients: RoomcastClient[] = [];
+    try {
+      const options: Omit<RoomcastClientOptions, 'token'> = { transports: ['websocket'], parser: TEST_PARSER, reconnectionDelay: 50, reconnectionDelayMax: 200 };
+      const aliceToken = await signToken(gateway.secret, { sub: 'alice', rooms: ['demo:*'] });
+      let gate: Promise<void> = Promise.resolve();
+      let release: () => void = () => undefined;
+      const alice = new RoomcastClient(gateway.url, {
+        ...options,
+        token: async () => {
+          await gate;
+          return aliceToken;
+        },
+      });
+      const bob = new RoomcastClient(gateway.url, { ...options, token: await signToken(gateway.secret, { sub: 'bob', rooms: ['demo:*'] }) });
+      clients.push(alice, bob);
+      const delivered: number[] = [];
+      const gaps: GapEvent[] = [];
+      await alice.join('demo:trimmed', (message) => delivered.push(message.offset), { onGap: (gap) => gaps.push(gap) });
+      await bob.join('demo:trimmed');
+      await bob.publish('demo:trimmed', 'chat', { n: 1 });
+      await waitFor(() => delivered.length === 1, 5000, 'offset 1');
+
+      // Alice is away while twelve more are published: history keeps the last five (9..13).
+      gate = new Promise((resolve) => (release = resolve));
+      alice.socket.io.engine.close();
+      await waitFor(() => alice.state === 'reconnecting', 5000, 'reconnecting');
+      for (let n = 2; n <= 13; n += 1) await bob.publish('demo:trimmed', 'chat', { n });
+      release();
+
+      await waitFor(() => delivered.length === 6, 5000, 'the retained tail');
+      expect(gaps.map((gap) => [gap.from, gap.to, gap.reason])).to.deep.equal([[2, 8, 'expired']]);
+      expect(delivered).to.deep.equal([1, 9, 10, 11, 12, 13]);
+      await bob.publish('demo:trimmed', 'chat', { n: 14 });
+      await waitFor(() => delivered.length === 7, 5000, 'offset 14');
+      expect(delivered.at(-1)).to.equal(14);
     } finally {
       for (const client of clients) client.close();
       await gateway.close();
