@@ -168,7 +168,11 @@ export class RoomTaps {
     }
 
     const subscriptions = this.options.subscriptions;
-    if (!subscriptions || !isSharded(adapter) || adapter.opts.subscriptionMode !== 'dynamic') return;
+    if (!subscriptions) return;
+    if (!isSharded(adapter) || adapter.opts.subscriptionMode !== 'dynamic') {
+      // Better no node at all than a node that silently subscribes the racy way again.
+      throw new Error('the sharded Redis adapter does not have the internals Roomcast drives (see adapter-taps.ts): check the @socket.io/redis-adapter version');
+    }
     // From here on the room channels are ours: the adapter's own create-room/delete-room subscribers go.
     adapter.removeAllListeners('create-room');
     adapter.removeAllListeners('delete-room');
