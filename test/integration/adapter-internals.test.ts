@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import calculateSlot from 'cluster-key-slot';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import { Server, type Namespace } from 'socket.io';
-import { Adapter, MessageType } from 'socket.io-adapter';
+import { MessageType } from 'socket.io-adapter';
 import type { ChannelListener } from '../../server/cluster/channel-subscriptions.js';
 import { shardedPubSubDriver, type ClusterInternals } from '../../server/cluster/sharded-pubsub.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
