@@ -68,13 +68,15 @@ describe('replay after a disconnect', () => {
     await publishMany(gw, 'feed:3', 25);
     const rejoin = assertOk(await request(socket, 'room:join', { room: 'feed:3', since: { epoch: join.epoch, offset: 2 } }));
     expect(rejoin).to.include({ recovered: false, offset: 25 });
-    expect(rejoin.missed).to.deep.equal([]);
+    // HISTORY_SIZE is 20: offsets 3..5 are gone, 6..25 come with the ack after the gap.
+    expect(rejoin.missed.map((m) => m.offset)).to.deep.equal(Array.from({ length: 20 }, (_, index) => index + 6));
     // The part still in history is readable, and says where it starts.
     const page = assertOk(await request(socket, 'room:history', { room: 'feed:3', since: { epoch: join.epoch, offset: 5 }, limit: 10 }));
     expect(page.recovered).to.equal(true);
     expect(page.messages.map((m) => m.offset)).to.deep.equal([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     const lost = assertOk(await request(socket, 'room:history', { room: 'feed:3', since: { epoch: join.epoch, offset: 4 } }));
     expect(lost.recovered).to.equal(false);
+    expect(lost.messages[0]?.offset, 'what history still holds follows the gap').to.equal(6);
   });
 
   it('reports recovered: false for a position of another epoch (history lost)', async () => {
