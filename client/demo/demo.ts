@@ -202,7 +202,8 @@ async function showRecent(room: string, epoch: string, offset: number, note: HTM
   const page = await client.history(room, { since: { epoch, offset: Math.max(0, offset - RECENT_MESSAGES) }, limit: RECENT_MESSAGES });
   if (room !== currentRoom) return;
   let anchor: HTMLLIElement = note;
-  for (const message of page.messages) {
+  // Offsets above the join's come live through the room's callback: showing them here too would show them twice.
+  for (const message of page.messages.filter((candidate) => candidate.epoch === epoch && candidate.offset <= offset)) {
     const line = messageLine(message);
     anchor.after(line);
     anchor = line;
