@@ -16,12 +16,16 @@ export type AdapterFactory = NonNullable<ServerOptions['adapter']>;
 export const ADAPTER_KEY = 'roomcast';
 
 /**
- * The adapter does not handle a rejected PUBLISH (it would surface as an
- * unhandled rejection and stop the process while Redis is down). A stored
- * publication whose broadcast failed is recovered by clients from history.
+ * The adapter does not handle the promises of its Redis calls: a rejected
+ * PUBLISH (Redis down) or SUNSUBSCRIBE (node-redis throws ClientClosedError when
+ * the connection closes under it, as at shutdown) would surface as an unhandled
+ * rejection and stop the process. These calls are wrapped so that a rejection is
+ * reported instead. A stored publication whose broadcast failed is recovered by
+ * clients from history; a subscription call that failed is repaired by the
+ * room subscriptions' reconciliation (Cluster) or restored with the connection.
  */
-function withGuardedPublish<T extends object>(client: T, onError: (error: unknown) => void): T {
-  const guarded = new Set(['publish', 'sPublish', 'spublish']);
+function withGuardedCalls<T extends object>(client: T, methods: readonly string[], onError: (error: unknown) => void): T {
+  const guarded = new Set(methods);
   return new Proxy(client, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
@@ -34,9 +38,13 @@ function withGuardedPublish<T extends object>(client: T, onError: (error: unknow
   });
 }
 
-export function createRedisAdapter(redis: RedisConnections, onPublishError: (error: unknown) => void): AdapterFactory {
-  const publisher = withGuardedPublish(redis.publisherClient, onPublishError);
+const PUBLISH_CALLS = ['publish', 'sPublish', 'spublish'];
+const SUBSCRIBE_CALLS = ['subscribe', 'unsubscribe', 'pSubscribe', 'pUnsubscribe', 'sSubscribe', 'sUnsubscribe', 'SSUBSCRIBE', 'SUNSUBSCRIBE'];
+
+export function createRedisAdapter(redis: RedisConnections, onError: (error: unknown) => void): AdapterFactory {
+  const publisher = withGuardedCalls(redis.publisherClient, PUBLISH_CALLS, onError);
+  const subscriber = withGuardedCalls(redis.subscriberClient, SUBSCRIBE_CALLS, onError);
   return redis.mode === 'cluster'
-    ? (createShardedAdapter(publisher, redis.subscriberClient, { channelPrefix: ADAPTER_KEY, subscriptionMode: 'dynamic' }) as AdapterFactory)
-    : (createAdapter(publisher, redis.subscriberClient, { key: ADAPTER_KEY }) as AdapterFactory);
+    ? (createShardedAdapter(publisher, subscriber, { channelPrefix: ADAPTER_KEY, subscriptionMode: 'dynamic' }) as AdapterFactory)
+    : (createAdapter(publisher, subscriber, { key: ADAPTER_KEY }) as AdapterFactory);
 }

@@ -62,7 +62,7 @@ export async function createClusterServices(config: Config, logger: Logger, metr
   const presence = new RedisPresenceStore(redis.commands, config.nodeId, observe);
   let lastPublishErrorAt = 0;
   const adapter = createRedisAdapter(redis, (error) => {
-    if (Date.now() - lastPublishErrorAt > 5000) logger.warn({ err: error }, 'adapter broadcast could not be published; clients will recover it from history');
+    if (Date.now() - lastPublishErrorAt > 5000) logger.warn({ err: error }, 'an adapter call to Redis failed (a broadcast is recovered from history, a subscription is restored)');
     lastPublishErrorAt = Date.now();
   });
   const canary = new Canary(redis, config.nodeId, logger, metrics.onCanaryLag ? { onLag: metrics.onCanaryLag } : {});

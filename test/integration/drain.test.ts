@@ -10,7 +10,9 @@ import { planDrain } from '../../server/realtime/drain.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { httpPublish, startGateway, TEST_API_KEY } from '../support/gateway.js';
 import { startGatewayProcess } from '../support/gateway-process.js';
-import { connect, connectRefused, waitFor, type TestSocket } from '../support/sockets.js';
+import { startRedis, startRedisCluster } from '../support/redis-server.js';
+import { assertOk, connect, connectRefused, request, waitFor, type TestSocket } from '../support/sockets.js';
+import { openAccepted } from '../support/sse.js';
 import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
 describe('graceful drain', function () {
@@ -83,6 +85,34 @@ describe('graceful drain', function () {
     expect(finished.code).to.equal(0);
     expect(Date.now() - startedAt).to.be.below(3000 + 5000);
   });
+
+  for (const topology of ['memory', 'single Redis', 'Redis Cluster'] as const) {
+    it(`SIGTERM on ${topology}: a node serving rooms to sockets and SSE streams exits 0 (found by the chaos suite on the Cluster)`, async () => {
+      const redis = topology === 'single Redis' ? await startRedis() : null;
+      const redisCluster = topology === 'Redis Cluster' ? await startRedisCluster({ masters: 3 }) : null;
+      const env: Record<string, string> = { JWT_SECRET: TEST_JWT_SECRET, DRAIN_TIMEOUT_MS: '1000' };
+      if (redis !== null) env.REDIS_URL = redis.url;
+      if (redisCluster !== null) env.REDIS_CLUSTER_NODES = redisCluster.envValue;
+      const node = await startGatewayProcess(env);
+      try {
+        const token = await signToken(TEST_JWT_SECRET, { sub: 'member', rooms: ['d:*'] });
+        const socket = await connect(node.url, token);
+        // Many rooms: at close the sharded adapter unsubscribes each room's channel as the connections go.
+        for (let index = 0; index < 20; index += 1) assertOk(await request(socket, 'room:join', { room: `d:room${index}` }));
+        const stream = await openAccepted(`${node.url}/sse?room=d:streamed&token=${token}`);
+        await stream.next((event) => event.event === 'position');
+        node.process.kill('SIGTERM');
+        const finished = await node.exited;
+        socket.close();
+        stream.close();
+        expect(finished, `${topology}: the process ends by its drain, not by an error`).to.deep.include({ code: 0 });
+      } finally {
+        await node.kill();
+        await redis?.stop();
+        await redisCluster?.stop();
+      }
+    });
+  }
 
   it('exits 0 within the window while backends keep publishing over keep-alive connections (found by the chaos suite)', async () => {
     for (let attempt = 0; attempt < 3; attempt += 1) {
