@@ -6,9 +6,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TestCluster } from '../support/cluster.js';
+import type { ChurnRooms } from './churn.js';
+import type { ChaosConsumer } from './consumers.js';
 import type { FaultKind } from './options.js';
 import type { Rng } from './rng.js';
-import type { ChaosSubscriber } from './subscribers.js';
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -20,6 +21,9 @@ export interface FaultRecord {
   notes: string[];
   /** For a rolling restart: how each node's SIGTERM ended. */
   drains?: DrainRecord[];
+  /** rollback: when the files were copied and when Redis was killed (what lies between is lost). */
+  snapshotAt?: number;
+  killedAt?: number;
   error?: string;
 }
 
@@ -37,11 +41,15 @@ export interface DrainRecord {
 export interface FaultContext {
   cluster: TestCluster;
   rng: Rng;
-  subscribers: readonly ChaosSubscriber[];
+  /** Every long-lived consumer (SDK clients and SSE streams, through NGINX or pinned to a node). */
+  consumers: () => readonly ChaosConsumer[];
+  churn: ChurnRooms | null;
   now: () => number;
   downMs: number;
   drainTimeoutMs: number;
   cutShare: number;
+  churnMs: number;
+  rollbackLagMs: number;
   log: (line: string) => void;
 }
 
@@ -63,6 +71,15 @@ export async function runFault(kind: FaultKind, ctx: FaultContext, record: Fault
         break;
       case 'redis':
         await restartRedis(ctx, record);
+        break;
+      case 'shard':
+        await restartShard(ctx, record);
+        break;
+      case 'rollback':
+        await rollbackRedis(ctx, record);
+        break;
+      case 'churn':
+        await churn(ctx, record);
         break;
     }
   } catch (error) {
@@ -88,12 +105,13 @@ async function killAndRestart(ctx: FaultContext, record: FaultRecord): Promise<v
   note(ctx, record, `${node.nodeId} restarted (pid ${restarted.pid}), /readyz 200 after ${readyIn} ms`);
 }
 
-/** Closes the transport of a share of the connected clients from the client side, spread over a second. */
+/** Closes the transport of a share of the connected consumers (SDK clients and SSE streams) from the client side, spread over a second. */
 async function cutClients(ctx: FaultContext, record: FaultRecord): Promise<void> {
-  const connected = ctx.subscribers.filter((subscriber) => subscriber.isConnected);
-  const chosen = ctx.rng.shuffle(connected).slice(0, Math.max(1, Math.round(ctx.subscribers.length * ctx.cutShare)));
-  record.target = `${chosen.length} clients`;
-  note(ctx, record, `cutting ${chosen.length} of ${connected.length} connected clients: ${chosen.map((subscriber) => subscriber.id).join(' ')}`);
+  const consumers = ctx.consumers();
+  const connected = consumers.filter((consumer) => consumer.isConnected);
+  const chosen = ctx.rng.shuffle(connected).slice(0, Math.max(1, Math.round(consumers.length * ctx.cutShare)));
+  record.target = `${chosen.length} consumers`;
+  note(ctx, record, `cutting ${chosen.length} of ${connected.length} connected consumers: ${chosen.map((consumer) => consumer.id).join(' ')}`);
   const step = 1_000 / chosen.length;
   for (const subscriber of chosen) {
     subscriber.cut();
@@ -129,6 +147,57 @@ async function rollingRestart(ctx: FaultContext, record: FaultRecord): Promise<v
   }
 }
 
+/** SIGKILL one master of the Redis Cluster, leave it down for `downMs`, start it again on the same port and dir (nodes.conf, AOF). */
+async function restartShard(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const redisCluster = ctx.cluster.redisCluster;
+  if (redisCluster === null) throw new Error('the deployment has no Redis Cluster');
+  const index = ctx.rng.int(redisCluster.nodes.length);
+  const master = redisCluster.nodes[index];
+  if (master === undefined) throw new Error(`no Redis Cluster node ${index}`);
+  record.target = `redis master :${master.port}`;
+  const pid = master.pid;
+  await master.kill();
+  note(ctx, record, `SIGKILL redis-server master :${master.port} (pid ${pid})`);
+  await sleep(ctx.downMs);
+  const started = Date.now();
+  await master.restart();
+  note(ctx, record, `master :${master.port} restarted (pid ${master.pid}) with its nodes.conf and AOF; cluster_state:ok on every master after ${Date.now() - started} ms`);
+  const times = await Promise.all(ctx.cluster.nodes.map(async (node) => `${node.nodeId} ${await waitReady(node.url)} ms`));
+  note(ctx, record, `every node ready again: ${times.join(', ')}`);
+}
+
+/**
+ * Redis restarted from an older copy of its files: the persistence files are
+ * copied aside, publishing goes on for `rollbackLagMs`, then Redis is killed
+ * (-9) and started from the copy. Every publication acknowledged after the copy
+ * is gone from Redis (history, counters, idempotency keys).
+ */
+async function rollbackRedis(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const redis = ctx.cluster.redis;
+  if (redis === null) throw new Error('the deployment has no single Redis to roll back');
+  record.target = `redis :${redis.port}`;
+  const snapshot = await redis.snapshot();
+  record.snapshotAt = ctx.now();
+  note(ctx, record, `persistence files copied aside (${snapshot}); publishing goes on for ${ctx.rollbackLagMs} ms`);
+  await sleep(ctx.rollbackLagMs);
+  const pid = redis.pid;
+  await redis.kill();
+  record.killedAt = ctx.now();
+  note(ctx, record, `SIGKILL redis-server (pid ${pid})`);
+  await sleep(Math.min(ctx.downMs, 1_000));
+  await redis.restart({ from: snapshot });
+  note(ctx, record, `redis-server restarted (pid ${redis.pid}) from the copy: what was acknowledged in the last ${((record.killedAt - record.snapshotAt) / 1000).toFixed(1)} s is gone`);
+  const times = await Promise.all(ctx.cluster.nodes.map(async (node) => `${node.nodeId} ${await waitReady(node.url)} ms`));
+  note(ctx, record, `every node ready again: ${times.join(', ')}`);
+}
+
+/** Room hand-overs on their home nodes (see churn.ts) for `churnMs`. */
+async function churn(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  if (ctx.churn === null) throw new Error('no churn rooms (--churn-rooms 0)');
+  record.target = ctx.churn.describe();
+  await ctx.churn.run(ctx.churnMs, (line) => note(ctx, record, line));
+}
+
 /** SIGKILL redis-server, leave it down for `downMs`, start it again on the same port and dir (it replays its AOF). */
 async function restartRedis(ctx: FaultContext, record: FaultRecord): Promise<void> {
   const redis = ctx.cluster.redis;
@@ -145,7 +214,7 @@ async function restartRedis(ctx: FaultContext, record: FaultRecord): Promise<voi
 }
 
 function countOn(ctx: FaultContext, nodeId: string): number {
-  return ctx.subscribers.filter((subscriber) => subscriber.connectedNode === nodeId).length;
+  return ctx.consumers().filter((consumer) => consumer.connectedNode === nodeId).length;
 }
 
 function note(ctx: FaultContext, record: FaultRecord, line: string): void {
