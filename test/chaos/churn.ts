@@ -4,8 +4,8 @@
  * a hand-over makes the holder leave just as another consumer joins, on that
  * same node, so the node's last local member of the room leaves while the next
  * one arrives: the node's interest in the room goes 1 -> 0 -> 1 (or 1 -> 2 -> 1)
- * within milliseconds, with Socket.IO sockets and SSE streams in any mix. With
- * the sharded adapter each such transition is an asynchronous SUNSUBSCRIBE or
+ * within a millisecond or so, with Socket.IO sockets and SSE streams in any mix.
+ * With the sharded adapter each transition is an asynchronous SUNSUBSCRIBE or
  * SSUBSCRIBE of the room's channel; a node left unsubscribed while it still
  * has a member no longer gets what other nodes publish there.
  *
@@ -13,9 +13,21 @@
  * (leave() / join()), new short-lived SDK clients (connected beforehand, they
  * join at the hand-over and later leave or simply close), fresh SSE streams,
  * and the holder's own SSE stream closed and reopened at once with
- * Last-Event-ID. Witnesses (one SDK client and one SSE stream pinned to other
- * nodes) stay in each churn room all along. Meanwhile some of the regular
- * clients (through NGINX) leave one of their rooms and join it again.
+ * Last-Event-ID. The two sides of a hand-over are a few hundred microseconds
+ * to a few milliseconds apart, in either order, where the gateway's own
+ * asynchronous steps (the presence store's round trips before a join enters
+ * the room, the unsubscribe's round trip) overlap.
+ *
+ * After each hand-over, a check: one publication in the room through another
+ * node, which the holder must receive within `checkMs`. The publishers leave
+ * the churn rooms alone during the fault, so nothing published on the home
+ * node can reveal a missed publication and have it filled from history: a
+ * holder on a node that no longer hears the room stalls, and the stall names
+ * the hand-over that caused it. (An SSE stream reads history again 250 ms and
+ * 1 s after it opens; its check waits until that is over.) Witnesses (one SDK
+ * client and one SSE stream pinned to other nodes) stay in each churn room all
+ * along. Meanwhile some of the regular clients (through NGINX) leave one of
+ * their rooms and join it again.
  *
  * Every membership is its own ledger log: what it must have received is
  * judged from its join to its end (see ledger.ts, leaveGraceMs).
@@ -24,9 +36,13 @@ import type { Rng } from './rng.js';
 import { ChaosSubscriber } from './subscribers.js';
 import { SseSubscriber } from './sse-subscribers.js';
 import type { ChaosConsumer } from './consumers.js';
-import type { Ledger } from './ledger.js';
+import type { Ledger, PublishRecord } from './ledger.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** How long after a stream (re)opened the gateway still reads history for it by itself (server/http/sse.ts SUBSCRIBE_SETTLE_MS, + margin). */
+const SSE_SETTLE_MS = 1_200;
 
 export interface ChurnNode {
   id: string;
@@ -35,7 +51,7 @@ export interface ChurnNode {
 
 export interface ChurnOptions {
   rooms: readonly string[];
-  /** The gateway nodes (own URLs); index i's current URL (a restarted node keeps its URL). */
+  /** The gateway nodes (own URLs; a restarted node keeps its URL). */
   nodes: () => readonly ChurnNode[];
   ledger: Ledger;
   now: () => number;
@@ -43,7 +59,12 @@ export interface ChurnOptions {
   token: (id: string) => Promise<string>;
   /** Regular SDK clients (through NGINX) of which some leave and rejoin a room during the fault. */
   regulars: () => readonly ChaosSubscriber[];
-  log: (line: string) => void;
+  /** One publication in `room` through node `nodeId` (settled: answered, or retried elsewhere). */
+  publishVia: (nodeId: string, room: string) => Promise<PublishRecord>;
+  /** The publishers stop (true) or resume (false) publishing in the churn rooms. */
+  pausePublishers: (paused: boolean) => void;
+  /** How long a holder has to receive a check publication. */
+  checkMs: number;
 }
 
 type HolderKind = 'resident' | 'new-sdk' | 'new-sse' | 'reopen-sse';
@@ -63,11 +84,37 @@ interface ChurnRoom {
   newStreams: number;
 }
 
+/** One hand-over and its check. */
+export interface HandOver {
+  room: string;
+  node: string;
+  step: number;
+  at: number;
+  /** previous holder -> next holder (membership ids), their kinds, which went first and how far apart. */
+  from: string;
+  to: string;
+  kind: HolderKind;
+  order: string;
+  /** The check: published through `via`, received by the holder after `ms` (null: not within checkMs). */
+  via?: string;
+  offset?: number;
+  ms?: number | null;
+  /** Where the holder stood when the check gave up. */
+  stuckAt?: string;
+}
+
 export interface ChurnStats {
   handovers: number;
   byKind: Record<string, number>;
+  checks: number;
+  /** Hand-overs whose check publication did not reach the holder in time. */
+  stalls: HandOver[];
+  /** The slowest check that passed. */
+  slowestCheckMs: number;
   regularRejoins: number;
   errors: string[];
+  /** The last hand-overs of each room (for the report). */
+  recent: HandOver[];
 }
 
 export class ChurnRooms {
@@ -75,7 +122,7 @@ export class ChurnRooms {
   private readonly rooms: ChurnRoom[] = [];
   /** Every consumer the churn made, alive or not (for the report's timelines and the cleanup). */
   readonly all: ChaosConsumer[] = [];
-  readonly stats: ChurnStats = { handovers: 0, byKind: {}, regularRejoins: 0, errors: [] };
+  readonly stats: ChurnStats = { handovers: 0, byKind: {}, checks: 0, stalls: [], slowestCheckMs: 0, regularRejoins: 0, errors: [], recent: [] };
 
   constructor(options: ChurnOptions) {
     this.options = options;
@@ -98,8 +145,7 @@ export class ChurnRooms {
         const residents = [await this.sdk(`${tag}-a`, home), await this.sdk(`${tag}-b`, home)] as [ChaosSubscriber, ChaosSubscriber];
         await Promise.all(residents.map((resident) => resident.connect()));
         await residents[0].join(room);
-        const entry: ChurnRoom = { room, home, residents, holder: { kind: 'resident', consumer: residents[0] }, steps: 0, newClients: 0, newStreams: 0 };
-        this.rooms.push(entry);
+        this.rooms.push({ room, home, residents, holder: { kind: 'resident', consumer: residents[0] }, steps: 0, newClients: 0, newStreams: 0 });
         if (nodes.length > 1) {
           // Stable members elsewhere: they see the room's publications whatever happens on the home node.
           const witness = await this.sdk(`${tag}-w`, (home + 1) % nodes.length);
@@ -113,13 +159,26 @@ export class ChurnRooms {
     this.rooms.sort((a, b) => a.room.localeCompare(b.room));
   }
 
-  /** Hand-overs in every churn room for `durationMs`, and rejoins of some regular clients meanwhile. */
+  /** Hand-overs (each checked) in every churn room for `durationMs`, and rejoins of some regular clients meanwhile. */
   async run(durationMs: number, note: (line: string) => void): Promise<void> {
     const until = Date.now() + durationMs;
     const regulars = this.options.rng.shuffle(this.options.regulars().filter((client) => client.isConnected && client.rooms().length > 0)).slice(0, 6);
-    await Promise.all([...this.rooms.map((room) => this.handOverLoop(room, until)), ...regulars.map((client) => this.rejoinLoop(client, until))]);
-    note(`${this.stats.handovers} hand-overs (${Object.entries(this.stats.byKind).map(([kind, count]) => `${kind} ${count}`).join(', ')}) in ${this.describe()}; ${this.stats.regularRejoins} leave/join of regular clients (${regulars.map((client) => client.id).join(' ')})`);
-    for (const room of this.rooms) note(`${room.room}: held at the end by ${room.holder.consumer.membership(room.room) ?? room.holder.consumer.id} (${room.holder.kind}) on ${this.options.nodes()[room.home]?.id ?? '?'}`);
+    const stallsBefore = this.stats.stalls.length;
+    const handoversBefore = this.stats.handovers;
+    this.options.pausePublishers(true);
+    try {
+      await Promise.all([...this.rooms.map((room) => this.handOverLoop(room, until)), ...regulars.map((client) => this.rejoinLoop(client, until))]);
+    } finally {
+      this.options.pausePublishers(false);
+    }
+    const nodes = this.options.nodes();
+    note(
+      `${this.stats.handovers - handoversBefore} hand-overs (${Object.entries(this.stats.byKind).map(([kind, count]) => `${kind} ${count}`).join(', ')}) in ${this.describe()}, ` +
+        `each checked by a publication through another node: ${this.stats.stalls.length - stallsBefore} stalled (slowest check that passed: ${this.stats.slowestCheckMs} ms); ` +
+        `${this.stats.regularRejoins} leave/join of regular clients (${regulars.map((client) => client.id).join(' ')})`,
+    );
+    for (const stall of this.stats.stalls.slice(stallsBefore, stallsBefore + 10)) note(`STALL ${describeHandOver(stall)}`);
+    for (const room of this.rooms) note(`${room.room}: held at the end by ${room.holder.consumer.membership(room.room) ?? room.holder.consumer.id} (${room.holder.kind}) on ${nodes[room.home]?.id ?? '?'}`);
     if (this.stats.errors.length > 0) note(`errors: ${this.stats.errors.slice(0, 10).join('; ')}`);
   }
 
@@ -127,37 +186,42 @@ export class ChurnRooms {
     const rng = this.options.rng.fork(`churn-${room.room}`);
     while (Date.now() < until) {
       try {
-        await this.handOver(room, rng);
+        const handOver = await this.handOver(room, rng);
+        if (handOver !== null) await this.check(room, handOver);
       } catch (error) {
         this.stats.errors.push(`${room.room}: ${(error as Error).message}`);
       }
-      await sleep(150 + rng.int(550));
+      await sleep(20 + rng.int(100));
     }
   }
 
-  /** One hand-over: the holder leaves just as the next member joins, in a random order a few ms apart. */
-  private async handOver(room: ChurnRoom, rng: Rng): Promise<void> {
+  /** One hand-over: the holder leaves just as the next member joins, in a random order, from a few hundred µs to a few ms apart. */
+  private async handOver(room: ChurnRoom, rng: Rng): Promise<HandOver | null> {
     room.steps += 1;
-    const kinds: HolderKind[] = ['resident', 'new-sdk', 'new-sse'];
-    if (room.holder.kind === 'new-sse' || room.holder.kind === 'reopen-sse') kinds.push('reopen-sse', 'reopen-sse');
-    const kind = rng.pick(kinds);
-    this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1;
-    this.stats.handovers += 1;
     const previous = room.holder;
+    const sseHolder = previous.consumer instanceof SseSubscriber;
+    // Mostly sockets (they hand over fast); streams must wait for their own history reads before a check.
+    const kinds: HolderKind[] = ['resident', 'resident', 'resident', 'new-sdk', 'new-sdk', 'new-sse', ...(sseHolder ? (['reopen-sse'] as const) : [])];
+    const kind = rng.pick(kinds);
+    const nodeId = this.options.nodes()[room.home]?.id ?? '?';
+    const record: HandOver = { room: room.room, node: nodeId, step: room.steps, at: this.options.now(), from: membershipOf(previous.consumer, room.room), to: '', kind, order: '' };
 
     if (kind === 'reopen-sse') {
       // The same stream closed and reopened at once on the same node, resuming with Last-Event-ID.
       (previous.consumer as SseSubscriber).reopen();
-      room.holder = { kind, consumer: previous.consumer };
-      return;
+      record.to = record.from;
+      record.order = 'close then reopen';
+      this.count(record);
+      await waitFor(() => (previous.consumer as SseSubscriber).isConnected, 5_000);
+      return record;
     }
 
     // Prepared beforehand, so that only the join itself falls into the hand-over.
     let next: Holder;
     let join: () => Promise<void>;
     if (kind === 'resident') {
-      const idle = room.residents.find((resident) => resident !== previous.consumer && resident.rooms().length === 0) ?? room.residents[0];
-      if (idle.rooms().includes(room.room)) return;
+      const idle = room.residents.find((resident) => resident !== previous.consumer && resident.rooms().length === 0);
+      if (idle === undefined) return null;
       next = { kind, consumer: idle };
       join = () => idle.join(room.room);
     } else if (kind === 'new-sdk') {
@@ -173,25 +237,82 @@ export class ChurnRooms {
       join = () => stream.start();
     }
     const leave = (): Promise<void> => this.release(previous, room.room, rng);
-    const delay = rng.int(30);
-    const order = rng.pick(['leave-first', 'join-first', 'together'] as const);
+    // The gap between the two sides: 0-20 event-loop turns (tens of µs each) or 1-3 ms, now and then up to 30 ms.
+    const roll = rng.next();
+    const gapMs = roll < 0.6 ? 0 : roll < 0.9 ? 1 + rng.int(3) : 4 + rng.int(27);
+    const turns = gapMs === 0 ? rng.int(21) : 0;
+    const wait = async (): Promise<void> => {
+      if (gapMs > 0) await sleep(gapMs);
+      else for (let turn = 0; turn < turns; turn += 1) await tick();
+    };
+    const joinFirst = rng.next() < 0.5;
+    record.order = `${joinFirst ? 'join' : 'leave'} first, ${gapMs > 0 ? `${gapMs} ms` : `${turns} turns`} apart`;
     let joined: Promise<void>;
     let left: Promise<void>;
-    if (order === 'leave-first') {
-      left = leave();
-      if (delay > 0) await sleep(delay);
+    if (joinFirst) {
       joined = join();
-    } else if (order === 'join-first') {
-      joined = join();
-      if (delay > 0) await sleep(delay);
+      await wait();
       left = leave();
     } else {
-      joined = join();
       left = leave();
+      await wait();
+      joined = join();
     }
     room.holder = next;
     const results = await Promise.allSettled([left, joined]);
-    for (const result of results) if (result.status === 'rejected') this.stats.errors.push(`${room.room} ${kind}: ${(result.reason as Error).message}`);
+    record.to = membershipOf(next.consumer, room.room);
+    this.count(record);
+    let ok = true;
+    for (const result of results) {
+      if (result.status === 'rejected') {
+        ok = false;
+        this.stats.errors.push(`${room.room} ${kind}: ${(result.reason as Error).message}`);
+      }
+    }
+    return ok ? record : null;
+  }
+
+  /** A publication through another node than the room's home: the holder must receive it within checkMs. */
+  private async check(room: ChurnRoom, record: HandOver): Promise<void> {
+    const holder = room.holder.consumer;
+    if (holder instanceof SseSubscriber) {
+      // The stream reads history by itself shortly after it opens: past that, only a live broadcast can bring the check.
+      const openedAt = holder.openedAt;
+      if (openedAt === undefined) return;
+      const wait = openedAt + SSE_SETTLE_MS - this.options.now();
+      if (wait > 0) await sleep(wait);
+    }
+    const nodes = this.options.nodes();
+    const others = nodes.filter((_, index) => index !== room.home);
+    const via = (others.length > 0 ? others[room.steps % others.length] : nodes[room.home]) as ChurnNode;
+    const publication = await this.options.publishVia(via.id, room.room);
+    if (publication.outcome !== 'published' || publication.epoch === undefined || publication.offset === undefined) return;
+    record.via = via.id;
+    record.offset = publication.offset;
+    this.stats.checks += 1;
+    const started = Date.now();
+    const target = { epoch: publication.epoch, offset: publication.offset };
+    const reached = (): boolean => {
+      const position = holder.position(room.room);
+      return position !== undefined && position.epoch === target.epoch && position.offset >= target.offset;
+    };
+    await waitFor(reached, this.options.checkMs);
+    if (reached()) {
+      record.ms = Date.now() - started;
+      this.stats.slowestCheckMs = Math.max(this.stats.slowestCheckMs, record.ms);
+    } else {
+      record.ms = null;
+      const position = holder.position(room.room);
+      record.stuckAt = position === undefined ? 'none' : `${position.epoch}:${position.offset}`;
+      this.stats.stalls.push(record);
+    }
+  }
+
+  private count(record: HandOver): void {
+    this.stats.handovers += 1;
+    this.stats.byKind[record.kind] = (this.stats.byKind[record.kind] ?? 0) + 1;
+    this.stats.recent.push(record);
+    if (this.stats.recent.length > 200) this.stats.recent.shift();
   }
 
   /** The previous holder goes: a resident leaves (and stays connected), a short-lived client leaves or closes, a stream closes. */
@@ -253,4 +374,20 @@ export class ChurnRooms {
     this.all.push(stream);
     return stream;
   }
+}
+
+export function describeHandOver(record: HandOver): string {
+  return (
+    `${record.room} on ${record.node}, hand-over #${record.step} at ${(record.at / 1000).toFixed(2)} s: ${record.from} -> ${record.to} (${record.kind}, ${record.order}); ` +
+    `check via ${record.via ?? '?'} offset ${record.offset ?? '?'}: ${record.ms === null || record.ms === undefined ? `not received, holder at ${record.stuckAt ?? '?'}` : `${record.ms} ms`}`
+  );
+}
+
+function membershipOf(consumer: ChaosConsumer, room: string): string {
+  return consumer.membership(room) ?? consumer.id;
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate() && Date.now() < deadline) await sleep(5);
 }

@@ -98,7 +98,7 @@ async function killAndRestart(ctx: FaultContext, record: FaultRecord): Promise<v
   record.target = node.nodeId;
   const onIt = countOn(ctx, node.nodeId);
   await node.kill();
-  note(ctx, record, `SIGKILL ${node.nodeId} (pid ${node.pid}) with ${onIt} of the clients on it`);
+  note(ctx, record, `SIGKILL ${node.nodeId} (pid ${node.pid}) with ${onIt} of the consumers on it`);
   await sleep(ctx.downMs);
   const restarted = await ctx.cluster.restartNode(index, { signal: 'none' });
   const readyIn = await waitReady(restarted.url);

@@ -68,6 +68,8 @@ export interface ChaosOptions {
   downMs: number;
   /** How long the churn fault hands rooms over. */
   churnMs: number;
+  /** churn: how long the holder has to receive the check publication made on another node after each hand-over. */
+  checkMs: number;
   /** rollback: how long publishing goes on between the snapshot and the kill (what the rollback loses). */
   rollbackLagMs: number;
   drainTimeoutMs: number;
@@ -102,6 +104,7 @@ const PROFILES: Record<Profile, ProfileDefaults> = {
     settleMs: 8_000,
     downMs: 3_000,
     churnMs: 8_000,
+    checkMs: 1_500,
     rollbackLagMs: 5_000,
     drainTimeoutMs: 4_000,
     catchUpMs: 30_000,
@@ -124,6 +127,7 @@ const PROFILES: Record<Profile, ProfileDefaults> = {
     settleMs: 10_000,
     downMs: 4_000,
     churnMs: 15_000,
+    checkMs: 1_500,
     rollbackLagMs: 6_000,
     drainTimeoutMs: 5_000,
     catchUpMs: 30_000,

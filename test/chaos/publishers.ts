@@ -60,6 +60,8 @@ export class PublisherFleet {
   private readonly loops: Array<Promise<void>> = [];
   private running = false;
   private probes = 0;
+  /** Rooms the fleet leaves alone for now (the churn fault publishes there itself). */
+  private readonly paused = new Set<string>();
   private readonly stats: PublisherStats = { sent: 0, published: 0, refused: 0, unknown: 0, pending: 0, skippedTicks: 0, retries: 0 };
 
   constructor(options: PublisherOptions) {
@@ -81,6 +83,15 @@ export class PublisherFleet {
     this.running = false;
     await Promise.all(this.loops);
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** The fleet stops publishing in `rooms` (until resume()): their publications are then only those of publishVia(). */
+  pause(rooms: readonly string[]): void {
+    for (const room of rooms) this.paused.add(room);
+  }
+
+  resume(rooms: readonly string[]): void {
+    for (const room of rooms) this.paused.delete(room);
   }
 
   snapshot(): PublisherStats {
@@ -130,7 +141,8 @@ export class PublisherFleet {
   private async publishOne(publisher: number, seq: number, rng: Rng, forced?: { targetId: string; room: string }, created?: (record: PublishRecord) => void): Promise<void> {
     const { ledger, targets, rooms, now } = this.options;
     const key = publisher === PROBE_PUBLISHER ? `${this.options.runId}-probe-${seq}` : `${this.options.runId}-p${publisher}-${seq}`;
-    const record: PublishRecord = { key, publisher, seq, room: forced?.room ?? rng.pick(rooms), outcome: 'pending', attempts: [], sentAt: now() };
+    const open = this.paused.size === 0 ? rooms : rooms.filter((room) => !this.paused.has(room));
+    const record: PublishRecord = { key, publisher, seq, room: forced?.room ?? rng.pick(open.length > 0 ? open : rooms), outcome: 'pending', attempts: [], sentAt: now() };
     created?.(record);
     ledger.addPublication(record);
     this.stats.sent += 1;

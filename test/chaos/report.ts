@@ -3,6 +3,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeHandOver, type ChurnStats } from './churn.js';
 import type { LossSummary } from './diagnostics.js';
 import type { FaultRecord } from './faults.js';
 import type { HistoryAudit } from './history-audit.js';
@@ -46,8 +47,11 @@ export interface ChaosReport {
   publishers: PublisherStats;
   /** Refused publications by answer and by the fault running when they were sent. */
   refusedBy: Record<string, number>;
-  catchUp: { reached: boolean; ms: number; lagging: unknown[] };
+  /** reached: every consumer at its rooms' last offsets, within catchUpMs after the publishers stopped (ms) and again after the probe. */
+  catchUp: { reached: boolean; ms: number; afterProbe: boolean; lagging: unknown[] };
   probe: ProbeResult | null;
+  /** The churn fault's hand-overs and their checks; null without churn. */
+  churn: ChurnStats | null;
   /** Redis read directly after the run; null when it could not be read or there is no Redis (see historyAuditSkipped). */
   historyAudit: HistoryAudit | null;
   historyAuditSkipped?: string;
@@ -57,6 +61,8 @@ export interface ChaosReport {
   loss: LossSummary;
   problems: unknown[];
   consumers: {
+    /** Churn rooms of the run (0 without the churn fault). */
+    churnRooms: number;
     sdk: number;
     sse: number;
     churn: number;
@@ -131,6 +137,13 @@ export function formatTable(report: ChaosReport): string {
     ['new epochs', t.roomsWithNewEpoch, `rooms whose history restarted (${allowed})`],
     ['probe stalls', probe === null ? 'n/a' : probe.stalls.length, probe === null ? 'not run' : `each node published in every room in turn; members that did not get it within ${o.probeWaitMs} ms (${probe.steps.map((step) => `via ${step.via}: ${step.stalls}`).join(', ')})`],
     [
+      'churn stalls',
+      report.churn === null ? 'n/a' : report.churn.stalls.length,
+      report.churn === null
+        ? 'no churn fault'
+        : `hand-overs whose new holder did not get a publication made on another node within ${o.checkMs} ms (${report.churn.checks} checked of ${report.churn.handovers}; slowest pass ${report.churn.slowestCheckMs} ms)`,
+    ],
+    [
       'history audit',
       a === null ? (report.historyAuditSkipped === undefined ? 'n/a' : 'skip') : a.ok ? 'ok' : 'DIFF',
       a === null
@@ -148,13 +161,17 @@ export function formatTable(report: ChaosReport): string {
   const c = report.consumers;
   const loss = report.loss;
   const lines = [
-    `${report.name}: seed ${report.seed}, ${o.seconds} s, ${o.nodes} node${o.nodes === 1 ? '' : 's'} + NGINX + ${redis}, REDIS_DURABILITY=${report.durability}; ` +
+    `${report.name}: seed ${report.seed}, ${o.seconds} s, ${o.nodes} node${o.nodes === 1 ? '' : 's'} + NGINX + ${redis}${report.topology === 'memory' ? '' : `, REDIS_DURABILITY=${report.durability}`}; ` +
       `${c.sdk} SDK clients (${c.inTwoRooms} in two rooms, ${c.websocketOnly} WebSocket-only) and ${c.sse} SSE streams through NGINX, ${c.churn} churn consumers; ` +
-      `${o.rooms} rooms + ${o.churnRooms} churn rooms, ${c.memberships} memberships; ${o.rate} publications/s by ${o.publishers} publishers`,
+      `${o.rooms} rooms + ${c.churnRooms} churn rooms, ${c.memberships} memberships; ${o.rate} publications/s by ${o.publishers} publishers`,
     '',
     ...rows.map(([name, value, note]) => `  ${name.padEnd(width)}  ${String(value).padStart(valueWidth)}${note === undefined || note === '' ? '' : `   ${note}`}`),
     '',
-    `  catch-up: ${report.catchUp.reached ? `every consumer reached every room's last offset in ${report.catchUp.ms} ms` : `NOT reached after ${report.catchUp.ms} ms (${report.catchUp.lagging.length} consumer-rooms behind)`}`,
+    `  catch-up: ${
+      report.catchUp.reached
+        ? `every consumer reached every room's last offset in ${report.catchUp.ms} ms, and again after the probe`
+        : `NOT reached (${report.catchUp.ms} ms after the publishers stopped: ${report.catchUp.ms >= o.catchUpMs ? 'no' : 'yes'}; after the probe: ${report.catchUp.afterProbe ? 'yes' : 'no'}; ${report.catchUp.lagging.length} consumer-rooms behind)`
+    }`,
     ...(t.lost === 0
       ? []
       : [
@@ -170,6 +187,9 @@ export function formatTable(report: ChaosReport): string {
           ...probe.stalls.slice(0, 12).map((stall) => `    ${stall.room} via ${stall.via} ${stall.epoch}:${stall.offset} -> ${stall.consumer} (${stall.kind}) on ${stall.node}, at ${stall.position}`),
           ...(probe.stalls.length > 12 ? [`    ... ${probe.stalls.length - 12} more`] : []),
         ]),
+    ...(report.churn === null || report.churn.stalls.length === 0
+      ? []
+      : [`  churn stalls (the hand-over, then the check publication the new holder never got):`, ...report.churn.stalls.slice(0, 12).map((stall) => `    ${describeHandOver(stall)}`)]),
     `  faults (seconds after publishing started):`,
     ...report.faults.map(
       (fault) =>

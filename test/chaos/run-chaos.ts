@@ -160,6 +160,8 @@ async function main(): Promise<number> {
     await Promise.all(subscribers.slice(start, start + 20).map((subscriber) => withTimeout(subscriber.start(), 20_000, `client ${subscriber.id} connect and join`)));
   }
   await Promise.all(resources.streams.map((stream) => withTimeout(stream.start(), 20_000, `SSE ${stream.id} open`)));
+  // Created below, before the faults run (the churn fault publishes its checks through it).
+  const fleet: { current?: PublisherFleet } = {};
   if (churnRooms.length > 0) {
     resources.churn = new ChurnRooms({
       rooms: churnRooms,
@@ -169,7 +171,12 @@ async function main(): Promise<number> {
       rng: rng.fork('churn'),
       token,
       regulars: () => subscribers,
-      log: say,
+      publishVia: (nodeId, room) => {
+        if (fleet.current === undefined) throw new Error('no publishers yet');
+        return fleet.current.publishVia(nodeId, room);
+      },
+      pausePublishers: (paused) => (paused ? fleet.current?.pause(churnRooms) : fleet.current?.resume(churnRooms)),
+      checkMs: options.checkMs,
     });
     await withTimeout(resources.churn.setup(), 30_000, 'churn rooms set-up');
   }
@@ -193,6 +200,7 @@ async function main(): Promise<number> {
     runId: `${options.seed}-${origin.toString(36)}`,
     now,
   });
+  fleet.current = publishers;
   publishers.start();
   let currentFault = 'warm-up';
   const progress = setInterval(() => {
@@ -313,6 +321,13 @@ async function main(): Promise<number> {
     .filter((episode) => episode !== undefined);
   if (openEpisodes.length > 0) failures.push(`${openEpisodes.length} consumers never fully recovered from their last disconnect`);
   if (!final.reached) failures.push(`${lagging.length} consumer-rooms did not reach their room's last offset (${options.catchUpMs} ms after the publishers stopped, then after the probe)`);
+  const churnStats = resources.churn?.stats;
+  if (churnStats !== undefined && churnStats.stalls.length > 0) {
+    failures.push(
+      `churn: after ${churnStats.stalls.length} of ${churnStats.checks} hand-overs the room's new holder did not get a publication made on another node within ${options.checkMs} ms ` +
+        `(${[...new Set(churnStats.stalls.map((stall) => `${stall.room}@${stall.node}`))].join(', ')})`,
+    );
+  }
   if (resources.churn !== null && resources.churn.stats.errors.length > 0) {
     failures.push(`churn: ${resources.churn.stats.errors.length} joins, leaves or streams failed (${resources.churn.stats.errors.slice(0, 3).join('; ')})`);
   }
@@ -338,8 +353,9 @@ async function main(): Promise<number> {
     recovery: recoveryStats(episodes),
     publishers: publishers.snapshot(),
     refusedBy: refusedBreakdown(ledger, faults),
-    catchUp: { reached: first.reached && final.reached, ms: first.ms, lagging },
+    catchUp: { reached: first.reached && final.reached, ms: first.ms, afterProbe: final.reached, lagging },
     probe: probeResult,
+    churn: churnStats ?? null,
     historyAudit: audit,
     ...(auditSkipped === undefined ? {} : { historyAuditSkipped: auditSkipped }),
     faults,
@@ -347,6 +363,7 @@ async function main(): Promise<number> {
     loss,
     problems,
     consumers: {
+      churnRooms: churnRooms.length,
       sdk: subscribers.length,
       sse: resources.streams.length,
       churn: resources.churn?.all.length ?? 0,

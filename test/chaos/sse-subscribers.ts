@@ -61,6 +61,8 @@ export class SseSubscriber implements ChaosConsumer {
   private firstOpen: { resolve: () => void; reject: (error: Error) => void } | undefined;
   /** Where the app stands: the last position event, recovered event or publication. */
   private current: StreamTarget | undefined;
+  /** When the current connection got its 200 (ms after t=0), undefined while none is open. */
+  openedAt: number | undefined;
 
   constructor(options: SseSubscriberOptions) {
     this.options = options;
@@ -176,6 +178,7 @@ export class SseSubscriber implements ChaosConsumer {
 
   private onOpen(attempt: number, resumed: boolean): void {
     const at = this.options.now();
+    this.openedAt = at;
     this.mark(`open #${attempt}${resumed ? ` resume ${this.stream.lastEventId ?? ''}` : ''}`, this.pinnedNode);
     const last = this.log?.offline.at(-1);
     if (last !== undefined && last[1] === null) last[1] = at;
@@ -191,6 +194,7 @@ export class SseSubscriber implements ChaosConsumer {
   private onEnd(end: SseEnd & { reconnectInMs: number; deliberate: boolean }): void {
     const at = this.options.now();
     const detail = end.kind === 'refused' ? `${end.status} ${end.body.slice(0, 120)}` : end.kind === 'error' ? end.message : '';
+    this.openedAt = undefined;
     this.mark(`end ${end.kind}${detail === '' ? '' : ` ${detail}`}${end.reconnectInMs >= 0 ? `, again in ${end.reconnectInMs} ms` : ''}`);
     if (end.kind === 'refused') this.errors.set(`HTTP ${end.status}`, (this.errors.get(`HTTP ${end.status}`) ?? 0) + 1);
     if (end.reconnectInMs < 0 || this.ended) return;
