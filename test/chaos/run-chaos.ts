@@ -263,10 +263,25 @@ async function main(): Promise<number> {
 
   // ---- catch-up, probe ------------------------------------------------------------------
   currentFault = 'catch-up';
+  // Waits until every consumer stands at its rooms' last offsets; gives up early when none of the lagging ones moved for 10 s.
   const waitCaughtUp = async (limitMs: number): Promise<{ reached: boolean; ms: number }> => {
     const targets = ledger.targets();
     const started = Date.now();
-    while (Date.now() - started < limitMs && !longLived().every((consumer) => consumer.caughtUp(targets))) await sleep(200);
+    const positions = (): string =>
+      longLived()
+        .filter((consumer) => !consumer.caughtUp(targets))
+        .map((consumer) => `${consumer.id}:${consumer.rooms().map((room) => JSON.stringify(consumer.position(room))).join(',')}`)
+        .join(' ');
+    let last = positions();
+    let movedAt = Date.now();
+    while (Date.now() - started < limitMs && !longLived().every((consumer) => consumer.caughtUp(targets)) && Date.now() - movedAt < 10_000) {
+      await sleep(200);
+      const current = positions();
+      if (current !== last) {
+        last = current;
+        movedAt = Date.now();
+      }
+    }
     return { reached: longLived().every((consumer) => consumer.caughtUp(targets)), ms: Date.now() - started };
   };
   const first = await waitCaughtUp(options.catchUpMs);
@@ -353,7 +368,7 @@ async function main(): Promise<number> {
     recovery: recoveryStats(episodes),
     publishers: publishers.snapshot(),
     refusedBy: refusedBreakdown(ledger, faults),
-    catchUp: { reached: first.reached && final.reached, ms: first.ms, afterProbe: final.reached, lagging },
+    catchUp: { reached: first.reached && final.reached, ms: first.ms, afterPublishers: first.reached, afterProbe: final.reached, lagging },
     probe: probeResult,
     churn: churnStats ?? null,
     historyAudit: audit,
