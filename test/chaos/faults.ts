@@ -140,7 +140,7 @@ async function rollingRestart(ctx: FaultContext, record: FaultRecord): Promise<v
     const clean = finished.code === 0 && took <= ctx.drainTimeoutMs + 1_000;
     (record.drains ??= []).push({ node: node.nodeId, pid: node.pid, clientsOnIt: onIt, tookMs: took, code: finished.code, signal: finished.signal, clean });
     const late = clean ? '' : ` — NOT CLEAN: DRAIN_TIMEOUT_MS is ${ctx.drainTimeoutMs}`;
-    note(ctx, record, `SIGTERM ${node.nodeId} (pid ${node.pid}, ${onIt} clients on it): exited code ${finished.code} signal ${finished.signal} after ${took} ms${late}`);
+    note(ctx, record, `SIGTERM ${node.nodeId} (pid ${node.pid}, ${onIt} consumers on it): exited code ${finished.code} signal ${finished.signal} after ${took} ms${late}`);
     const restarted = await ctx.cluster.restartNode(index, { signal: 'none' });
     const readyIn = await waitReady(restarted.url);
     note(ctx, record, `${node.nodeId} restarted (pid ${restarted.pid}), /readyz 200 after ${readyIn} ms`);

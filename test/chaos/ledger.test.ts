@@ -96,6 +96,17 @@ describe('chaos ledger verdict', () => {
     expect(verdict.ok).to.equal(false);
   });
 
+  it('an SSE recovered:false into another epoch is one gap event covering the old epoch\'s rest and the new epoch\'s start', () => {
+    const records = [...five, published(1, ROOM, 'e2', 10), published(2, ROOM, 'e2', 11), published(3, ROOM, 'e2', 12)];
+    const log = subscription([1, 2, 3].map((offset) => delivery(offset)), 0, 's1', 'sse');
+    log.gaps.push(gap(4, null, true), { ...gap(1, 2, true, 'e2'), sameEvent: true });
+    log.deliveries.push(delivery(3, `k-${ROOM}-e2-3`, 'e2'));
+    const verdict = computeVerdict(records, [log], LOSSY);
+    expect(verdict.totals).to.include({ lost: 0, gapped: 4, recoveredFalse: 1, unjustifiedGaps: 0 });
+    expect(verdict.ok).to.equal(true);
+    expect(computeVerdict(records, [log], STRICT).totals).to.include({ recoveredFalse: 1, unjustifiedGaps: 1 });
+  });
+
   it('expects the offsets of an epoch that began after the join, from 1', () => {
     const records = [...five, published(1, ROOM, 'e2', 10), published(2, ROOM, 'e2', 11)];
     const log = subscription([1, 2, 3, 4, 5].map((offset) => delivery(offset)));

@@ -59,6 +59,8 @@ export interface GapRecord {
    * offset of the room's current epoch, or could not be read) is never allowed.
    */
   epochChange: boolean;
+  /** The second range of one SSE `recovered` event (into another epoch: the old epoch's rest, then the new one's start): not a gap event of its own. */
+  sameEvent?: boolean;
 }
 
 export type ConsumerKind = 'sdk' | 'sse';
@@ -349,7 +351,7 @@ export function computeVerdict(publications: Iterable<PublishRecord>, subscripti
     totals.gapped += verdict.gappedCount;
     totals.duplicated += verdict.duplicated.length;
     totals.reordered += verdict.reordered.length;
-    totals.recoveredFalse += verdict.gaps.length;
+    totals.recoveredFalse += verdict.gaps.filter((gap) => gap.sameEvent !== true).length;
     totals.unjustifiedGaps += verdict.unjustifiedGaps;
     for (const item of verdict.unaccounted) {
       if (item.kind === 'refused') totals.refusedDelivered += 1;
@@ -474,7 +476,7 @@ function judgeSubscription(
   };
   const lost = describe(lostByEpoch);
   const gapped = describe(gappedByEpoch);
-  const unjustifiedGaps = log.gaps.filter((gap) => !policy.lossAllowed || !gap.epochChange).length;
+  const unjustifiedGaps = log.gaps.filter((gap) => gap.sameEvent !== true && (!policy.lossAllowed || !gap.epochChange)).length;
   return {
     client: log.client,
     room: log.room,

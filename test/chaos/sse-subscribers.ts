@@ -247,7 +247,7 @@ export class SseSubscriber implements ChaosConsumer {
           if (position.offset > previous.offset) log.gaps.push({ epoch: position.epoch, from: previous.offset + 1, to: position.offset, reason: 'recovered:false', at, epochChange: false });
         } else {
           log.gaps.push({ epoch: previous.epoch, from: previous.offset + 1, to: null, reason: 'recovered:false (epoch changed)', at, epochChange: true });
-          if (position.offset > 0) log.gaps.push({ epoch: position.epoch, from: 1, to: position.offset, reason: 'recovered:false (new epoch)', at, epochChange: true });
+          if (position.offset > 0) log.gaps.push({ epoch: position.epoch, from: 1, to: position.offset, reason: 'recovered:false (new epoch)', at, epochChange: true, sameEvent: true });
         }
         this.mark(`gap:${this.room} ${previous === undefined ? '?' : `${previous.epoch}:${previous.offset}`} -> ${position.epoch}:${position.offset}`);
       }
