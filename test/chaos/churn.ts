@@ -23,10 +23,10 @@
  * the churn rooms alone during the fault, so nothing published on the home
  * node can reveal a missed publication and have it filled from history: a
  * holder on a node that no longer hears the room stalls, and the stall names
- * the hand-over that caused it. (An SSE stream reads history again 250 ms and
- * 1 s after it opens; its check waits until that is over.) Witnesses (one SDK
- * client and one SSE stream pinned to other nodes) stay in each churn room all
- * along. Meanwhile some of the regular clients (through NGINX) leave one of
+ * the hand-over that caused it. (A stream or a join reads the room's position
+ * only once its node receives the room, and reads history by itself only when a
+ * live message reveals a gap.) Witnesses (one SDK client and one SSE stream
+ * pinned to other nodes) stay in each churn room all along. Meanwhile some of the regular clients (through NGINX) leave one of
  * their rooms and join it again.
  *
  * Every membership is its own ledger log: what it must have received is
@@ -40,9 +40,6 @@ import type { Ledger, PublishRecord } from './ledger.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** How long after a stream (re)opened the gateway still reads history for it by itself (server/http/sse.ts SUBSCRIBE_SETTLE_MS, + margin). */
-const SSE_SETTLE_MS = 1_200;
 
 export interface ChurnNode {
   id: string;
@@ -200,8 +197,7 @@ export class ChurnRooms {
     room.steps += 1;
     const previous = room.holder;
     const sseHolder = previous.consumer instanceof SseSubscriber;
-    // Mostly sockets (they hand over fast); streams must wait for their own history reads before a check.
-    const kinds: HolderKind[] = ['resident', 'resident', 'resident', 'new-sdk', 'new-sdk', 'new-sse', ...(sseHolder ? (['reopen-sse'] as const) : [])];
+    const kinds: HolderKind[] = ['resident', 'resident', 'new-sdk', 'new-sdk', 'new-sse', 'new-sse', ...(sseHolder ? (['reopen-sse'] as const) : [])];
     const kind = rng.pick(kinds);
     const nodeId = this.options.nodes()[room.home]?.id ?? '?';
     const record: HandOver = { room: room.room, node: nodeId, step: room.steps, at: this.options.now(), from: membershipOf(previous.consumer, room.room), to: '', kind, order: '' };
@@ -275,13 +271,6 @@ export class ChurnRooms {
   /** A publication through another node than the room's home: the holder must receive it within checkMs. */
   private async check(room: ChurnRoom, record: HandOver): Promise<void> {
     const holder = room.holder.consumer;
-    if (holder instanceof SseSubscriber) {
-      // The stream reads history by itself shortly after it opens: past that, only a live broadcast can bring the check.
-      const openedAt = holder.openedAt;
-      if (openedAt === undefined) return;
-      const wait = openedAt + SSE_SETTLE_MS - this.options.now();
-      if (wait > 0) await sleep(wait);
-    }
     const nodes = this.options.nodes();
     const others = nodes.filter((_, index) => index !== room.home);
     const via = (others.length > 0 ? others[room.steps % others.length] : nodes[room.home]) as ChurnNode;

@@ -9,10 +9,12 @@
  * The stream's own events (see server/http/sse.ts):
  * - `position` `{ epoch, offset }`: first on a fresh stream: where it starts (its
  *   membership's join position);
- * - `recovered` `{ epoch, offset, recovered: false }`: the stream jumped to that
- *   position; what lay between its previous position and this one will not come:
- *   offsets prev+1..offset of the same epoch, or, into another epoch, the rest of
- *   the old epoch and offsets 1..offset of the new one;
+ * - `recovered` `{ epoch, offset, recovered: false }`: the stream goes on from
+ *   that position (what history still holds follows); what lay between its
+ *   previous position and this one will not come: offsets prev+1..offset of the
+ *   same epoch, or, into another epoch, the rest of the old epoch and offsets
+ *   1..offset of the new one (a position behind the previous one in the same
+ *   epoch: the rest of the epoch);
  * - `server:draining`, `protocol:error`: the stream ends; it is reopened.
  * Anything else is a publication: `data` is the message (`epoch`, `offset`, `data.k`).
  */
@@ -245,6 +247,10 @@ export class SseSubscriber implements ChaosConsumer {
           if (log.join === undefined) log.join = { ...position, at };
         } else if (previous.epoch === position.epoch) {
           if (position.offset > previous.offset) log.gaps.push({ epoch: position.epoch, from: previous.offset + 1, to: position.offset, reason: 'recovered:false', at, epochChange: false });
+          // The room is behind the stream in the same epoch (Redis lost writes the stream had sent): the stream
+          // starts over below its position; nothing of the epoch after it can be vouched for. Offsets it then
+          // sends again are duplicates of this epoch: the contract says an offset is never handed out twice.
+          else if (position.offset < previous.offset) log.gaps.push({ epoch: position.epoch, from: previous.offset + 1, to: null, reason: 'recovered:false (room behind the stream)', at, epochChange: false });
         } else {
           log.gaps.push({ epoch: previous.epoch, from: previous.offset + 1, to: null, reason: 'recovered:false (epoch changed)', at, epochChange: true });
           if (position.offset > 0) log.gaps.push({ epoch: position.epoch, from: 1, to: position.offset, reason: 'recovered:false (new epoch)', at, epochChange: true, sameEvent: true });
