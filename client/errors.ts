@@ -14,8 +14,9 @@ import type { ErrorCode, ErrorPayload } from '../shared/index.js';
 /**
  * Codes raised by the SDK itself, never sent by the gateway:
  * - OUTBOX_FULL: a publication made while offline did not fit in the outbox (`outbox.maxEntries`);
- * - OUTBOX_EXPIRED: an outbox entry was not sent within `outbox.ttlMs`.
+ * - OUTBOX_EXPIRED: an outbox entry was never sent within `outbox.ttlMs`.
  * Neither was stored by the gateway: publish again (with a new idempotency key) if it still matters.
+ * (An entry that was sent but never answered is not OUTBOX_EXPIRED: it fails with UNAVAILABLE, `unknown`.)
  */
 export const CLIENT_ERROR_CATALOG = {
   OUTBOX_FULL: { retryable: true, message: 'The outbox is full: the publication was not queued' },
@@ -42,6 +43,10 @@ export interface RoomcastErrorContext {
   /** The protocol event that failed, when known. */
   event?: string;
   cause?: unknown;
+  /** The request got no answer: it may have taken effect (see RoomcastError.unknown). */
+  unknown?: boolean;
+  /** The idempotency key of the publication concerned, when it had one. */
+  idempotencyKey?: string;
 }
 
 export class RoomcastError<C extends RoomcastErrorCode = RoomcastErrorCode> extends Error {
@@ -49,6 +54,15 @@ export class RoomcastError<C extends RoomcastErrorCode = RoomcastErrorCode> exte
   readonly retryable: boolean;
   readonly room: string | undefined;
   readonly event: string | undefined;
+  /**
+   * True when the request got no answer (ack timeout, connection lost): its outcome is unknown.
+   * A publication may have been stored: retry it with the same `idempotencyKey` (the gateway
+   * stores it once and answers with the original offset), never with a new one.
+   * False when the gateway answered with this error (a publication refused is not stored).
+   */
+  readonly unknown: boolean;
+  /** The idempotency key of the publication this error is about, when it had one: the key to retry with. */
+  readonly idempotencyKey: string | undefined;
 
   constructor(payload: { code: C; message: string; retryable: boolean }, context: RoomcastErrorContext = {}) {
     super(payload.message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -57,6 +71,8 @@ export class RoomcastError<C extends RoomcastErrorCode = RoomcastErrorCode> exte
     this.retryable = payload.retryable;
     this.room = context.room;
     this.event = context.event;
+    this.unknown = context.unknown ?? false;
+    this.idempotencyKey = context.idempotencyKey;
   }
 
   /** True when `error` is a RoomcastError (of `code`, when given), narrowing its type. */
@@ -71,8 +87,9 @@ export class RoomcastError<C extends RoomcastErrorCode = RoomcastErrorCode> exte
 
   /**
    * Normalises anything thrown around a request. A wire error keeps its code;
-   * anything else (ack timeout, "socket has been disconnected") means the outcome
-   * is unknown and the gateway may be reachable later, hence UNAVAILABLE.
+   * anything else (ack timeout, "socket has been disconnected") means the gateway
+   * may be reachable later, hence UNAVAILABLE (the caller that knows the request
+   * went unanswered says so with `context.unknown`).
    */
   static from(error: unknown, context: RoomcastErrorContext = {}): RoomcastError {
     if (error instanceof RoomcastError) return error;

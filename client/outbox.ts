@@ -5,8 +5,12 @@
  * gateway stores it once however many times a flush is retried (a repeated key
  * returns the original offset). The outbox is bounded: at most `maxEntries`
  * entries (a publication beyond that is refused with OUTBOX_FULL) and each lives
- * at most `ttlMs` (then it is taken out and reported with OUTBOX_EXPIRED). No
- * entry ever leaves the outbox silently: it is sent, refused, expired or closed.
+ * at most `ttlMs`, then it is taken out (never while an attempt is in flight) and
+ * reported: OUTBOX_EXPIRED only if it was never sent; if an attempt went
+ * unanswered the gateway may have stored it, so it fails with UNAVAILABLE,
+ * `unknown: true` and its key (retry with that key, never a new one: a new key
+ * could store it twice); if every attempt was refused, with the last refusal.
+ * No entry ever leaves the outbox silently: it is sent, refused, expired or closed.
  *
  * Pure bookkeeping with an injected clock: the client does the sending.
  */
@@ -33,6 +37,10 @@ export interface OutboxEntry<T = unknown> {
   readonly expiresAt: number;
   /** Send attempts so far (a retried flush reuses the key). */
   attempts: number;
+  /** Some attempt got no answer: the gateway may have stored the entry. */
+  unanswered: boolean;
+  /** The last attempt refused by the gateway (retryably), if any. */
+  lastRefusal: RoomcastError | undefined;
 }
 
 /** A random idempotency key: crypto.randomUUID where available (Node, secure browser contexts), else getRandomValues. */
@@ -82,7 +90,17 @@ export class Outbox<T = unknown> {
       throw RoomcastError.local('OUTBOX_FULL', `the outbox holds ${this.maxEntries} publications already`, { room, event: 'room:publish' });
     }
     const now = this.now();
-    const entry: OutboxEntry<T> = { idempotencyKey: idempotencyKey ?? this.newKey(), room, event, data, enqueuedAt: now, expiresAt: now + this.ttlMs, attempts: 0 };
+    const entry: OutboxEntry<T> = {
+      idempotencyKey: idempotencyKey ?? this.newKey(),
+      room,
+      event,
+      data,
+      enqueuedAt: now,
+      expiresAt: now + this.ttlMs,
+      attempts: 0,
+      unanswered: false,
+      lastRefusal: undefined,
+    };
     this.entries.push(entry);
     return entry;
   }
@@ -126,11 +144,29 @@ export class Outbox<T = unknown> {
     return this.entries.splice(0);
   }
 
-  /** The error an expired entry is reported with. */
-  static expiredError(entry: OutboxEntry<unknown>): RoomcastError<'OUTBOX_EXPIRED'> {
-    return RoomcastError.local('OUTBOX_EXPIRED', `not sent within ${entry.expiresAt - entry.enqueuedAt} ms while offline`, {
-      room: entry.room,
-      event: 'room:publish',
+  /** Records a send attempt that failed retryably (the entry stays, to be sent again with its key). */
+  static attemptFailed(entry: OutboxEntry<unknown>, error: RoomcastError): void {
+    if (error.unknown) entry.unanswered = true;
+    else entry.lastRefusal = error;
+  }
+
+  /**
+   * The error an entry taken out past its TTL is reported with: OUTBOX_EXPIRED only
+   * when it was never sent (surely not stored); UNAVAILABLE with `unknown: true`
+   * when an attempt went unanswered (it may be stored: retry with its key); the
+   * last refusal when every attempt was refused (not stored).
+   */
+  static expiredError(entry: OutboxEntry<unknown>): RoomcastError {
+    const context = { room: entry.room, event: 'room:publish', idempotencyKey: entry.idempotencyKey };
+    const waited = entry.expiresAt - entry.enqueuedAt;
+    if (entry.attempts === 0) return RoomcastError.local('OUTBOX_EXPIRED', `not sent within ${waited} ms while offline`, context);
+    const refusal = entry.lastRefusal;
+    if (!entry.unanswered && refusal !== undefined) {
+      return new RoomcastError({ code: refusal.code, message: refusal.message, retryable: refusal.retryable }, { ...context, cause: refusal });
+    }
+    return RoomcastError.local('UNAVAILABLE', `sent but not acknowledged within ${waited} ms: it may have been stored, retry with its idempotency key`, {
+      ...context,
+      unknown: true,
     });
   }
 }

@@ -4,6 +4,23 @@
  * and in offset order, and reports every offset it cannot deliver as an explicit
  * gap. The wire gives no order across gateway nodes, so order is made here.
  *
+ * Epochs are opaque (random), not ordered. The stream switches epoch only on a
+ * server answer (join ack, history page), never because a live message carries
+ * another epoch: such a message is held aside and the server is asked. An answer
+ * of the current epoch whose head is below the position the request was made
+ * from means the gateway lost acknowledged writes (Redis restarted from an older
+ * snapshot): the offsets after it may be handed out again, so the stream treats
+ * it like a new epoch.
+ *
+ * What the stream expects of the gateway's answers (docs/protocol.md):
+ * - `offset` is the room's last offset when the answer was made;
+ * - `recovered: true`: the messages are contiguous from `since + 1`, possibly
+ *   capped by page limits;
+ * - `recovered: false`: the messages are what history still holds of the range,
+ *   contiguous from the first retained offset after `since` (same epoch) or from
+ *   the oldest retained offset (another epoch), possibly capped; none at all
+ *   means nothing of the range is retained.
+ *
  * Driven by method calls (beginJoin, completeJoin, receive, suspend, dispose), a
  * history function and an injected scheduler, so it is unit-testable with a
  * fake clock.
@@ -11,12 +28,15 @@
 import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../shared/index.js';
 import type { HistoryResult, JoinResult, Message, StreamPosition } from '../shared/index.js';
 import { RoomcastError } from './errors.js';
+import { OffsetSequencer } from './offset-sequencer.js';
+import { OtherEpochs } from './other-epochs.js';
 import type { Scheduler, TimerHandle } from './scheduler.js';
 
 /**
  * Why offsets could not be delivered:
  * - `expired`: history no longer holds them (trimmed by size or TTL);
- * - `epoch-changed`: the room's history was lost on the gateway and restarted under a new epoch;
+ * - `epoch-changed`: the room's history was lost on the gateway and restarted under a new epoch, or the
+ *   gateway lost acknowledged writes and went back to an older offset (the stream restarts at offset 0);
  * - `unavailable`: history could not be read (refused for good, or still failing after the retries).
  */
 export type GapReason = 'expired' | 'epoch-changed' | 'unavailable';
@@ -61,6 +81,27 @@ export interface RoomStreamOptions {
 
 const DEFAULT_MAX_HISTORY_RETRIES = 5;
 const MAX_RETRY_DELAY_MS = 10_000;
+/** Live messages of other epochs held aside at most, in all, while the server is asked which epoch is current. */
+export const MAX_ASIDE_MESSAGES = 256;
+
+/** A server answer about the room: a join ack or a history page. */
+interface Answer {
+  epoch: string;
+  /** The room's last offset when the server answered. */
+  offset: number;
+  recovered: boolean;
+  messages: readonly Message[];
+}
+
+/** What a history request was made for: its answer is applied only to the same segment. */
+interface HistoryRequest {
+  segment: number;
+  since: StreamPosition;
+  /** The offset the read had to reach. */
+  target: number;
+  /** Messages held aside after this stamp arrived after the request was sent. */
+  mark: number;
+}
 
 export class RoomStream {
   readonly room: string;
@@ -69,14 +110,14 @@ export class RoomStream {
   private readonly maxRetries: number;
 
   private epoch: string | undefined;
-  /** Last offset handed to the application (or skipped with a gap event). */
-  private last = 0;
-  /** An offset known to exist (from a join ack): history is read at least up to it. */
+  /** The current segment's order: its last offset handed to the application (or skipped with a gap), and the later ones held. */
+  private readonly order: OffsetSequencer;
+  /** An offset known to exist (from a server answer): history is read at least up to it. */
   private catchUpTo = 0;
-  /** Offsets above last + 1 waiting for the ones before them. */
-  private readonly held = new Map<number, Message>();
-  /** Epochs this stream has left; their late messages are dropped instead of flipping back. */
-  private readonly retiredEpochs = new Set<string>();
+  /** Live messages of other epochs, until a server answer says which epoch is current. */
+  private readonly aside = new OtherEpochs(MAX_ASIDE_MESSAGES);
+  /** Bumped on every epoch switch or restart: an answer to a request of an older segment is not applied. */
+  private segment = 0;
   /** A join is in flight (or the stream was suspended): live messages wait here for its ack. */
   private joining = true;
   private buffered: Message[] = [];
@@ -92,16 +133,22 @@ export class RoomStream {
     this.room = options.room;
     this.pageSize = Math.min(Math.max(1, options.historyPageSize ?? HISTORY_PAGE_DEFAULT), HISTORY_PAGE_MAX);
     this.maxRetries = options.maxHistoryRetries ?? DEFAULT_MAX_HISTORY_RETRIES;
+    this.order = new OffsetSequencer({ deliver: (message) => options.deliver(message), stopped: () => this.disposed });
   }
 
   /** Where the application stands: the `since` of a rejoin. Undefined before the first join ack. */
   get position(): StreamPosition | undefined {
-    return this.epoch === undefined ? undefined : { epoch: this.epoch, offset: this.last };
+    return this.epoch === undefined ? undefined : { epoch: this.epoch, offset: this.order.last };
   }
 
   /** Offsets received but not deliverable yet (for diagnostics and tests). */
   get heldCount(): number {
-    return this.held.size;
+    return this.order.heldCount;
+  }
+
+  /** Live messages of other epochs waiting for the server to name the current one (for diagnostics and tests). */
+  get asideCount(): number {
+    return this.aside.size;
   }
 
   get isJoining(): boolean {
@@ -124,7 +171,8 @@ export class RoomStream {
   dispose(): void {
     this.invalidate();
     this.disposed = true;
-    this.held.clear();
+    this.order.reset(this.order.last);
+    this.aside.clear();
     this.buffered = [];
   }
 
@@ -150,27 +198,20 @@ export class RoomStream {
     this.joining = false;
     const buffered = this.buffered;
     this.buffered = [];
+    // Everything held aside arrived before this join was sent (live messages since are in `buffered`).
+    const mark = this.aside.mark();
     let recovered: RecoveredEvent | undefined;
 
     if (since === undefined || this.epoch === undefined) {
       // First join: the application starts after everything published so far.
       this.epoch = ack.epoch;
-      this.last = ack.offset;
+      this.order.reset(ack.offset);
       this.catchUpTo = ack.offset;
-      for (const offset of this.held.keys()) if (offset <= this.last) this.held.delete(offset);
-      this.drain();
-    } else if (ack.epoch !== this.epoch) {
-      this.changeEpoch(ack.epoch);
-      this.catchUpTo = ack.offset;
-      if (ack.recovered) this.acceptAll(ack.missed);
+      this.segment += 1;
     } else {
-      this.catchUpTo = Math.max(this.catchUpTo, ack.offset);
-      if (ack.recovered) {
-        recovered = { room: this.room, epoch: ack.epoch, missed: Math.max(0, ack.offset - since.offset) };
-        this.acceptAll(ack.missed);
-      } else {
-        this.skipTo(ack.offset, 'expired');
-      }
+      const answer: Answer = { epoch: ack.epoch, offset: ack.offset, recovered: ack.recovered, messages: ack.missed };
+      const sameSegment = this.applyAnswer(answer, since, mark, 'join');
+      if (sameSegment && ack.recovered) recovered = { room: this.room, epoch: ack.epoch, missed: Math.max(0, ack.offset - since.offset) };
     }
 
     for (const message of buffered) {
@@ -180,107 +221,106 @@ export class RoomStream {
     if (this.disposed) return;
     if (recovered !== undefined) this.options.onRecovered?.(recovered);
     // A capped missed[] (or a new epoch) leaves offsets the server told us exist: read them now, no reason to wait.
-    if (this.last < this.catchUpTo) this.startFetch();
+    if (this.order.last < this.catchUpTo) this.startFetch();
     else this.afterChange();
+  }
+
+  // ---- server answers -------------------------------------------------------
+
+  /**
+   * Applies a join ack or history page answering a request made from `since`.
+   * Returns false when it restarted the stream (another epoch, or lost writes).
+   */
+  private applyAnswer(answer: Answer, since: StreamPosition, mark: number, kind: 'join' | 'history'): boolean {
+    // The client had delivered `since` before asking, so a head below it in the same epoch means the
+    // gateway lost acknowledged writes and will hand those offsets out again: a new epoch in all but name.
+    // (Compared with `since`, not with what was delivered meanwhile: live messages may overtake an answer.)
+    const lostWrites = answer.epoch === since.epoch && answer.offset < since.offset;
+    if (answer.epoch !== this.epoch || lostWrites) {
+      this.restart(answer.epoch, answer.offset, mark);
+      // Another epoch's answer carries that epoch's retained tail; after lost writes nothing follows `since`.
+      if (!lostWrites && answer.messages.length > 0 && !this.disposed) this.takeRetained(answer);
+      return false;
+    }
+    this.aside.forgetSeenBefore(mark);
+    // A join ack names offsets that exist; so does a page that jumped over trimmed ones (the rest may be capped).
+    if (kind === 'join' || !answer.recovered) this.catchUpTo = Math.max(this.catchUpTo, answer.offset);
+    if (answer.recovered) this.acceptAll(answer.messages);
+    else this.takeRetained(answer);
+    return true;
+  }
+
+  /** `recovered: false`: the range before the first retained offset is gone; the retained messages are delivered. */
+  private takeRetained(answer: Answer): void {
+    const first = answer.messages.find((message) => message.epoch === this.epoch)?.offset;
+    this.skip(first === undefined ? answer.offset : first - 1, 'expired');
+    this.acceptAll(answer.messages);
+  }
+
+  /**
+   * Closes the current segment with an 'epoch-changed' gap (held messages are
+   * still delivered) and starts `epoch` at offset 0, read from history up to
+   * `head`; its messages held aside are taken in.
+   */
+  private restart(epoch: string, head: number, mark: number): void {
+    const old = this.epoch;
+    if (old !== undefined) {
+      this.order.flush((from, to) => this.gap(old, from, to, 'epoch-changed'));
+      if (this.disposed) return;
+      this.options.onGap({ room: this.room, epoch: old, from: this.order.last + 1, to: null, recovered: false, reason: 'epoch-changed' });
+      if (this.disposed) return;
+    }
+    this.epoch = epoch;
+    this.order.reset(0);
+    this.catchUpTo = head;
+    this.segment += 1;
+    this.failures = 0;
+    const seen = this.aside.take(epoch);
+    this.aside.forgetSeenBefore(mark);
+    if (seen === undefined) return;
+    // Messages let go when the buffer was full still exist: read up to the highest one.
+    this.catchUpTo = Math.max(this.catchUpTo, seen.highest);
+    this.acceptAll(seen.messages);
   }
 
   // ---- ordering -------------------------------------------------------------
 
   private route(message: Message): void {
-    if (this.retiredEpochs.has(message.epoch) || this.epoch === undefined) return;
-    if (message.epoch !== this.epoch) this.changeEpoch(message.epoch);
-    this.accept(message);
+    if (this.epoch === undefined) return;
+    if (message.epoch === this.epoch) this.order.accept(message);
+    else this.aside.add(message); // no proof of anything: the server is asked (afterChange)
   }
 
   private acceptAll(messages: readonly Message[]): void {
     for (const message of messages) {
       if (this.disposed) return;
-      if (message.epoch === this.epoch) this.accept(message);
+      if (message.epoch === this.epoch) this.order.accept(message);
     }
   }
 
-  private accept(message: Message): void {
-    const { offset } = message;
-    if (offset <= this.last || this.held.has(offset)) return; // a duplicate
-    if (offset === this.last + 1) {
-      this.hand(message);
-      this.drain();
-    } else {
-      this.held.set(offset, message);
-    }
-  }
-
-  /** Delivers the held offsets that have become consecutive. */
-  private drain(): void {
-    for (let next = this.held.get(this.last + 1); next !== undefined && !this.disposed; next = this.held.get(this.last + 1)) {
-      this.held.delete(next.offset);
-      this.hand(next);
-    }
-  }
-
-  private hand(message: Message): void {
-    // `last` moves first, so a callback that re-enters the SDK sees a consistent position.
-    this.last = message.offset;
-    this.options.deliver(message);
-  }
-
-  /**
-   * Gives up on every missing offset up to `until`: each missing range becomes a
-   * gap event, held messages in between are still delivered, in order.
-   */
-  private skipTo(until: number, reason: GapReason): void {
+  /** Gives up on the current epoch's missing offsets up to `until`, with gap events; held ones are delivered. */
+  private skip(until: number, reason: GapReason): void {
     const epoch = this.epoch;
-    if (epoch === undefined) return;
-    const heldOffsets = [...this.held.keys()].filter((offset) => offset <= until).sort((a, b) => a - b);
-    for (const offset of heldOffsets) {
-      if (this.disposed) return;
-      const message = this.held.get(offset);
-      if (message === undefined || offset <= this.last) continue;
-      if (offset > this.last + 1) this.gap(epoch, this.last + 1, offset - 1, reason);
-      this.held.delete(offset);
-      this.hand(message);
-    }
-    if (this.disposed) return;
-    if (until > this.last) {
-      this.gap(epoch, this.last + 1, until, reason);
-      this.last = until;
-    }
-    this.drain();
-  }
-
-  /** The room's history was lost: close the old epoch with a gap and start the new one at offset 0. */
-  private changeEpoch(epoch: string): void {
-    const old = this.epoch;
-    if (old !== undefined) {
-      this.retiredEpochs.add(old);
-      const highestHeld = Math.max(this.last, ...this.held.keys());
-      this.skipTo(highestHeld, 'epoch-changed');
-      if (this.disposed) return;
-      this.options.onGap({ room: this.room, epoch: old, from: this.last + 1, to: null, recovered: false, reason: 'epoch-changed' });
-    }
-    this.held.clear();
-    this.epoch = epoch;
-    this.last = 0;
-    this.catchUpTo = 0;
-    this.failures = 0;
+    if (epoch !== undefined) this.order.skipTo(until, (from, to) => this.gap(epoch, from, to, reason));
   }
 
   private gap(epoch: string, from: number, to: number, reason: GapReason): void {
     this.options.onGap({ room: this.room, epoch, from, to, recovered: false, reason });
   }
 
-  // ---- filling gaps from history ------------------------------------------------
+  // ---- reading history ------------------------------------------------------
 
   private needsHistory(): boolean {
-    return this.epoch !== undefined && (this.held.size > 0 || this.last < this.catchUpTo);
+    return this.epoch !== undefined && (this.order.heldCount > 0 || this.order.last < this.catchUpTo || !this.aside.isEmpty);
   }
 
   /** The offset the next history read must reach: just below the lowest held offset, else catchUpTo. */
   private target(): number {
-    return this.held.size > 0 ? Math.min(...this.held.keys()) - 1 : this.catchUpTo;
+    const lowest = this.order.lowestHeld();
+    return lowest === undefined ? this.catchUpTo : lowest - 1;
   }
 
-  /** Arms the reorder timer when something is missing and nothing is already being done about it. */
+  /** Starts or arms a history read when something is missing and nothing is already being done about it. */
   private afterChange(): void {
     if (this.joining || this.disposed) return;
     if (!this.needsHistory()) {
@@ -288,7 +328,14 @@ export class RoomStream {
       this.failures = 0;
       return;
     }
-    if (this.fetching !== undefined || this.timer !== undefined) return;
+    if (this.fetching !== undefined) return;
+    // The reorder window is for the wire's reordering within an epoch; a message of another epoch
+    // waits for the server, so ask it at once (unless reads are failing: then the backoff applies).
+    if (!this.aside.isEmpty && this.failures === 0) {
+      this.startFetch();
+      return;
+    }
+    if (this.timer !== undefined) return;
     const delay =
       this.failures === 0 ? this.options.reorderWindowMs : Math.min(this.options.reorderWindowMs * 2 ** this.failures, MAX_RETRY_DELAY_MS);
     this.timer = this.options.scheduler.setTimeout(() => {
@@ -321,64 +368,67 @@ export class RoomStream {
     this.afterChange();
   }
 
-  /** Reads history page by page until nothing below the held offsets (or catchUpTo) is missing. */
+  /**
+   * Reads history page by page until nothing below the held offsets (or catchUpTo) is
+   * missing and no message of another epoch waits for the server's word.
+   */
   private async fetchLoop(generation: number): Promise<void> {
     while (this.needsHistory() && generation === this.generation) {
-      const epoch = this.epoch as string;
-      const since = { epoch, offset: this.last };
-      const target = this.target();
-      const limit = Math.min(this.pageSize, Math.max(1, target - this.last));
+      const request: HistoryRequest = {
+        segment: this.segment,
+        since: { epoch: this.epoch as string, offset: this.order.last },
+        target: this.target(),
+        mark: this.aside.mark(),
+      };
+      // Asking because of another epoch: a full page, which is that epoch's retained tail if it is current.
+      const wanted = this.aside.isEmpty ? request.target - this.order.last : this.pageSize;
+      const limit = Math.min(this.pageSize, Math.max(1, wanted));
       let result: HistoryResult;
       try {
-        result = await this.options.fetchHistory(since, limit);
+        result = await this.options.fetchHistory(request.since, limit);
       } catch (error) {
         if (generation !== this.generation) return;
-        this.historyFailed(RoomcastError.from(error, { room: this.room, event: 'room:history' }), target);
+        if (request.segment !== this.segment) continue;
+        this.historyFailed(RoomcastError.from(error, { room: this.room, event: 'room:history' }), request);
         return;
       }
       if (generation !== this.generation) return;
+      // Made for another epoch (or before a restart): its target and `since` mean nothing now. Re-evaluate.
+      if (request.segment !== this.segment) continue;
 
-      const lastBefore = this.last;
-      this.applyHistory(result, target);
-      if (this.epoch !== epoch || this.last !== lastBefore) {
+      const lastBefore = this.order.last;
+      const asideBefore = this.aside.epochCount;
+      this.applyAnswer(result, request.since, request.mark, 'history');
+      if (this.disposed) return;
+      // Moved on: restarted, delivered or skipped something, or settled which epoch is current (messages of
+      // another epoch still aside arrived after this request: ask again).
+      if (this.segment !== request.segment || this.order.last !== lastBefore || this.aside.epochCount !== asideBefore || !this.aside.isEmpty) {
         this.failures = 0;
         continue;
       }
+      if (!this.needsHistory()) return;
       // History claims to be complete yet did not move us forward (a lagging replica, a race with trimming):
       // retry a few times with backoff, then report the range instead of waiting forever.
       this.failures += 1;
       if (this.failures > this.maxRetries) {
         this.failures = 0;
-        this.skipTo(target, 'expired');
+        this.skip(request.target, 'expired');
         continue;
       }
       return;
     }
   }
 
-  private applyHistory(result: HistoryResult, target: number): void {
-    if (result.epoch !== this.epoch) {
-      // The room's history was lost since our position; its new epoch is read from offset 0 next.
-      this.changeEpoch(result.epoch);
-      this.catchUpTo = result.offset;
-      return;
-    }
-    if (!result.recovered) {
-      const firstAvailable = result.messages[0]?.offset ?? Number.POSITIVE_INFINITY;
-      const until = Math.min(target, firstAvailable - 1);
-      if (until > this.last) this.skipTo(until, 'expired');
-    }
-    this.acceptAll(result.messages);
-  }
-
-  private historyFailed(error: RoomcastError, target: number): void {
+  private historyFailed(error: RoomcastError, request: HistoryRequest): void {
     this.options.onError?.(error);
     if (error.retryable && this.failures < this.maxRetries) {
       this.failures += 1; // afterChange() re-arms the timer with a longer delay
       return;
     }
-    this.failures = 0;
-    this.skipTo(target, 'unavailable');
+    this.skip(request.target, 'unavailable');
+    // Messages of another epoch stay aside, never dropped unheard: the server is asked again, at once (a new
+    // round of backoff) when the retries of a transient failure are spent, after the longest delay after a refusal.
+    this.failures = error.retryable || this.aside.isEmpty ? 0 : this.maxRetries;
   }
 
   private cancelTimer(): void {

@@ -289,9 +289,15 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
    * While the client is offline (and while earlier offline publications are still
    * being sent) the publication waits in the outbox, with an idempotency key made
    * now (or `options.idempotencyKey`), and is sent once the connection and the
-   * room's rejoin are back, in order; the promise settles then. An entry that waits
-   * longer than `outbox.ttlMs` rejects with OUTBOX_EXPIRED, one that does not fit
-   * with OUTBOX_FULL (both also emitted as `outbox:dropped`).
+   * room's rejoin are back, in order; the promise settles then. An entry never sent
+   * within `outbox.ttlMs` rejects with OUTBOX_EXPIRED, one that does not fit with
+   * OUTBOX_FULL. An entry that was sent but not acknowledged is sent again with its key
+   * until the TTL passes, then rejects with UNAVAILABLE, `unknown: true` and its
+   * `idempotencyKey` (it may have been stored: retry with that key). All of these are
+   * also emitted as `outbox:dropped`.
+   *
+   * A publish sent directly that gets no answer (ack timeout, connection lost) rejects
+   * with UNAVAILABLE and `unknown: true`: retry it with the same `idempotencyKey`.
    */
   async publish<K extends EventName<Events>>(room: string, event: K, data: Events[K], options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) throw closedError(room);
@@ -304,7 +310,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
     if (entry !== undefined && !entry.ready.settled) await this.whenReady(entry);
     const request: PublishRequest = { room, event, data: json };
     if (options.idempotencyKey !== undefined) request.idempotencyKey = options.idempotencyKey;
-    return this.request('room:publish', request, room);
+    return this.request('room:publish', request, room, { idempotencyKey: options.idempotencyKey });
   }
 
   /** A page of a room's history, as the gateway stores it (no ordering or dedup applied). */
@@ -331,10 +337,10 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
     const entry = this.rooms.get(room);
     if (!this.socket.connected || (entry !== undefined && !entry.ready.settled)) return false;
     try {
-      await this.request('room:signal', { room, event, data: data as unknown as JsonValue }, room, true);
+      await this.request('room:signal', { room, event, data: data as unknown as JsonValue }, room, { volatile: true });
       return true;
     } catch (error) {
-      if (error instanceof RoomcastError && error.cause === undefined) throw error;
+      if (error instanceof RoomcastError && !error.unknown) throw error;
       return false; // not acknowledged (dropped on the way, or the connection went): volatile
     }
   }
@@ -728,12 +734,15 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
             'room:publish',
             { room: item.room, event: item.event, data: item.data, idempotencyKey: item.idempotencyKey },
             item.room,
+            { idempotencyKey: item.idempotencyKey },
           );
         } catch (error) {
           this.sending = undefined;
-          const failure = RoomcastError.from(error, { room: item.room, event: 'room:publish' });
+          const failure = RoomcastError.from(error, { room: item.room, event: 'room:publish', idempotencyKey: item.idempotencyKey });
           if (failure.retryable) {
-            // Outcome unknown or refused for now: the entry stays first, with its key.
+            // Outcome unknown or refused for now: the entry stays first, with its key. Once its TTL has
+            // passed it is reported (never as OUTBOX_EXPIRED once sent: see Outbox.expiredError).
+            Outbox.attemptFailed(item, failure);
             if (stillCurrent()) this.retryOutboxLater();
             return;
           }
@@ -802,19 +811,29 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
 
   // ---- requests -----------------------------------------------------------------
 
-  /** Sends a protocol request and unwraps its acknowledgement; every failure becomes a RoomcastError. */
-  private async request<E extends ClientEventName>(event: E, payload: RequestOf<E>, room?: string, volatile = false): Promise<ResultOf<E>> {
+  /**
+   * Sends a protocol request and unwraps its acknowledgement; every failure becomes a RoomcastError,
+   * with `unknown: true` when no answer came (the request may still have taken effect).
+   */
+  private async request<E extends ClientEventName>(
+    event: E,
+    payload: RequestOf<E>,
+    room?: string,
+    options: { volatile?: boolean; idempotencyKey?: string | undefined } = {},
+  ): Promise<ResultOf<E>> {
+    const context = { room, event, ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }) };
     let ack: Ack<ResultOf<E>>;
     try {
       // socket.io-client's emitWithAck cannot infer through a generic event name; RequestOf/ResultOf
       // still tie each call to ClientToServerEvents. The socket's ackTimeout bounds the wait.
-      const target = volatile ? this.socket.volatile : this.socket;
+      const target = options.volatile === true ? this.socket.volatile : this.socket;
       const emitWithAck = target.emitWithAck as (event: E, payload: RequestOf<E>) => Promise<Ack<ResultOf<E>>>;
       ack = await emitWithAck.call(target, event, payload);
     } catch (error) {
-      throw RoomcastError.from(error, { room, event });
+      // Ack timeout or connection lost: sent or not, it may be (or be about to be) processed.
+      throw RoomcastError.from(error, { ...context, unknown: true });
     }
-    if (!ack.ok) throw new RoomcastError(ack.error, { room, event });
+    if (!ack.ok) throw new RoomcastError(ack.error, context);
     // The application gets the result alone; `ok` only made sense on the wire.
     const result: Record<string, unknown> = { ...ack };
     delete result.ok;

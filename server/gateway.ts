@@ -23,6 +23,7 @@ import { nodeStats, type NodeStats } from './ops/node-stats.js';
 import { startStatusBroadcast, StatusSampler, type StatusBroadcast } from './ops/status-sampler.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import { announcesPresence, type PresenceStore } from './presence/presence-store.js';
+import { RoomTaps } from './realtime/adapter-taps.js';
 import { adminNamespace } from './realtime/admin-namespace.js';
 import { drainConnections } from './realtime/drain.js';
 import { broadcaster, createRealtimeServer } from './realtime/realtime-server.js';
@@ -68,7 +69,12 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const namespaceNames = config.namespaces.map((rules) => rules.name);
   const metrics = createMetrics({ nodeId: config.nodeId, namespaces: namespaceNames });
   const cluster = clustered
-    ? await createClusterServices(config, logger, { observeRedis: (command, seconds) => metrics.redisCommand(command, seconds), onCanaryLag: (seconds) => metrics.canaryLag(seconds) })
+    ? await createClusterServices(config, logger, {
+        observeRedis: (command, seconds) => metrics.redisCommand(command, seconds),
+        onCanaryLag: (seconds) => metrics.canaryLag(seconds),
+        onSubscriptionRepair: (kind) => metrics.subscriptionRepairs.inc({ kind }),
+        onEpochRotation: (reason) => metrics.epochRotations.inc({ reason }),
+      })
     : null;
   const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds }) : null;
   const history: HistoryStore = cluster?.history ?? (memoryHistory as MemoryHistoryStore);
@@ -110,6 +116,14 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   });
   // SSE streams: fed from the adapter (roomListeners), counted as connections, closed on drain and close.
   const roomListeners = new RoomListeners();
+  // The adapter taps: SSE fed from the adapter, and the room subscriptions of this node (see adapter-taps.ts).
+  const roomTaps = new RoomTaps({
+    listeners: roomListeners,
+    subscriptions: cluster?.subscriptions ?? null,
+    ...(cluster !== null && cluster.subscriptions === null ? { subscriberReady: () => cluster.subscriberReady() } : {}),
+    onError: (error) => logger.error({ err: error, code: 'INTERNAL' }, 'a room listener failed'),
+  });
+  const whenReceiving = (namespace: string, room: string): Promise<void> => roomTaps.whenReceiving(namespace, room);
   const sseStreams = new SseStreams();
   const verifyToken = createTokenVerifier(config.jwt);
   const app = createHttpApp({
@@ -124,6 +138,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       logger,
       history,
       listeners: roomListeners,
+      whenReceiving,
       verifyToken,
       admission,
       metrics,
@@ -143,7 +158,8 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     presence,
     publisher,
     verifyToken,
-    roomListeners,
+    roomTaps,
+    whenReceiving,
     otherConnections: () => sseStreams.size,
     admission,
     metrics,
@@ -197,6 +213,8 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       ),
   });
 
+  roomTaps.startReconciling(config.subscriptionReconcileMs);
+
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => {
@@ -231,6 +249,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       slowConsumers.stop();
       memory.stop();
       statusBroadcast?.stop();
+      roomTaps.stop();
       sseStreams.closeAll();
       // io.close() disconnects every socket and closes the http.Server, which waits for every HTTP connection:
       // idle keep-alive ones are closed now, busy ones (a backend publishing in a loop) after a short grace.

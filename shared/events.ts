@@ -30,7 +30,13 @@ export interface JoinResult {
   offset: number;
   /** True when `missed` holds everything after `since` (always true on a first join). */
   recovered: boolean;
-  /** Publications after `since` up to `offset`, in order; empty on a first join. */
+  /**
+   * Publications after `since` up to `offset`, in order (possibly capped: read the
+   * rest with room:history); empty on a first join. When not recovered: what
+   * history still holds of that range, one contiguous run from the first retained
+   * offset (of the current epoch when `since` is of another one); the part
+   * before it is a gap.
+   */
   missed: Message[];
 }
 
@@ -44,6 +50,20 @@ export interface PublishResult {
   offset: number;
 }
 
+/**
+ * One room's outcome in an HTTP publish into several rooms (`rooms[]`): stored
+ * (its offset), refused (its error: not stored), or unknown (`unknown: true`,
+ * error UNAVAILABLE: it may be stored; retry that room with the same
+ * idempotencyKey).
+ */
+export type PublishItemResult = PublishResult | { room: string; error: ErrorPayload; unknown?: true };
+
+/** The 200 answer of POST /api/v1/publish: one item per room, in the order the rooms were given (repeats once). */
+export interface HttpPublishResponse {
+  ok: true;
+  results: PublishItemResult[];
+}
+
 export interface HistoryResult {
   room: string;
   epoch: string;
@@ -51,6 +71,7 @@ export interface HistoryResult {
   offset: number;
   /** False when history no longer holds the offsets right after `since`. */
   recovered: boolean;
+  /** One contiguous run of offsets in order; when not recovered, what history still holds after the lost part. */
   messages: Message[];
 }
 

@@ -45,6 +45,8 @@ export interface RedisConnections {
   subscriber: RedisSubscriber;
   /** Both connections are up. */
   isReady(): boolean;
+  /** The subscriber connection is up with its subscriptions restored (single Redis; a cluster: its slot map is known). */
+  subscriberReady(): boolean;
   /** Drops the subscriber connection so that node-redis reconnects and subscribes everything again. */
   resetSubscriber(): Promise<void>;
   close(): Promise<void>;
@@ -109,6 +111,9 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     return (publisherClient as unknown as { isOpen: boolean }).isOpen && (subscriberClient as unknown as { isOpen: boolean }).isOpen;
   };
 
+  const subscriberReady = (): boolean =>
+    mode === 'single' ? (subscriberClient as RedisClientType).isReady : (subscriberClient as unknown as { isOpen: boolean }).isOpen;
+
   const resetSubscriber = async (): Promise<void> => {
     // A subscriber connection cannot send CLIENT KILL itself; the command connection finds it by name.
     const targets =
@@ -140,5 +145,5 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     return closing;
   };
 
-  return { mode, publisherClient, subscriberClient, commands, subscriber, isReady, resetSubscriber, close };
+  return { mode, publisherClient, subscriberClient, commands, subscriber, isReady, subscriberReady, resetSubscriber, close };
 }

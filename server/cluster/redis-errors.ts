@@ -3,6 +3,7 @@
  * answer within the deadline is UNAVAILABLE (retryable), so callers answer
  * "not stored" instead of hanging or leaking driver errors.
  */
+import { ErrorReply } from 'redis';
 import { RoomcastError } from '../errors.js';
 import type { RedisCommandName } from '../ops/metrics.js';
 
@@ -22,6 +23,19 @@ export async function timed<T>(observe: ObserveRedis | undefined, command: Redis
   } finally {
     observe(command, (performance.now() - start) / 1000);
   }
+}
+
+/**
+ * Error replies with which Redis refuses a command (or a script's first write)
+ * before changing anything: out of memory, a replica, the cluster down, loading
+ * its data, an ACL refusal, a failed disk write, a script still running, a slot
+ * being migrated. A publication refused this way was not stored: answer
+ * UNAVAILABLE at once instead of retrying it as an unknown outcome.
+ */
+const DEFINITE_REFUSALS = /^(OOM|READONLY|CLUSTERDOWN|LOADING|NOPERM|MASTERDOWN|MISCONF|BUSY|NOREPLICAS|TRYAGAIN)\b/;
+
+export function isDefiniteRefusal(error: unknown): boolean {
+  return error instanceof ErrorReply && DEFINITE_REFUSALS.test(error.message);
 }
 
 /** How long a store call may take before the gateway gives up on it. */

@@ -14,6 +14,12 @@ export interface Config {
   nodeId: string;
   redisUrl: string | null;
   redisClusterNodes: ReadonlyArray<{ host: string; port: number }> | null;
+  /**
+   * Whether Redis may lose acknowledged writes: 'lossy' makes a room whose data
+   * was last written by another Redis process (restart, failover, restore) start
+   * a new epoch; 'lossless' trusts restarts (see delivery/history/redis-scripts.ts).
+   */
+  redisDurability: 'lossy' | 'lossless';
   jwt: {
     key: JwtKeySource;
     issuer: string | null;
@@ -59,6 +65,8 @@ export interface Config {
   sse: { keepaliveMs: number };
   /** A node silent for this long is considered dead and its presence removed by the others. */
   nodeTtlMs: number;
+  /** Redis Cluster: how often the room channels this node serves are compared with its live subscriptions (and repaired). */
+  subscriptionReconcileMs: number;
   namespaces: readonly NamespaceRules[];
   logLevel: LogLevel;
   logPretty: boolean;

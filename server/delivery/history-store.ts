@@ -6,8 +6,11 @@
  *   step; a publication is broadcast only after append resolved, so every
  *   broadcast offset is also in history (until trimmed).
  * - The epoch changes only when the room's history was lost (its entries and
- *   counter gone); a client holding a position of an older epoch cannot be
- *   proven complete and gets `recovered: false`.
+ *   counter gone), or when the store cannot rule out that it lost acknowledged
+ *   writes (Redis restarted from older data, see redis-scripts.ts): an offset is
+ *   never handed out twice within one epoch. Epochs are opaque, not ordered. A
+ *   client holding a position of another epoch cannot be proven complete and
+ *   gets `recovered: false`.
  * - An idempotency key seen before (same namespace and room, within the TTL)
  *   makes `append` return the stored message with `duplicate: true` instead of
  *   storing it again.
@@ -34,7 +37,13 @@ export interface HistoryRead {
   offset: number;
   /** True when history holds every offset after `since` (or nothing was missed). */
   recovered: boolean;
-  /** Up to `limit` messages after `since`, in offset order; empty when not recovered. */
+  /**
+   * Up to `limit` messages, one contiguous run of offsets in order: after `since`
+   * when recovered; when not, what history still holds of the range (the first
+   * retained offsets after `since`, or the oldest retained of the current epoch
+   * when `since` is of another one; nothing when `since` is ahead of the room),
+   * so the reader reports a gap for the part before them and takes the rest.
+   */
   messages: Message[];
 }
 

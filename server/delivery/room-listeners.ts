@@ -47,6 +47,12 @@ export class RoomListeners {
     };
   }
 
+  /** The rooms of `namespace` with at least one listener. */
+  *roomsOf(namespace: string): IterableIterator<string> {
+    const prefix = `${namespace}\u0000`;
+    for (const key of this.rooms.keys()) if (key.startsWith(prefix)) yield key.slice(prefix.length);
+  }
+
   has(namespace: string, room: string): boolean {
     return this.rooms.has(RoomListeners.key(namespace, room));
   }

@@ -1,10 +1,19 @@
 /**
- * POST /api/v1/publish: a backend publishes into one room or a batch of rooms.
- * 2xx means every room's publication is stored (and broadcast); any error
- * status means the failing room's was not; retry with the same idempotencyKey.
+ * POST /api/v1/publish: a backend publishes into one room or several.
+ *
+ * One room (`room`): 2xx means stored (and broadcast); any error status means
+ * not stored; no answer (the connection closed) means unknown: retry with the
+ * same idempotencyKey.
+ *
+ * Several rooms (`rooms[]`): each room is stored or refused on its own, so the
+ * answer is 200 with one item per room, `{ room, offset, epoch }` (stored),
+ * `{ room, error }` (not stored) or `{ room, error: UNAVAILABLE, unknown: true }`
+ * (may be stored: retry that room with the same idempotencyKey). Only a request
+ * malformed as a whole is a 4xx. (A single error status after some rooms were
+ * stored would break "any error status means not stored".)
  */
 import type { Request, Response } from 'express';
-import { errorPayload, httpPublishBodySchema, DEFAULT_NAMESPACE, type PublishResult } from '../../shared/index.js';
+import { errorPayload, httpPublishBodySchema, DEFAULT_NAMESPACE, type HttpPublishResponse, type PublishItemResult, type PublishResult } from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import type { Publisher } from '../delivery/publisher.js';
 import { OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
@@ -26,34 +35,53 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
       sendError(res, errorPayload('INVALID_PAYLOAD', `namespace ${namespace} is not declared`));
       return;
     }
-    const rooms = body.rooms ?? [body.room as string];
-    const results: PublishResult[] = [];
+    let dataJson: string;
     try {
-      const dataJson = publisher.checkData(body.data);
-      for (const room of new Set(rooms)) {
-        const outcome = await publisher.publish({
-          namespace,
-          room,
-          event: body.event,
-          data: body.data,
-          dataJson,
-          source: 'http',
-          ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
-        });
-        results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });
-      }
+      dataJson = publisher.checkData(body.data);
     } catch (error) {
-      if (error instanceof OutcomeUnknownError) {
-        // The contract's "no answer": the publisher retries with the same idempotencyKey.
-        logger.warn({ storedRooms: results.length, code: 'UNAVAILABLE' }, 'publish outcome unknown: closing the request without an answer');
-        req.socket.destroy();
-        return;
-      }
-      if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL' }, 'publish failed');
-      // Rooms already stored are reported, so a retry with the idempotency key is understood.
-      sendError(res, toErrorPayload(error), undefined, { results });
+      sendError(res, toErrorPayload(error));
       return;
     }
-    res.status(200).json({ ok: true, results });
+    const input = (room: string) => ({
+      namespace,
+      room,
+      event: body.event,
+      data: body.data,
+      dataJson,
+      source: 'http' as const,
+      ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
+    });
+
+    if (body.rooms === undefined) {
+      let result: PublishResult;
+      try {
+        const outcome = await publisher.publish(input(body.room as string));
+        result = { room: outcome.room, offset: outcome.offset, epoch: outcome.epoch };
+      } catch (error) {
+        if (error instanceof OutcomeUnknownError) {
+          // The contract's "no answer": the publisher retries with the same idempotencyKey.
+          logger.warn({ code: 'UNAVAILABLE' }, 'publish outcome unknown: closing the request without an answer');
+          req.socket.destroy();
+          return;
+        }
+        if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL' }, 'publish failed');
+        sendError(res, toErrorPayload(error));
+        return;
+      }
+      res.status(200).json({ ok: true, results: [result] } satisfies HttpPublishResponse);
+      return;
+    }
+
+    const results: PublishItemResult[] = [];
+    for (const room of new Set(body.rooms)) {
+      try {
+        const outcome = await publisher.publish(input(room));
+        results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });
+      } catch (error) {
+        if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL', room }, 'publish failed');
+        results.push(error instanceof OutcomeUnknownError ? { room, error: toErrorPayload(error), unknown: true } : { room, error: toErrorPayload(error) });
+      }
+    }
+    res.status(200).json({ ok: true, results } satisfies HttpPublishResponse);
   };
 }

@@ -36,9 +36,6 @@ import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { HTTP_STATUS, sendError } from './errors.js';
 
-/** When a new stream reads history again, in case a publication beat its subscription to another node (see settle()). */
-const SUBSCRIBE_SETTLE_MS = [250, 1000];
-
 /** Messages per history read when a stream resumes or fills a gap. */
 export const SSE_HISTORY_PAGE = 100;
 /** `retry:` sent when a stream starts (what EventSource waits before reconnecting after a dropped stream). */
@@ -101,6 +98,8 @@ export interface SseDeps {
   logger: Logger;
   history: HistoryStore;
   listeners: RoomListeners;
+  /** Resolves once publications of the room made on any node reach this one (see realtime/adapter-taps.ts). */
+  whenReceiving(namespace: string, room: string): Promise<void>;
   verifyToken: TokenVerifier;
   admission: Admission;
   metrics: GatewayMetrics;
@@ -237,7 +236,6 @@ export class SseStream {
     // Listen before reading the position, so nothing published in between falls between them.
     this.unsubscribe = deps.listeners.add(this.request.namespace, this.request.room, (message) => this.enqueue(() => this.live(message)));
     this.enqueue(() => this.begin());
-    for (const delay of SUBSCRIBE_SETTLE_MS) this.timers.push(setTimeout(() => this.enqueue(() => this.settle()), delay));
     this.timers.push(setInterval(() => this.write(': ka\n\n'), deps.config.sse.keepaliveMs));
     this.scheduleExpiry();
   }
@@ -313,51 +311,66 @@ export class SseStream {
   private async begin(): Promise<void> {
     const { history } = this.deps;
     const { namespace, room, since } = this.request;
+    // The position is read only once this node receives the room from every node (on Redis Cluster the
+    // subscription is asynchronous): a publication in between would otherwise be above the position and never come.
+    await this.deps.whenReceiving(namespace, room);
     if (since === null) {
       this.writeControl('position', await history.position(namespace, room));
       return;
     }
     this.position = since;
-    const caughtUp = await this.catchUp(null);
-    if (caughtUp !== true) {
-      this.deps.metrics.namespace(namespace).rejoin(false);
-      this.writeControl('recovered', caughtUp, { recovered: false });
-    } else {
-      this.deps.metrics.namespace(namespace).rejoin(true);
-    }
-  }
-
-  /**
-   * The listener reaches other nodes only once the adapter has subscribed (the
-   * sharded adapter sends SSUBSCRIBE asynchronously): a publication made on
-   * another node in that window arrives only through history. A catch-up read
-   * shortly after the start writes it, instead of waiting for the next
-   * publication to reveal the gap.
-   */
-  private async settle(): Promise<void> {
-    if (this.closed || this.position === null) return;
-    const caughtUp = await this.catchUp(null);
-    if (caughtUp !== true && !this.closed) this.writeControl('recovered', caughtUp, { recovered: false });
+    const gaps = await this.catchUp(null);
+    this.deps.metrics.namespace(namespace).rejoin(gaps === 0);
   }
 
   /**
    * Writes, from history, what follows the stream's position up to `target`
-   * (the room's last offset when null). True when done; else the position to
-   * go on from (history no longer holds what follows, or the epoch changed).
+   * (the room's last offset when null), and returns how many gaps it had to
+   * report. Each gap is an `event: recovered` `{ recovered: false }` whose id is
+   * the position the stream goes on from:
+   * - history no longer holds what follows (trimmed, expired): the gap ends just
+   *   before the first offset it still holds, which follows;
+   * - the room's history was lost (another epoch), or Redis lost writes this
+   *   stream had already sent (same epoch, but the room is behind the stream's
+   *   position): nothing after the position can be vouched for, so the stream
+   *   starts the room again from offset 0 of its current epoch, as history holds it.
+   * Epochs are opaque: only a history answer moves the stream to another one.
    */
-  private async catchUp(target: number | null): Promise<true | StreamPosition> {
+  private async catchUp(target: number | null): Promise<number> {
     const { namespace, room } = this.request;
+    let gaps = 0;
+    let restarted = false;
     for (;;) {
       const from = this.position as StreamPosition;
-      if (target !== null && from.offset >= target) return true;
+      if (target !== null && from.offset >= target) return gaps;
       const limit = target === null ? SSE_HISTORY_PAGE : Math.min(SSE_HISTORY_PAGE, target - from.offset);
       const read = await this.deps.history.read(namespace, room, from, limit);
-      if (this.closed) return true;
-      if (!read.recovered) return { epoch: read.epoch, offset: target ?? read.offset };
+      if (this.closed) return gaps;
+      if (read.epoch !== from.epoch || read.offset < from.offset) {
+        // A live message's target belongs to the position given up: read the room to its end instead.
+        this.position = { epoch: read.epoch, offset: 0 };
+        target = null;
+        restarted = true;
+        continue;
+      }
       const end = target ?? read.offset;
-      if (from.offset >= end) return true;
-      if (read.messages.length === 0) return { epoch: read.epoch, offset: end };
-      for (const message of read.messages) if (message.offset > from.offset && message.offset <= end) this.writeMessage(message);
+      if (!read.recovered || restarted) {
+        // The gap ends just before the first offset history still holds (or at the end when it holds none).
+        const first = read.messages[0]?.offset;
+        const resumeAt = Math.max(Math.min(first === undefined ? end : first - 1, end), from.offset);
+        gaps += 1;
+        this.writeControl('recovered', { epoch: read.epoch, offset: resumeAt }, { recovered: false });
+        restarted = false;
+      }
+      const position = this.position as StreamPosition;
+      if (position.offset >= end) return gaps;
+      for (const message of read.messages) if (message.offset > position.offset && message.offset <= end) this.writeMessage(message);
+      if ((this.position as StreamPosition).offset === position.offset) {
+        // Nothing new although the room is ahead: what is missing cannot be had; go on from the end.
+        gaps += 1;
+        this.writeControl('recovered', { epoch: read.epoch, offset: end }, { recovered: false });
+        return gaps;
+      }
       // A large catch-up waits for the consumer between pages rather than piling up in memory.
       if (this.res.writableNeedDrain) await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -368,23 +381,24 @@ export class SseStream {
         this.res.on('drain', done);
         this.res.on('close', done);
       });
-      if (this.closed) return true;
+      if (this.closed) return gaps;
     }
   }
 
   private async live(message: Message): Promise<void> {
-    let position = this.position as StreamPosition;
+    const position = this.position as StreamPosition;
     if (message.epoch !== position.epoch) {
-      // The room's history was lost (a new epoch): what came after our position cannot be proven complete.
-      this.writeControl('recovered', { epoch: message.epoch, offset: 0 }, { recovered: false });
-      position = this.position as StreamPosition;
+      // Not this stream's epoch: a late message of an epoch already left behind, or the first sign of a new one.
+      // Only history can tell; it holds every broadcast publication (stored before broadcast), this one included.
+      await this.catchUp(null);
+      return;
     }
     if (message.offset <= position.offset) return;
     if (message.offset > position.offset + 1) {
-      const caughtUp = await this.catchUp(message.offset - 1);
+      await this.catchUp(message.offset - 1);
       if (this.closed) return;
-      if (caughtUp !== true) this.writeControl('recovered', caughtUp, { recovered: false });
-      if (message.offset <= (this.position as StreamPosition).offset) return;
+      const caughtUp = this.position as StreamPosition;
+      if (caughtUp.epoch !== message.epoch || message.offset <= caughtUp.offset) return;
     }
     this.writeMessage(message);
     this.deps.metrics.delivered(this.request.namespace, 1);

@@ -91,6 +91,10 @@ export interface GatewayMetrics {
   connectionsRefused: Counter<'code'>;
   slowConsumerDisconnects: Counter;
   drains: Counter;
+  /** Room channel subscriptions that reconciliation found wrong and repaired (Redis Cluster), by kind. */
+  subscriptionRepairs: Counter<'kind'>;
+  /** Rooms that started a new epoch because Redis's data was replaced (REDIS_DURABILITY=lossy), by reason. */
+  epochRotations: Counter<'reason'>;
 }
 
 /**
@@ -230,6 +234,20 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     labelNames: ['namespace'],
     registers,
   });
+  const subscriptionRepairs = new Counter({
+    name: 'roomcast_subscription_repairs_total',
+    help: 'Room channel subscriptions (Redis Cluster) that reconciliation found wrong and repaired: missing (served but not subscribed) or extra (subscribed but not served)',
+    labelNames: ['kind'],
+    registers,
+  });
+  for (const kind of ['missing', 'extra']) subscriptionRepairs.labels({ kind });
+  const epochRotations = new Counter({
+    name: 'roomcast_epoch_rotations_total',
+    help: 'Rooms this node found written by another Redis process (restart, failover, restore) and moved to a new epoch (REDIS_DURABILITY=lossy): clients get a gap',
+    labelNames: ['reason'],
+    registers,
+  });
+  epochRotations.labels({ reason: 'redis-replaced' });
   const pubsubLag = new Histogram({
     name: 'roomcast_redis_pubsub_lag_seconds',
     help: "Round trip of the canary's probe through Redis pub/sub",
@@ -344,5 +362,7 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     connectionsRefused,
     slowConsumerDisconnects,
     drains,
+    subscriptionRepairs,
+    epochRotations,
   };
 }

@@ -14,6 +14,13 @@ export interface ConnectionState {
   roomOps: Map<string, Promise<unknown>>;
   /** History reads (room:history, joins with since) being answered now. */
   readsInFlight: number;
+  /** Reads waiting for one of those slots, in arrival order (see history-reads.ts). */
+  readWaiters: Array<() => void>;
+  /**
+   * Joins with `since` this connection may still make outside the rate-limit bucket: a reconnecting
+   * client rejoins every room at once, up to MAX_ROOMS_PER_SOCKET of them, and none may be refused.
+   */
+  rejoinAllowance: number;
 }
 
 /**
@@ -36,8 +43,16 @@ export function inRoomOrder<T>(state: ConnectionState, room: string, operation: 
 
 const states = new WeakMap<RoomcastSocket, ConnectionState>();
 
-export function initConnectionState(socket: RoomcastSocket, ratePerSecond: number, burst: number): ConnectionState {
-  const state: ConnectionState = { bucket: new TokenBucket(ratePerSecond, burst), expiryTimer: null, pendingJoins: 0, roomOps: new Map(), readsInFlight: 0 };
+export function initConnectionState(socket: RoomcastSocket, ratePerSecond: number, burst: number, rejoinAllowance: number): ConnectionState {
+  const state: ConnectionState = {
+    bucket: new TokenBucket(ratePerSecond, burst),
+    expiryTimer: null,
+    pendingJoins: 0,
+    roomOps: new Map(),
+    readsInFlight: 0,
+    readWaiters: [],
+    rejoinAllowance,
+  };
   states.set(socket, state);
   return state;
 }

@@ -5,12 +5,12 @@ import type { AdapterFactory } from '../cluster/adapter-factory.js';
 import type { Config } from '../config/config.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import type { HistoryStore } from '../delivery/history-store.js';
-import type { RoomListeners } from '../delivery/room-listeners.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
+import type { RoomTaps } from './adapter-taps.js';
 import type { RoomcastNamespace, RoomcastSocket } from './types.js';
 
 export interface RealtimeDeps {
@@ -28,8 +28,10 @@ export interface RealtimeDeps {
   latestStatus: () => NodeStatus | null;
   /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
   adapter?: AdapterFactory;
-  /** Listeners of rooms outside Socket.IO (SSE streams), fed from the adapter; absent: none. */
-  roomListeners?: RoomListeners;
+  /** Taps on each namespace's adapter: SSE listeners fed from it, and the sharded adapter's room subscriptions. */
+  roomTaps?: RoomTaps;
+  /** Resolves once publications of the room made on any node reach this one (see adapter-taps.ts); a join reads the position only then. */
+  whenReceiving(namespace: string, room: string): Promise<void>;
   /** Connections of this node that are not Engine.IO sessions (SSE streams), counted against MAX_CONNECTIONS. */
   otherConnections?: () => number;
 }

@@ -21,7 +21,6 @@ import { registerHandlers } from './register-handlers.js';
 import { requestGuard } from './request-guard.js';
 import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
 import { withSlicedFanout, type AdapterConstructor } from './sliced-fanout.js';
-import { withRoomTaps } from './adapter-taps.js';
 import type { RoomcastServer, RoomcastSocket } from './types.js';
 
 interface EnginePacket {
@@ -55,7 +54,7 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
     // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
     // SSE streams (RoomListeners) are fed from the same adapter, so they get other nodes' publications too (see adapter-taps.ts).
-    adapter: withSlicedFanout(roomTaps((deps.adapter ?? Adapter) as AdapterConstructor, deps), {
+    adapter: withSlicedFanout(deps.roomTaps?.wrap((deps.adapter ?? Adapter) as AdapterConstructor) ?? ((deps.adapter ?? Adapter) as AdapterConstructor), {
       largeRoomMembers: config.largeRooms.slicedFanoutAbove,
       sliceSize: config.largeRooms.fanoutSliceSize,
       onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
@@ -116,14 +115,9 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   return io;
 }
 
-function roomTaps(base: AdapterConstructor, deps: RealtimeDeps): AdapterConstructor {
-  if (deps.roomListeners === undefined) return base;
-  return withRoomTaps(base, deps.roomListeners, (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a room listener failed'));
-}
-
 function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {
   counters.opened();
-  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst);
+  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst, ctx.config.limits.maxRoomsPerSocket);
   scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
   socket.use(requestGuard(socket, counters, ctx.metrics));
   registerHandlers(ctx, socket);

@@ -8,16 +8,24 @@ import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
 import type { Message } from '../../shared/index.js';
 import { httpPublish, TEST_API_KEY } from '../support/gateway.js';
+import { connectTestRedis } from '../support/redis-client.js';
+import { redisCommand } from '../support/redis-command.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
+import { openAccepted, type SseStream } from '../support/sse.js';
 import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
 export interface Topology {
   /** One URL per gateway node. */
   urls: string[];
+  /** Every redis-server the nodes use (a single one, or each Cluster master); empty in memory. */
+  redis: Array<{ host: string; port: number }>;
   close(): Promise<void>;
 }
 
 const oneTo = (n: number): number[] => Array.from({ length: n }, (_, index) => index + 1);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Rooms tried at once by the interleaving tests: each race is lost only now and then, so many rooms make a loss near certain. */
+const RACE_ROOMS = 40;
 
 export function deliveryContract(name: string, startTopology: () => Promise<Topology>): void {
   describe(`delivery contract: ${name}`, function () {
@@ -25,6 +33,7 @@ export function deliveryContract(name: string, startTopology: () => Promise<Topo
     let topology: Topology;
     const sockets: TestSocket[] = [];
     const clients: RoomcastClient[] = [];
+    const streams: SseStream[] = [];
     const nodeUrl = (index: number): string => topology.urls[index % topology.urls.length] as string;
     const open = async (index: number, sub: string): Promise<TestSocket> => {
       const socket = await connect(nodeUrl(index), await signToken(TEST_JWT_SECRET, { sub, rooms: ['c:*'] }));
@@ -46,7 +55,38 @@ export function deliveryContract(name: string, startTopology: () => Promise<Topo
     before(async () => {
       topology = await startTopology();
     });
+    /** Redis answers nothing for `ms` (as a slow network would delay every reply), on every server. */
+    const pauseRedis = async (ms: number): Promise<void> => {
+      await Promise.all(topology.redis.map(({ host, port }) => redisCommand(host, port, ['CLIENT', 'PAUSE', String(ms), 'ALL'])));
+    };
+    /**
+     * Every pub/sub connection to Redis is cut, and Redis takes no new connection for `holdMs` (its command
+     * connections stay up): the nodes' subscribers are away for that long, then reconnect and resubscribe by
+     * themselves. Resolves once they are cut; `restored` once Redis takes connections again.
+     */
+    const dropSubscribers = async (holdMs: number): Promise<{ restored: Promise<void> }> => {
+      const admins = await Promise.all(topology.redis.map(({ host, port }) => connectTestRedis(`redis://${host}:${port}`)));
+      for (const admin of admins) {
+        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '1']);
+        await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      }
+      const restored = sleep(holdMs).then(async () => {
+        for (const admin of admins) {
+          await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+          await admin.close();
+        }
+      });
+      return { restored };
+    };
+    const openStream = async (index: number, room: string): Promise<SseStream> => {
+      const token = await signToken(TEST_JWT_SECRET, { sub: `sse-${room}`, rooms: ['c:*'] });
+      const stream = await openAccepted(`${nodeUrl(index)}/sse?room=${encodeURIComponent(room)}`, { authorization: `Bearer ${token}` });
+      streams.push(stream);
+      return stream;
+    };
+
     afterEach(() => {
+      for (const stream of streams.splice(0)) stream.close();
       for (const socket of sockets.splice(0)) socket.close();
       for (const client of clients.splice(0)) client.close();
     });
@@ -118,6 +158,81 @@ export function deliveryContract(name: string, startTopology: () => Promise<Topo
       const retry = await httpPublish(nodeUrl(1), body);
       expect(first.status).to.equal(200);
       expect(retry.body.results).to.deep.equal(first.body.results);
+    });
+
+    it("a room handed over on one node (its last member leaves as another joins) still gets other nodes' publications", async () => {
+      const rooms = Array.from({ length: RACE_ROOMS }, (_, index) => `c:handover${index}`);
+      const leavers = await Promise.all(rooms.map((_, index) => open(0, `leaver${index}`)));
+      const joiners = await Promise.all(rooms.map((_, index) => open(0, `joiner${index}`)));
+      await Promise.all(rooms.map(async (room, index) => assertOk(await request(leavers[index] as TestSocket, 'room:join', { room }))));
+      const inboxes = joiners.map(collectMessages);
+      // Both requests leave in the same tick: the node sees its last member go and a new one come at once,
+      // while Redis holds its answers back (a slow network), so the unsubscribe is still in flight as the member comes.
+      await pauseRedis(300);
+      await Promise.all(
+        rooms.map(async (room, index) => {
+          const [left, joined] = await Promise.all([
+            request(leavers[index] as TestSocket, 'room:leave', { room }),
+            request(joiners[index] as TestSocket, 'room:join', { room }),
+          ]);
+          assertOk(left);
+          assertOk(joined);
+        }),
+      );
+      for (const room of rooms) expect((await httpPublish(nodeUrl(1), { room, event: 'n', data: 1 })).status).to.equal(200);
+      await waitFor(() => inboxes.every((inbox) => inbox.length >= 1), 5000, 'every handed-over room to get the publication').catch(() => undefined);
+      const deaf = rooms.filter((_, index) => (inboxes[index] as unknown[]).length === 0);
+      expect(deaf, 'rooms whose new member got nothing').to.deep.equal([]);
+    });
+
+    it("an SSE stream reopened on the same node gets other nodes' publications", async () => {
+      const rooms = Array.from({ length: RACE_ROOMS }, (_, index) => `c:reopen${index}`);
+      const first = await Promise.all(rooms.map((room) => openStream(0, room)));
+      await Promise.all(first.map((stream) => stream.next((event) => event.event === 'position')));
+      // Closed and opened again while Redis holds its answers back: the node's only listener of the room goes
+      // (its unsubscribe in flight) and a new one comes.
+      await pauseRedis(300);
+      for (const stream of first) stream.close();
+      await sleep(50);
+      const second = await Promise.all(rooms.map((room) => openStream(0, room)));
+      await Promise.all(second.map((stream) => stream.next((event) => event.event === 'position')));
+      // Past any catch-up read a stream may make after it starts: what follows must come live.
+      await sleep(1500);
+      for (const room of rooms) expect((await httpPublish(nodeUrl(1), { room, event: 'n', data: 1 })).status).to.equal(200);
+      const got = await Promise.all(second.map((stream) => stream.next((event) => event.event === 'n', 5000).then(() => true, () => false)));
+      expect(rooms.filter((_, index) => !got[index]), 'rooms whose reopened stream got nothing').to.deep.equal([]);
+    });
+
+    it('a join reads its position only once it receives the room: nothing published meanwhile on another node is skipped', async () => {
+      const rooms = Array.from({ length: RACE_ROOMS }, (_, index) => `c:joinrace${index}`);
+      const members = await Promise.all(rooms.map((_, index) => open(0, `racer${index}`)));
+      const inboxes = members.map(collectMessages);
+      let publishing = true;
+      const published = rooms.map(() => 0);
+      // Another node publishes into every room (one request for all of them) while the members join.
+      const publisher = (async () => {
+        while (publishing) {
+          const response = await httpPublish(nodeUrl(1), { rooms, event: 'n', data: null });
+          expect(response.status).to.equal(200);
+          for (const result of response.body.results as Array<{ room: string; offset: number }>) published[rooms.indexOf(result.room)] = result.offset;
+        }
+      })();
+      await sleep(50);
+      // The subscriber connections drop just as the members join: they come back (and resubscribe) a moment later.
+      const { restored } = await dropSubscribers(300);
+      const acks = await Promise.all(rooms.map(async (room, index) => assertOk(await request(members[index] as TestSocket, 'room:join', { room }))));
+      await restored;
+      await sleep(500);
+      publishing = false;
+      await publisher;
+      await waitFor(() => inboxes.every((inbox, index) => inbox.some((message) => message.offset === published[index])), 5000, 'the last publication of every room').catch(() => undefined);
+      const skipped = rooms.flatMap((room, index) => {
+        const got = new Set((inboxes[index] as Message[]).map((message) => message.offset));
+        const missing = [];
+        for (let offset = (acks[index] as { offset: number }).offset + 1; offset <= (published[index] as number); offset += 1) if (!got.has(offset)) missing.push(offset);
+        return missing.length === 0 ? [] : [`${room}: ${missing.join(',')}`];
+      });
+      expect(skipped, 'offsets after the join ack that never arrived live').to.deep.equal([]);
     });
 
     it('presence is the same from every node, over sockets and HTTP', async () => {

@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import type { HistoryStore } from '../../server/delivery/history-store.js';
 
 export interface HistoryStoreFactory {
-  /** A fresh, empty store keeping `size` entries per room. */
-  create(options: { size: number; ttlSeconds: number }): Promise<HistoryStore>;
+  /** A fresh, empty store keeping `size` entries per room; `now` is its clock (default Date.now). */
+  create(options: { size: number; ttlSeconds: number; now?: () => number }): Promise<HistoryStore>;
 }
 
 const publication = (n: number) => ({ event: 'n', data: { n }, ts: Date.now() });
@@ -72,6 +72,63 @@ export function historyStoreContract(name: string, factory: HistoryStoreFactory)
       const { epoch } = await store.position('/', 'a');
       expect((await store.read('/', 'a', { epoch: 'other', offset: 0 }, 10)).recovered).to.equal(false);
       expect((await store.read('/', 'a', { epoch, offset: 7 }, 10)).recovered).to.equal(false);
+    });
+
+    it('recovered: false still carries what history holds after the lost part, from the first retained offset', async () => {
+      for (let i = 0; i < 12; i += 1) await store.append('/', 'a', publication(i));
+      const { epoch } = await store.position('/', 'a');
+      // A reader 11 behind, with 5 retained: the gap is 2..7, then 8..12 follow.
+      const behind = await store.read('/', 'a', { epoch, offset: 1 }, 100);
+      expect(behind).to.include({ epoch, offset: 12, recovered: false });
+      expect(behind.messages.map((m) => m.offset)).to.deep.equal([8, 9, 10, 11, 12]);
+      // Capped by the limit, still from the first retained offset.
+      expect((await store.read('/', 'a', { epoch, offset: 1 }, 2)).messages.map((m) => m.offset)).to.deep.equal([8, 9]);
+      // A position of another epoch: the current epoch's oldest retained entries.
+      const foreign = await store.read('/', 'a', { epoch: 'gone', offset: 3 }, 100);
+      expect(foreign).to.include({ epoch, recovered: false });
+      expect(foreign.messages.map((m) => m.offset)).to.deep.equal([8, 9, 10, 11, 12]);
+      // Ahead of the room: nothing to give.
+      expect(await store.read('/', 'a', { epoch, offset: 20 }, 100)).to.deep.include({ recovered: false, messages: [] });
+    });
+
+    it('a read without since skips expired entries before counting: the oldest fresh ones, never an empty page', async () => {
+      let now = Date.now();
+      const timed = await factory.create({ size: 100, ttlSeconds: 60, now: () => now });
+      try {
+        for (let i = 0; i < 3; i += 1) await timed.append('/', 'a', { event: 'n', data: i, ts: now });
+        now += 61_000;
+        for (let i = 3; i < 5; i += 1) await timed.append('/', 'a', { event: 'n', data: i, ts: now });
+        const page = await timed.read('/', 'a', undefined, 2);
+        expect(page.recovered).to.equal(true);
+        expect(page.messages.map((m) => m.offset)).to.deep.equal([4, 5]);
+        const { epoch } = await timed.position('/', 'a');
+        const behind = await timed.read('/', 'a', { epoch, offset: 0 }, 10);
+        expect(behind).to.include({ recovered: false });
+        expect(behind.messages.map((m) => m.offset)).to.deep.equal([4, 5]);
+      } finally {
+        await timed.close();
+      }
+    });
+
+    it('timestamps out of offset order (clock skew between nodes) never leave a hole in a read', async () => {
+      let now = Date.now();
+      const skewed = await factory.create({ size: 100, ttlSeconds: 60, now: () => now });
+      try {
+        // Offset 2 was stamped by a node whose clock is behind: by the time it is read, it looks expired.
+        for (const ts of [now, now - 50_000, now, now]) await skewed.append('/', 'a', { event: 'n', data: ts, ts });
+        now += 20_000;
+        const { epoch } = await skewed.position('/', 'a');
+        for (const since of [0, 1, 2]) {
+          const read = await skewed.read('/', 'a', { epoch, offset: since }, 10);
+          const offsets = read.messages.map((m) => m.offset);
+          // One contiguous run, and "recovered" only when it starts right after since.
+          offsets.forEach((offset, index) => expect(offset, `run from ${since}: ${offsets.join(',')}`).to.equal((offsets[0] as number) + index));
+          if (read.recovered) expect(offsets[0] ?? read.offset + 1, `since ${since}`).to.equal(since + 1);
+          if (offsets.length > 0) expect(offsets.at(-1)).to.equal(4);
+        }
+      } finally {
+        await skewed.close();
+      }
     });
 
     it('returns the stored message for a repeated idempotency key, without a new offset', async () => {

@@ -8,6 +8,8 @@ import { expect } from 'chai';
 import { HISTORY_PAGE_MAX_BYTES } from '../../shared/index.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, collectMessages, connect, rawRequest, request, waitFor, type TestSocket } from '../support/sockets.js';
+import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
+import { startRedis, type RedisProcess } from '../support/redis-server.js';
 import { signToken } from '../support/tokens.js';
 
 describe('bounded reads and ordered room operations', function () {
@@ -85,3 +87,80 @@ describe('bounded reads and ordered room operations', function () {
     expect(flipInbox).to.deep.equal([]);
   });
 });
+
+describe('rejoins are never refused by the limits a reconnect trips', function () {
+  this.timeout(60_000);
+  let redis: RedisProcess;
+  let admin: TestRedisClient;
+  const gateways: TestGateway[] = [];
+  const sockets: TestSocket[] = [];
+  before(async () => {
+    redis = await startRedis();
+    admin = await connectTestRedis(redis.url);
+  });
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.close();
+    for (const gateway of gateways.splice(0)) await gateway.close();
+    await admin.flushAll();
+  });
+  after(async () => {
+    await admin.close();
+    await redis.stop();
+  });
+  const start = async (env: Record<string, string> = {}): Promise<TestGateway> => {
+    const gateway = await startGateway({ REDIS_URL: redis.url, ...env });
+    gateways.push(gateway);
+    return gateway;
+  };
+  const open = async (gateway: TestGateway, sub: string): Promise<TestSocket> => {
+    const socket = await connect(gateway.url, await signToken(gateway.secret, { sub, rooms: ['rj:*'] }));
+    sockets.push(socket);
+    return socket;
+  };
+  /** One publication in each room; returns each room's epoch. */
+  const publishInto = async (gateway: TestGateway, rooms: string[]): Promise<Map<string, string>> => {
+    const epochs = new Map<string, string>();
+    for (let start = 0; start < rooms.length; start += 100) {
+      const response = await httpPublish(gateway.url, { rooms: rooms.slice(start, start + 100), event: 'n', data: 1 });
+      for (const result of response.body.results as Array<{ room: string; epoch: string }>) epochs.set(result.room, result.epoch);
+    }
+    return epochs;
+  };
+
+  it('a connection rejoining MAX_ROOMS_PER_SOCKET rooms at once, each with since, gets every one recovered (default limits)', async () => {
+    const gateway = await start();
+    const rooms = Array.from({ length: 128 }, (_, index) => `rj:room${index}`);
+    const epochs = await publishInto(gateway, rooms);
+    const socket = await open(gateway, 'reconnecting');
+    // What the SDK sends on reconnect: every room, with its position, in the same tick.
+    const acks = await Promise.all(rooms.map((room) => request(socket, 'room:join', { room, since: { epoch: epochs.get(room) as string, offset: 0 } })));
+    const refused = acks.flatMap((ack, index) => (ack.ok ? [] : [`${rooms[index]}: ${ack.error.code}`]));
+    expect(refused).to.deep.equal([]);
+    for (const ack of acks) expect(assertOk(ack)).to.deep.include({ recovered: true, offset: 1 });
+  });
+
+  it('past MAX_ROOMS_PER_SOCKET rejoins, a rejoin takes from the rate-limit bucket like any request', async () => {
+    const gateway = await start({ MAX_ROOMS_PER_SOCKET: '4', RATE_LIMIT_BURST: '2', RATE_LIMIT_PER_S: '1' });
+    const rooms = ['rj:a', 'rj:b', 'rj:c', 'rj:d'];
+    const epochs = await publishInto(gateway, rooms);
+    const socket = await open(gateway, 'flooder');
+    const rejoin = (room: string) => request(socket, 'room:join', { room, since: { epoch: epochs.get(room) as string, offset: 1 } });
+    for (const ack of await Promise.all(rooms.map(rejoin))) assertOk(ack);
+    const more = await Promise.all(['rj:a', 'rj:b', 'rj:c'].map(rejoin));
+    expect(more.map((ack) => (ack.ok ? 'ok' : ack.error.code))).to.deep.equal(['ok', 'ok', 'RATE_LIMITED']);
+  });
+
+  it('reads beyond the two in flight wait their turn, up to MAX_ROOMS_PER_SOCKET; one more is refused RATE_LIMITED', async () => {
+    const gateway = await start({ MAX_ROOMS_PER_SOCKET: '3' });
+    const epochs = await publishInto(gateway, ['rj:slow']);
+    const socket = await open(gateway, 'reader');
+    // Redis holds every write (the read script refreshes the TTL) for a while: the reads pile up.
+    await admin.sendCommand(['CLIENT', 'PAUSE', '800', 'WRITE']);
+    const reads = await Promise.all(
+      Array.from({ length: 6 }, () => request(socket, 'room:history', { room: 'rj:slow', since: { epoch: epochs.get('rj:slow') as string, offset: 0 } })),
+    );
+    expect(reads.map((ack) => (ack.ok ? 'ok' : ack.error.code)).sort()).to.deep.equal(['RATE_LIMITED', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    for (const ack of reads) if (ack.ok) expect(ack.messages.map((m) => m.offset)).to.deep.equal([1]);
+  });
+});
+

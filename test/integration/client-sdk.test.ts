@@ -2,12 +2,13 @@
  * The SDK's application-facing helpers against a real gateway: the outbox (offline
  * publications sent once on reconnect, stored once even when the flush is retried),
  * room:signal (volatile, never in history) with a throttled sender, the live presence
- * list, and the typed generics (tsc is the check for those). Runs under
+ * list, the typed generics (tsc is the check for those), publications whose
+ * outcome is unknown, and a rejoin that history only partly covers. Runs under
  * ROOMCAST_TEST_PARSER=msgpack too (npm run test:msgpack).
  */
 import { expect } from 'chai';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
-import type { DefaultEvents, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
+import type { DefaultEvents, GapEvent, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
 import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
 import { signToken } from '../support/tokens.js';
@@ -117,6 +118,10 @@ describe('RoomcastClient helpers against a gateway', () => {
         await waitFor(() => client.state === 'reconnecting', 5000, 'reconnecting');
       },
       release: () => release(),
+      /** The next reconnect waits for release(), without cutting the connection now. */
+      hold(): void {
+        gate = new Promise((resolve) => (release = resolve));
+      },
     };
   }
 
@@ -220,6 +225,62 @@ describe('RoomcastClient helpers against a gateway', () => {
       await waitFor(() => client.state === 'connected', 5000, 'reconnected');
       const page = await client.history('demo:ttl', { limit: 10 });
       expect(page.messages).to.deep.equal([]);
+    });
+  });
+
+  describe('publications whose outcome is unknown', () => {
+    it('fails an outbox entry that was sent but never answered with UNAVAILABLE, unknown, its key: never OUTBOX_EXPIRED', async () => {
+      const { client, goOffline, release, hold } = await gatedClient('alice', { outbox: { ttlMs: 1500 } });
+      await client.join('demo:unknown', () => undefined);
+      const dropped: OutboxDrop[] = [];
+      client.on('outbox:dropped', (drop) => dropped.push(drop));
+      // On the gateway: the publication is stored, then its answer is lost with the connection,
+      // and the client stays offline past the entry's TTL.
+      const keys: string[] = [];
+      gateway.gateway.io.of('/').on('connection', (socket) => {
+        socket.use((packet, next) => {
+          if (packet[0] === 'room:publish') {
+            keys.push((packet[1] as { idempotencyKey?: string }).idempotencyKey ?? '(none)');
+            packet[2] = () => {
+              hold();
+              socket.disconnect();
+            };
+          }
+          next();
+        });
+      });
+
+      await goOffline();
+      const outcome = client.publish('demo:unknown', 'chat', { text: 'stored?' }).catch((error: unknown) => error);
+      release();
+      const error = await outcome;
+      expect(keys).to.have.length(1);
+      expect(error).to.be.instanceOf(RoomcastError);
+      expect(error).to.include({ code: 'UNAVAILABLE', retryable: true, unknown: true, idempotencyKey: keys[0], room: 'demo:unknown' });
+      expect(dropped.map((drop) => [drop.error.code, drop.idempotencyKey])).to.deep.equal([['UNAVAILABLE', keys[0]]]);
+
+      // It was stored: the application retries with the same key and gets the original offset, stored once.
+      release();
+      await waitFor(() => client.state === 'connected', 5000, 'reconnected');
+      const page = await client.history('demo:unknown', { limit: 10 });
+      expect(page.messages.map((message) => message.data)).to.deep.equal([{ text: 'stored?' }]);
+    });
+
+    it('marks a direct publish that got no answer as unknown, with its key', async () => {
+      const client = makeClient(await tokenFor('alice'), { ackTimeout: 300, outbox: false });
+      await client.connect();
+      await client.join('demo:no-answer', () => undefined);
+      gateway.gateway.io.of('/').sockets.forEach((socket) =>
+        socket.use((packet, next) => {
+          // Stored, never answered.
+          if (packet[0] === 'room:publish' && (packet[1] as { room?: string }).room === 'demo:no-answer') packet[2] = () => undefined;
+          next();
+        }),
+      );
+      const error = await client.publish('demo:no-answer', 'chat', { n: 1 }, { idempotencyKey: 'k-1' }).catch((caught: unknown) => caught);
+      expect(error).to.include({ code: 'UNAVAILABLE', retryable: true, unknown: true, idempotencyKey: 'k-1' });
+      const refused = await client.publish('demo:nowhere', 'chat', { n: 2 }).catch((caught: unknown) => caught);
+      expect(refused).to.include({ code: 'PUBLISH_FORBIDDEN', unknown: false });
     });
   });
 
@@ -332,6 +393,51 @@ describe('RoomcastClient presence list above PRESENCE_EVENTS_MAX_MEMBERS', () =>
       await waitFor(() => people.users.includes('bob'), 5000, 'bob, from a re-list');
       expect(presenceEvents).to.deep.equal([], 'the gateway announced nothing above the cap');
       people.close();
+    } finally {
+      for (const client of clients) client.close();
+      await gateway.close();
+    }
+  });
+});
+
+describe('RoomcastClient rejoining after history was trimmed (HISTORY_SIZE 5)', () => {
+  it('reports the trimmed part as a gap, then delivers what history still holds, in order', async () => {
+    const gateway = await startGateway({ HISTORY_SIZE: '5' });
+    const clients: RoomcastClient[] = [];
+    try {
+      const options: Omit<RoomcastClientOptions, 'token'> = { transports: ['websocket'], parser: TEST_PARSER, reconnectionDelay: 50, reconnectionDelayMax: 200 };
+      const aliceToken = await signToken(gateway.secret, { sub: 'alice', rooms: ['demo:*'] });
+      let gate: Promise<void> = Promise.resolve();
+      let release: () => void = () => undefined;
+      const alice = new RoomcastClient(gateway.url, {
+        ...options,
+        token: async () => {
+          await gate;
+          return aliceToken;
+        },
+      });
+      const bob = new RoomcastClient(gateway.url, { ...options, token: await signToken(gateway.secret, { sub: 'bob', rooms: ['demo:*'] }) });
+      clients.push(alice, bob);
+      const delivered: number[] = [];
+      const gaps: GapEvent[] = [];
+      await alice.join('demo:trimmed', (message) => delivered.push(message.offset), { onGap: (gap) => gaps.push(gap) });
+      await bob.join('demo:trimmed');
+      await bob.publish('demo:trimmed', 'chat', { n: 1 });
+      await waitFor(() => delivered.length === 1, 5000, 'offset 1');
+
+      // Alice is away while twelve more are published: history keeps the last five (9..13).
+      gate = new Promise((resolve) => (release = resolve));
+      alice.socket.io.engine.close();
+      await waitFor(() => alice.state === 'reconnecting', 5000, 'reconnecting');
+      for (let n = 2; n <= 13; n += 1) await bob.publish('demo:trimmed', 'chat', { n });
+      release();
+
+      await waitFor(() => delivered.length === 6, 5000, 'the retained tail');
+      expect(gaps.map((gap) => [gap.from, gap.to, gap.reason])).to.deep.equal([[2, 8, 'expired']]);
+      expect(delivered).to.deep.equal([1, 9, 10, 11, 12, 13]);
+      await bob.publish('demo:trimmed', 'chat', { n: 14 });
+      await waitFor(() => delivered.length === 7, 5000, 'offset 14');
+      expect(delivered.at(-1)).to.equal(14);
     } finally {
       for (const client of clients) client.close();
       await gateway.close();

@@ -54,4 +54,40 @@ describe('publish outcome when Redis answers late', function () {
     expect((retry.body.results as Array<{ offset: number }>)[0]?.offset).to.equal(1);
     expect(await stored('o:3')).to.equal(1);
   });
+
+  it('a refusal Redis makes before storing (OOM) is answered 503 UNAVAILABLE at once', async () => {
+    await admin.sendCommand(['SET', 'ballast', 'x'.repeat(2 * 1024 * 1024)]);
+    await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1mb']);
+    try {
+      const started = Date.now();
+      const response = await httpPublish(gw.url, { room: 'o:oom', event: 'n', data: 1 });
+      expect(response.status).to.equal(503);
+      expect(response.body.error).to.deep.include({ code: 'UNAVAILABLE', retryable: true });
+      expect(Date.now() - started, 'answered without waiting for the settle window').to.be.below(2000);
+    } finally {
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+      await admin.sendCommand(['DEL', 'ballast']);
+    }
+    expect(await stored('o:oom')).to.equal(0);
+  });
+
+  it('several rooms: 200 with one item per room, a room whose outcome is unknown marked so, the others stored', async () => {
+    // A key of the wrong type makes this room's append fail in a way that cannot be told apart from a lost answer.
+    await admin.sendCommand(['SET', 'rc:{/|o:broken}:meta', 'not a hash']);
+    const response = await httpPublish(gw.url, { rooms: ['o:first', 'o:broken', 'o:last'], event: 'n', data: 1, idempotencyKey: 'multi-1' });
+    expect(response.status).to.equal(200);
+    const results = response.body.results as Array<Record<string, unknown>>;
+    expect(results.map((result) => result.room)).to.deep.equal(['o:first', 'o:broken', 'o:last']);
+    expect(results[0]).to.include({ offset: 1 });
+    expect(results[1]).to.deep.include({ unknown: true, error: results[1]?.error });
+    expect((results[1]?.error as { code: string }).code).to.equal('UNAVAILABLE');
+    expect(results[2]).to.include({ offset: 1 });
+    expect(await stored('o:first')).to.equal(1);
+    expect(await stored('o:last')).to.equal(1);
+    await admin.sendCommand(['DEL', 'rc:{/|o:broken}:meta']);
+    // Retrying the whole request with its key: the stored rooms answer their original offsets, the other is stored now.
+    const retry = await httpPublish(gw.url, { rooms: ['o:first', 'o:broken', 'o:last'], event: 'n', data: 1, idempotencyKey: 'multi-1' });
+    expect((retry.body.results as Array<Record<string, unknown>>).map((result) => result.offset)).to.deep.equal([1, 1, 1]);
+    expect(await stored('o:first')).to.equal(1);
+  });
 });

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { httpPublish, startGateway, TEST_API_KEY, type TestGateway } from '../support/gateway.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { connectTestRedis as openRedisAdmin } from '../support/redis-client.js';
 import { openAccepted, openRefused, type SseEvent, type SseStream } from '../support/sse.js';
 import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
@@ -163,26 +164,29 @@ describe('Server-Sent Events (GET /sse)', function () {
       expect(again.map((event) => event.id)).to.deep.equal([`${epoch}:5`, `${epoch}:6`]);
     });
 
-    it('answers event: recovered { recovered: false } when history no longer covers the resume point, or the epoch is not the room\'s', async () => {
+    it('answers event: recovered { recovered: false } when history no longer covers the resume point, then what it still holds; the same for another epoch', async () => {
       const room = 'sse:lost';
       let epoch = '';
       for (let offset = 1; offset <= 8; offset += 1) epoch = (await publish(gateway.url, room, 'step', offset)).epoch;
-      // HISTORY_SIZE=5 keeps offsets 4..8: a consumer at 1 missed 2 and 3 for good.
+      // HISTORY_SIZE=5 keeps offsets 4..8: a consumer at 1 missed 2 and 3 for good, and gets 4..8 after the gap.
       const stale = track(await openAccepted(sseUrl(gateway.url, room, { token: await token() }), { 'last-event-id': `${epoch}:1` }));
       const recovered = await stale.next();
       expect(recovered.event).to.equal('recovered');
-      expect(JSON.parse(recovered.data)).to.include({ recovered: false, epoch, offset: 8 });
-      expect(recovered.id).to.equal(`${epoch}:8`);
+      expect(JSON.parse(recovered.data)).to.include({ recovered: false, epoch, offset: 3 });
+      expect(recovered.id).to.equal(`${epoch}:3`);
+      expect((await publications(stale, 5)).map((event) => event.id)).to.deep.equal([4, 5, 6, 7, 8].map((offset) => `${epoch}:${offset}`));
       await publish(gateway.url, room, 'step', 9);
       const [live] = await publications(stale, 1);
       expect(live?.id).to.equal(`${epoch}:9`);
-      expect(stale.events.filter(isPublication)).to.have.length(1);
+      expect(stale.events.filter(isPublication)).to.have.length(6);
 
+      // A position of another epoch: the gap, then the room's retained offsets (5..9 now).
       const otherEpoch = track(await openAccepted(sseUrl(gateway.url, room, { token: await token() }), { 'last-event-id': 'another-epoch:3' }));
       const answer = await otherEpoch.next();
       expect(answer.event).to.equal('recovered');
-      expect(JSON.parse(answer.data)).to.include({ recovered: false, epoch, offset: 9 });
-      expect(answer.id).to.equal(`${epoch}:9`);
+      expect(JSON.parse(answer.data)).to.include({ recovered: false, epoch, offset: 4 });
+      expect(answer.id).to.equal(`${epoch}:4`);
+      expect((await publications(otherEpoch, 5)).map((event) => event.id)).to.deep.equal([5, 6, 7, 8, 9].map((offset) => `${epoch}:${offset}`));
     });
 
     it('closes the stream with protocol:error TOKEN_EXPIRED when the token expires', async () => {
@@ -288,6 +292,70 @@ describe('Server-Sent Events (GET /sse)', function () {
       });
     });
   }
+
+  describe('when Redis loses or replaces its data', () => {
+    let redis: RedisProcess | null = null;
+    let gw: TestGateway | null = null;
+    afterEach(async () => {
+      await gw?.close();
+      await redis?.stop();
+      gw = null;
+      redis = null;
+    });
+    const ready = async (url: string): Promise<void> => {
+      for (let attempt = 0; attempt < 100; attempt += 1) {
+        if ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('the gateway did not become ready again');
+    };
+
+    it('a resume point above the room (Redis restarted from an older snapshot, undetected) restarts the stream at offset 0 with a gap', async () => {
+      redis = await startRedis();
+      // lossless: the gateway trusts the restart, so only the stream can notice the room went back.
+      gw = await startGateway({ REDIS_URL: redis.url, REDIS_DURABILITY: 'lossless' });
+      const room = 'sse:rollback';
+      let epoch = '';
+      for (let offset = 1; offset <= 5; offset += 1) epoch = (await publish(gw.url, room, 'step', offset)).epoch;
+      const admin = await openRedisAdmin(redis.url);
+      await admin.sendCommand(['SAVE']);
+      await admin.close();
+      for (let offset = 6; offset <= 8; offset += 1) await publish(gw.url, room, 'step', offset);
+      await redis.restart();
+      await ready(gw.url);
+      const stream = track(await openAccepted(sseUrl(gw.url, room, { token: await token() }), { 'last-event-id': `${epoch}:8` }));
+      const gap = await stream.next();
+      expect(gap.event).to.equal('recovered');
+      expect(JSON.parse(gap.data)).to.include({ recovered: false, epoch, offset: 0 });
+      expect((await publications(stream, 5)).map((event) => event.id)).to.deep.equal([1, 2, 3, 4, 5].map((offset) => `${epoch}:${offset}`));
+      // The next publication takes offset 6 again: the stream writes it, it does not drop it as already sent.
+      await publish(gw.url, room, 'step', 'new 6');
+      expect(parse((await publications(stream, 1))[0] as SseEvent)).to.include({ offset: 6, data: 'new 6' });
+    });
+
+    it('a late message of an epoch the room has left does not move the stream back to it', async () => {
+      redis = await startRedis({ extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+      gw = await startGateway({ REDIS_URL: redis.url });
+      const room = 'sse:stale';
+      const body = { room, event: 'order', data: 'first', idempotencyKey: 'stale-1' };
+      const old = (await httpPublish(gw.url, body)).body.results as Array<{ epoch: string }>;
+      // A restarted Redis under REDIS_DURABILITY=lossy: the room moves to a new epoch when it is next touched.
+      await redis.restart();
+      await ready(gw.url);
+      const stream = track(await openAccepted(sseUrl(gw.url, room, { token: await token() })));
+      const start = JSON.parse((await stream.next()).data) as { epoch: string; offset: number };
+      expect(start.epoch).to.not.equal(old[0]?.epoch);
+      await publish(gw.url, room, 'n', 'a');
+      // The publisher retries its old publication: its stored answer comes back, broadcast again with the old epoch.
+      const retried = (await httpPublish(gw.url, body)).body.results as Array<{ epoch: string }>;
+      expect(retried[0]?.epoch).to.equal(old[0]?.epoch);
+      await publish(gw.url, room, 'n', 'b');
+      const written = await publications(stream, 2);
+      expect(written.map((event) => event.id)).to.deep.equal([`${start.epoch}:1`, `${start.epoch}:2`]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(stream.events.map((event) => event.event)).to.deep.equal(['position', 'n', 'n']);
+    });
+  });
 
   describe('through NGINX', () => {
     let cluster: TestCluster;

@@ -35,6 +35,8 @@ describe('configuration', () => {
     });
     expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 100, slicedFanoutAbove: 10_000, fanoutSliceSize: 1000 });
     expect(config.nodeTtlMs).to.equal(15_000);
+    expect(config.redisDurability).to.equal('lossy');
+    expect(config.subscriptionReconcileMs).to.equal(5000);
     expect(config.adminToken).to.equal(null);
     expect(config.namespaces.map((ns) => [ns.name, ns.clientPublish])).to.deep.equal([
       ['/', true],
@@ -111,6 +113,13 @@ describe('configuration', () => {
     expect(configError({ LARGE_ROOM_MEMBERS: '0' }).message).to.equal('LARGE_ROOM_MEMBERS: expected an integer from 1 to 10000000, got "0"');
     expect(configError({ FANOUT_SLICE_SIZE: '0' }).variable).to.equal('FANOUT_SLICE_SIZE');
     expect(configError({ FANOUT_SLICE_SIZE: 'many' }).variable).to.equal('FANOUT_SLICE_SIZE');
+  });
+
+  it('reads REDIS_DURABILITY (lossy or lossless) and SUBSCRIPTION_RECONCILE_MS, and refuses anything else', () => {
+    expect(loadConfig({ REDIS_DURABILITY: 'lossless' }).redisDurability).to.equal('lossless');
+    expect(configError({ REDIS_DURABILITY: 'always' }).message).to.equal('REDIS_DURABILITY: expected one of lossy, lossless, got "always"');
+    expect(loadConfig({ SUBSCRIPTION_RECONCILE_MS: '250' }).subscriptionReconcileMs).to.equal(250);
+    expect(configError({ SUBSCRIPTION_RECONCILE_MS: '99' }).variable).to.equal('SUBSCRIPTION_RECONCILE_MS');
   });
 
   it('parses REDIS_CLUSTER_NODES as host:port pairs', () => {

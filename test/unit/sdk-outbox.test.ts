@@ -63,6 +63,37 @@ describe('SDK outbox', () => {
     expect(error.message).to.match(/1000 ms/);
   });
 
+  it('never reports OUTBOX_EXPIRED for an entry that was sent: its outcome is unknown, retry with its key', () => {
+    const outbox = make(5, 1000);
+    const sent = outbox.enqueue('a', 'chat', { n: 1 });
+    const unsent = outbox.enqueue('a', 'chat', { n: 2 });
+    sent.attempts += 1; // sent, and the answer never came
+    clock.advance(1000);
+    expect(outbox.takeExpired()).to.deep.equal([sent, unsent]);
+    const unknown = Outbox.expiredError(sent);
+    expect(RoomcastError.is(unknown, 'OUTBOX_EXPIRED')).to.equal(false);
+    expect(unknown).to.include({ code: 'UNAVAILABLE', retryable: true, unknown: true, idempotencyKey: 'key-1', room: 'a', event: 'room:publish' });
+    expect(Outbox.expiredError(unsent)).to.include({ code: 'OUTBOX_EXPIRED', unknown: false });
+  });
+
+  it('reports an entry refused at every attempt with its last refusal, and one with any unanswered attempt as unknown', () => {
+    const outbox = make(5, 1000);
+    const refused = outbox.enqueue('a', 'chat', { n: 1 });
+    const mixed = outbox.enqueue('a', 'chat', { n: 2 });
+    const noAnswer = RoomcastError.local('UNAVAILABLE', 'operation has timed out', { room: 'a', unknown: true });
+    const rateLimited = new RoomcastError({ code: 'RATE_LIMITED', message: 'slow down', retryable: true }, { room: 'a' });
+    refused.attempts += 2;
+    Outbox.attemptFailed(refused, rateLimited);
+    Outbox.attemptFailed(refused, rateLimited);
+    mixed.attempts += 2;
+    Outbox.attemptFailed(mixed, noAnswer);
+    Outbox.attemptFailed(mixed, rateLimited); // answered this time, but the first attempt may have stored it
+    clock.advance(1000);
+    expect(outbox.takeExpired()).to.deep.equal([refused, mixed]);
+    expect(Outbox.expiredError(refused)).to.include({ code: 'RATE_LIMITED', retryable: true, unknown: false, idempotencyKey: 'key-1' });
+    expect(Outbox.expiredError(mixed)).to.include({ code: 'UNAVAILABLE', unknown: true, idempotencyKey: 'key-2' });
+  });
+
   it('gives each entry its key at enqueue and keeps it through every retry', () => {
     const outbox = make(5);
     const entry = outbox.enqueue('a', 'chat', { n: 1 });

@@ -16,6 +16,8 @@ interface RoomLog {
   /** idempotency key -> stored message; insertion order is age order. */
   idempotency: Map<string, Message>;
   touchedAt: number;
+  /** The newest entry's ts: a room's timestamps never go back, so expiry by age is always a prefix. */
+  lastTs: number;
 }
 
 export interface MemoryHistoryOptions {
@@ -72,7 +74,9 @@ export class MemoryHistoryStore implements HistoryStore {
       if (stored !== undefined) return { message: stored, duplicate: true };
     }
     log.lastOffset += 1;
-    const message: Message = { room, event: publication.event, data: publication.data, offset: log.lastOffset, epoch: log.epoch, ts: publication.ts };
+    // A clock that stepped back must not make a newer entry expire before an older one.
+    log.lastTs = Math.max(log.lastTs, publication.ts);
+    const message: Message = { room, event: publication.event, data: publication.data, offset: log.lastOffset, epoch: log.epoch, ts: log.lastTs };
     if (publication.from !== undefined) message.from = publication.from;
     if (this.options.size > 0) {
       log.entries.push(message);
@@ -98,12 +102,14 @@ export class MemoryHistoryStore implements HistoryStore {
     this.expire(log, this.now());
     const head = { epoch: log.epoch, offset: log.lastOffset };
     const first = log.entries[0]?.offset ?? log.lastOffset + 1;
-    if (since === undefined) {
-      return { ...head, recovered: true, messages: log.entries.slice(0, limit) };
-    }
-    if (since.epoch !== log.epoch || since.offset > log.lastOffset) return { ...head, recovered: false, messages: [] };
+    const oldest = (): Message[] => log.entries.slice(0, limit);
+    if (since === undefined) return { ...head, recovered: true, messages: oldest() };
+    // Another epoch: what came after `since` is gone; the current epoch's oldest retained entries follow the gap.
+    if (since.epoch !== log.epoch) return { ...head, recovered: false, messages: oldest() };
+    if (since.offset > log.lastOffset) return { ...head, recovered: false, messages: [] };
     if (since.offset === log.lastOffset) return { ...head, recovered: true, messages: [] };
-    if (since.offset + 1 < first) return { ...head, recovered: false, messages: [] };
+    // Trimmed past `since`: the gap, then what history still holds.
+    if (since.offset + 1 < first) return { ...head, recovered: false, messages: oldest() };
     const start = since.offset + 1 - first;
     return { ...head, recovered: true, messages: log.entries.slice(start, start + limit) };
   }
@@ -117,7 +123,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const key = `${namespace}\u0000${room}`;
     let log = this.rooms.get(key);
     if (log === undefined) {
-      log = { epoch: newEpoch(), lastOffset: 0, entries: [], idempotency: new Map(), touchedAt: this.now() };
+      log = { epoch: newEpoch(), lastOffset: 0, entries: [], idempotency: new Map(), touchedAt: this.now(), lastTs: 0 };
       if (this.rooms.size >= MAX_TRACKED_ROOMS) this.evictUnpublished();
     } else {
       // Re-inserting keeps the map in least-recently-used order.

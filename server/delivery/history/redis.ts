@@ -9,19 +9,36 @@ import { randomUUID } from 'node:crypto';
 import { ClientOfflineError } from 'redis';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { RedisCommands } from '../../cluster/redis-connections.js';
-import { REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from '../../cluster/redis-errors.js';
+import { isDefiniteRefusal, REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from '../../cluster/redis-errors.js';
 import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../history-store.js';
 import { newEpoch } from './memory.js';
 import { historyKeys } from './redis-keys.js';
 import { APPEND_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
 
+/**
+ * Whether Redis may lose acknowledged writes (REDIS_DURABILITY): 'lossy' (the
+ * default: RDB snapshots, appendfsync everysec, failover to an asynchronous
+ * replica, restored backups) makes a room start a new epoch when its data was
+ * last written by another Redis process; 'lossless' (AOF with appendfsync
+ * always and no failover that can lose writes) keeps epochs across restarts.
+ * See redis-scripts.ts.
+ */
+export type RedisDurability = 'lossy' | 'lossless';
+
+/** Why a room's epoch was replaced by a script: its data came from another Redis process. */
+export type EpochRotation = 'redis-replaced';
+
 export interface RedisHistoryOptions {
   size: number;
   ttlSeconds: number;
+  /** Default 'lossy'. */
+  durability?: RedisDurability;
   now?: () => number;
   /** Times each append and read (metrics). */
   observe?: ObserveRedis;
+  /** Told each time a room's epoch is replaced because Redis's data was (for roomcast_epoch_rotations_total). */
+  onRotation?: (reason: EpochRotation) => void;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -55,21 +72,16 @@ function toMessage(room: string, epoch: string, offset: number, fields: Record<s
 
 export class RedisHistoryStore implements HistoryStore {
   private readonly now: () => number;
+  private readonly durability: RedisDurability;
 
   constructor(
     private readonly redis: RedisCommands,
     private readonly options: RedisHistoryOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.durability = options.durability ?? 'lossy';
   }
 
-  /**
-   * A command that never left (the connection was down) is "not stored"
-   * (UNAVAILABLE). A command that left but whose answer was lost may have been
-   * applied: it is run again with the same idempotency key (the gateway's own
-   * when the publisher gave none) until Redis answers, which tells stored from
-   * not stored; past APPEND_SETTLE_MS it is OutcomeUnknownError.
-   */
   /**
    * The epoch a room gets if its meta is missing. Random bytes per call cost a
    * synchronous syscall on every publish, so one candidate is offered until a
@@ -82,6 +94,19 @@ export class RedisHistoryStore implements HistoryStore {
     if (epoch === this.epochCandidate) this.epochCandidate = newEpoch();
   }
 
+  private noteRotation(rotated: string | undefined): void {
+    if (rotated === 'redis-replaced') this.options.onRotation?.(rotated);
+  }
+
+  /**
+   * A command that never left (the connection was down) is "not stored"
+   * (UNAVAILABLE), and so is one Redis refused before running it (OOM, READONLY,
+   * CLUSTERDOWN, LOADING, NOPERM...: see isDefiniteRefusal). A command that left
+   * but whose answer was lost may have been applied: it is run again with the
+   * same idempotency key (the gateway's own when the publisher gave none) until
+   * Redis answers, which tells stored from not stored; past APPEND_SETTLE_MS it
+   * is OutcomeUnknownError.
+   */
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
     const keys = historyKeys(namespace, room);
     const retryKey = idempotencyKey ?? `retry:${randomUUID()}`;
@@ -95,10 +120,11 @@ export class RedisHistoryStore implements HistoryStore {
       publication.from ?? '',
       idempotencyKey === undefined ? 'ref' : 'full',
       RETRY_KEY_TTL_S,
+      this.durability,
     ];
     const deadline = Date.now() + APPEND_SETTLE_MS;
     let sent = false;
-    let reply: [0, string, number] | [1, string[]];
+    let reply: [0, string, number, string] | [1, string[]];
     for (let attempt = 0; ; attempt += 1) {
       try {
         reply = (await withTimeout(
@@ -108,6 +134,9 @@ export class RedisHistoryStore implements HistoryStore {
         break;
       } catch (error) {
         if (!sent && error instanceof ClientOfflineError) throw new RoomcastError('UNAVAILABLE', 'redis is unavailable (append)');
+        // Redis answered, refusing before the script wrote anything: "not stored", said at once (a retry would
+        // only turn a definite answer into an unknown one after APPEND_SETTLE_MS).
+        if (isDefiniteRefusal(error)) throw new RoomcastError('UNAVAILABLE', `redis refused the append: ${(error as Error).message.split(' ')[0] ?? 'error'}`);
         sent = true;
         if (Date.now() >= deadline) throw new OutcomeUnknownError('redis did not confirm whether the publication was stored');
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
@@ -123,8 +152,9 @@ export class RedisHistoryStore implements HistoryStore {
       }
       return { message: toMessage(room, stored.e ?? '', Number(stored.o), stored), duplicate: true };
     }
-    const [, epoch, offset] = reply;
+    const [, epoch, offset, rotated] = reply;
     this.noteEpoch(epoch);
+    this.noteRotation(rotated);
     const message: Message = { room, event: publication.event, data: publication.data, offset: Number(offset), epoch, ts: publication.ts };
     if (publication.from !== undefined) message.from = publication.from;
     return { message, duplicate: false };
@@ -137,23 +167,16 @@ export class RedisHistoryStore implements HistoryStore {
 
   async read(namespace: string, room: string, since: StreamPosition | undefined, limit: number): Promise<HistoryRead> {
     const keys = historyKeys(namespace, room);
-    const [epoch, last, verdict, entries] = (await redisCall('read', () =>
-      timed(this.options.observe, 'read', () =>
-        READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], [this.epochCandidate, this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit]),
-      ),
-    )) as [string, number, 0 | 1 | 2, StreamEntry[]];
-    this.noteEpoch(epoch);
-    const head = { epoch, offset: Number(last) };
-    if (verdict === 0) return { ...head, recovered: false, messages: [] };
-    if (verdict === 1 || limit === 0) return { ...head, recovered: true, messages: [] };
-    // Entries older than the TTL may still sit in a busy room's stream: they count as gone.
     const cutoff = this.now() - this.options.ttlSeconds * 1000;
-    const messages = entries
-      .map(([id, fields]) => toMessage(room, epoch, Number.parseInt(id, 10), fieldsToRecord(fields)))
-      .filter((message) => message.ts >= cutoff);
-    if (since === undefined) return { ...head, recovered: true, messages };
-    const recovered = messages[0]?.offset === since.offset + 1;
-    return { ...head, recovered, messages: recovered ? messages : [] };
+    const args = [this.epochCandidate, this.options.ttlSeconds, since?.epoch ?? '', since?.offset ?? 0, limit, cutoff, this.durability];
+    const [epoch, last, recovered, entries, rotated] = (await redisCall('read', () =>
+      timed(this.options.observe, 'read', () => READ_SCRIPT.run(this.redis, [keys.meta, keys.stream], args)),
+    )) as [string, number, 0 | 1, StreamEntry[], string];
+    this.noteEpoch(epoch);
+    this.noteRotation(rotated);
+    // The script cut expired entries and picked the run (see READ_SCRIPT): one contiguous run of offsets.
+    const messages = entries.map(([id, fields]) => toMessage(room, epoch, Number.parseInt(id, 10), fieldsToRecord(fields)));
+    return { epoch, offset: Number(last), recovered: recovered === 1, messages };
   }
 
   async close(): Promise<void> {

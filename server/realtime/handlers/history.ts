@@ -11,6 +11,6 @@ export async function handleHistory(ctx: NamespaceContext, socket: RoomcastSocke
   if (!socket.rooms.has(room) && !mayJoinRoom(socket.data.userId, socket.data.roomPatterns, ctx.rules.publicRooms, room)) {
     throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to read ${room}`);
   }
-  const read = await boundedRead(socket, () => ctx.history.read(ctx.rules.name, room, request.since, request.limit ?? HISTORY_PAGE_DEFAULT));
+  const read = await boundedRead(socket, ctx.config.limits.maxRoomsPerSocket, () => ctx.history.read(ctx.rules.name, room, request.since, request.limit ?? HISTORY_PAGE_DEFAULT));
   return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages: capPage(read.messages) };
 }

@@ -1,7 +1,9 @@
 /**
  * room:join. The connection is counted into the room (presence store,
  * cluster-wide, which enforces MAX_ROOM_MEMBERS), then enters the Socket.IO
- * room, and only then is the room's position read: any publication after that
+ * room; once this node receives the room's publications from every node (on
+ * Redis Cluster: the room's channel subscription is confirmed, see
+ * adapter-taps.ts), the room's position is read: any publication after that
  * position is broadcast to it, and `missed[]` holds everything after `since` up
  * to it, so nothing falls between.
  */
@@ -26,8 +28,9 @@ async function join(ctx: NamespaceContext, socket: RoomcastSocket, request: Join
   const alreadyJoined = socket.rooms.has(room);
   if (!alreadyJoined) await enterRoom(ctx, socket, room);
   try {
+    await ctx.whenReceiving(ctx.rules.name, room);
     const read = since
-      ? await boundedRead(socket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
+      ? await boundedRead(socket, ctx.config.limits.maxRoomsPerSocket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
       : { ...(await ctx.history.position(ctx.rules.name, room)), recovered: true, messages: [] };
     if (since) ctx.metrics.namespace(ctx.rules.name).rejoin(read.recovered);
     return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, missed: capPage(read.messages) };
