@@ -52,6 +52,9 @@ export interface ChaosConsumer {
   caughtUp(targets: ReadonlyMap<string, StreamTarget>): boolean;
   /** Closes the transport from the client side, as a network loss would; it comes back by itself. */
   cut(): void;
+  /** Goes offline and stays so (no reconnect) until goOnline(); its memberships go on (it resumes from its position). */
+  goOffline(): void;
+  goOnline(): void;
   /** An episode still open at the end (never fully recovered), for the report. */
   openEpisode(): RecoveryEpisode | undefined;
   /** Stops for good (end of run): its memberships stay open in the ledger (they lasted to the end). */

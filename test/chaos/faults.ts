@@ -170,7 +170,9 @@ async function restartShard(ctx: FaultContext, record: FaultRecord): Promise<voi
  * Redis restarted from an older copy of its files: the persistence files are
  * copied aside, publishing goes on for `rollbackLagMs`, then Redis is killed
  * (-9) and started from the copy. Every publication acknowledged after the copy
- * is gone from Redis (history, counters, idempotency keys).
+ * is gone from Redis (history, counters, idempotency keys). A share of the
+ * consumers (cutShare) is offline from the copy until Redis is back: they never
+ * saw the lost publications, so they must get them reported as a gap.
  */
 async function rollbackRedis(ctx: FaultContext, record: FaultRecord): Promise<void> {
   const redis = ctx.cluster.redis;
@@ -178,7 +180,11 @@ async function rollbackRedis(ctx: FaultContext, record: FaultRecord): Promise<vo
   record.target = `redis :${redis.port}`;
   const snapshot = await redis.snapshot();
   record.snapshotAt = ctx.now();
-  note(ctx, record, `persistence files copied aside (${snapshot}); publishing goes on for ${ctx.rollbackLagMs} ms`);
+  // Some consumers are away for what is about to be lost: they never got it live, so they must be told of a gap.
+  const consumers = ctx.consumers();
+  const away = ctx.rng.shuffle(consumers.filter((consumer) => consumer.isConnected)).slice(0, Math.max(1, Math.round(consumers.length * ctx.cutShare)));
+  for (const consumer of away) consumer.goOffline();
+  note(ctx, record, `persistence files copied aside (${snapshot}); publishing goes on for ${ctx.rollbackLagMs} ms with ${away.length} consumers offline: ${away.map((consumer) => consumer.id).join(' ')}`);
   await sleep(ctx.rollbackLagMs);
   const pid = redis.pid;
   await redis.kill();
@@ -189,6 +195,8 @@ async function rollbackRedis(ctx: FaultContext, record: FaultRecord): Promise<vo
   note(ctx, record, `redis-server restarted (pid ${redis.pid}) from the copy: what was acknowledged in the last ${((record.killedAt - record.snapshotAt) / 1000).toFixed(1)} s is gone`);
   const times = await Promise.all(ctx.cluster.nodes.map(async (node) => `${node.nodeId} ${await waitReady(node.url)} ms`));
   note(ctx, record, `every node ready again: ${times.join(', ')}`);
+  for (const consumer of away) consumer.goOnline();
+  note(ctx, record, `the ${away.length} offline consumers connect again, from their positions before the lost publications`);
 }
 
 /** Room hand-overs on their home nodes (see churn.ts) for `churnMs`. */

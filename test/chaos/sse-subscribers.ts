@@ -145,6 +145,18 @@ export class SseSubscriber implements ChaosConsumer {
     this.stream.cut(100);
   }
 
+  /** The stream is closed and not reopened until goOnline() (then with Last-Event-ID). */
+  goOffline(): void {
+    this.nextCause = 'offline';
+    this.mark('offline');
+    this.stream.cut(24 * 3_600_000);
+  }
+
+  goOnline(): void {
+    this.mark('online');
+    this.stream.reconnectNow();
+  }
+
   /** Closes the stream and reopens it at once with Last-Event-ID, on the same URL: the same membership goes on. */
   reopen(): void {
     this.nextCause = 'reopen';

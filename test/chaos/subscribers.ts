@@ -145,6 +145,19 @@ export class ChaosSubscriber implements ChaosConsumer {
     this.client.socket.io.engine?.close();
   }
 
+  /** The app disconnects the client (the SDK keeps its rooms and positions) until goOnline(). */
+  goOffline(): void {
+    this.nextCause = 'offline';
+    this.mark('offline');
+    this.client.socket.disconnect();
+  }
+
+  /** connect() again: every room is rejoined from its position. */
+  goOnline(): void {
+    this.mark('online');
+    this.client.connect().catch((error: unknown) => this.mark(`connect failed: ${(error as Error).message}`));
+  }
+
   get connectedNode(): string | undefined {
     return this.state === 'connected' ? this.node : undefined;
   }

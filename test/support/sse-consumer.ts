@@ -92,6 +92,14 @@ export class SseConsumer {
     }
   }
 
+  /** A reconnect waiting for its delay (after cut(), an end or a failure) happens now. */
+  reconnectNow(): void {
+    if (this.closed || this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.connect();
+  }
+
   /** Stops for good: aborts the connection and cancels any reconnect. Resolves once the reader has stopped. */
   async close(): Promise<void> {
     this.closed = true;
