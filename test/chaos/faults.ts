@@ -6,9 +6,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TestCluster } from '../support/cluster.js';
+import type { ChurnRooms } from './churn.js';
+import type { ChaosConsumer } from './consumers.js';
 import type { FaultKind } from './options.js';
 import type { Rng } from './rng.js';
-import type { ChaosSubscriber } from './subscribers.js';
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -20,6 +21,9 @@ export interface FaultRecord {
   notes: string[];
   /** For a rolling restart: how each node's SIGTERM ended. */
   drains?: DrainRecord[];
+  /** rollback: when the files were copied and when Redis was killed (what lies between is lost). */
+  snapshotAt?: number;
+  killedAt?: number;
   error?: string;
 }
 
@@ -37,11 +41,15 @@ export interface DrainRecord {
 export interface FaultContext {
   cluster: TestCluster;
   rng: Rng;
-  subscribers: readonly ChaosSubscriber[];
+  /** Every long-lived consumer (SDK clients and SSE streams, through NGINX or pinned to a node). */
+  consumers: () => readonly ChaosConsumer[];
+  churn: ChurnRooms | null;
   now: () => number;
   downMs: number;
   drainTimeoutMs: number;
   cutShare: number;
+  churnMs: number;
+  rollbackLagMs: number;
   log: (line: string) => void;
 }
 
@@ -64,6 +72,15 @@ export async function runFault(kind: FaultKind, ctx: FaultContext, record: Fault
       case 'redis':
         await restartRedis(ctx, record);
         break;
+      case 'shard':
+        await restartShard(ctx, record);
+        break;
+      case 'rollback':
+        await rollbackRedis(ctx, record);
+        break;
+      case 'churn':
+        await churn(ctx, record);
+        break;
     }
   } catch (error) {
     record.error = (error as Error).message;
@@ -81,19 +98,20 @@ async function killAndRestart(ctx: FaultContext, record: FaultRecord): Promise<v
   record.target = node.nodeId;
   const onIt = countOn(ctx, node.nodeId);
   await node.kill();
-  note(ctx, record, `SIGKILL ${node.nodeId} (pid ${node.pid}) with ${onIt} of the clients on it`);
+  note(ctx, record, `SIGKILL ${node.nodeId} (pid ${node.pid}) with ${onIt} of the consumers on it`);
   await sleep(ctx.downMs);
   const restarted = await ctx.cluster.restartNode(index, { signal: 'none' });
   const readyIn = await waitReady(restarted.url);
   note(ctx, record, `${node.nodeId} restarted (pid ${restarted.pid}), /readyz 200 after ${readyIn} ms`);
 }
 
-/** Closes the transport of a share of the connected clients from the client side, spread over a second. */
+/** Closes the transport of a share of the connected consumers (SDK clients and SSE streams) from the client side, spread over a second. */
 async function cutClients(ctx: FaultContext, record: FaultRecord): Promise<void> {
-  const connected = ctx.subscribers.filter((subscriber) => subscriber.isConnected);
-  const chosen = ctx.rng.shuffle(connected).slice(0, Math.max(1, Math.round(ctx.subscribers.length * ctx.cutShare)));
-  record.target = `${chosen.length} clients`;
-  note(ctx, record, `cutting ${chosen.length} of ${connected.length} connected clients: ${chosen.map((subscriber) => subscriber.id).join(' ')}`);
+  const consumers = ctx.consumers();
+  const connected = consumers.filter((consumer) => consumer.isConnected);
+  const chosen = ctx.rng.shuffle(connected).slice(0, Math.max(1, Math.round(consumers.length * ctx.cutShare)));
+  record.target = `${chosen.length} consumers`;
+  note(ctx, record, `cutting ${chosen.length} of ${connected.length} connected consumers: ${chosen.map((consumer) => consumer.id).join(' ')}`);
   const step = 1_000 / chosen.length;
   for (const subscriber of chosen) {
     subscriber.cut();
@@ -122,11 +140,70 @@ async function rollingRestart(ctx: FaultContext, record: FaultRecord): Promise<v
     const clean = finished.code === 0 && took <= ctx.drainTimeoutMs + 1_000;
     (record.drains ??= []).push({ node: node.nodeId, pid: node.pid, clientsOnIt: onIt, tookMs: took, code: finished.code, signal: finished.signal, clean });
     const late = clean ? '' : ` — NOT CLEAN: DRAIN_TIMEOUT_MS is ${ctx.drainTimeoutMs}`;
-    note(ctx, record, `SIGTERM ${node.nodeId} (pid ${node.pid}, ${onIt} clients on it): exited code ${finished.code} signal ${finished.signal} after ${took} ms${late}`);
+    note(ctx, record, `SIGTERM ${node.nodeId} (pid ${node.pid}, ${onIt} consumers on it): exited code ${finished.code} signal ${finished.signal} after ${took} ms${late}`);
     const restarted = await ctx.cluster.restartNode(index, { signal: 'none' });
     const readyIn = await waitReady(restarted.url);
     note(ctx, record, `${node.nodeId} restarted (pid ${restarted.pid}), /readyz 200 after ${readyIn} ms`);
   }
+}
+
+/** SIGKILL one master of the Redis Cluster, leave it down for `downMs`, start it again on the same port and dir (nodes.conf, AOF). */
+async function restartShard(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const redisCluster = ctx.cluster.redisCluster;
+  if (redisCluster === null) throw new Error('the deployment has no Redis Cluster');
+  const index = ctx.rng.int(redisCluster.nodes.length);
+  const master = redisCluster.nodes[index];
+  if (master === undefined) throw new Error(`no Redis Cluster node ${index}`);
+  record.target = `redis master :${master.port}`;
+  const pid = master.pid;
+  await master.kill();
+  note(ctx, record, `SIGKILL redis-server master :${master.port} (pid ${pid})`);
+  await sleep(ctx.downMs);
+  const started = Date.now();
+  await master.restart();
+  note(ctx, record, `master :${master.port} restarted (pid ${master.pid}) with its nodes.conf and AOF; cluster_state:ok on every master after ${Date.now() - started} ms`);
+  const times = await Promise.all(ctx.cluster.nodes.map(async (node) => `${node.nodeId} ${await waitReady(node.url)} ms`));
+  note(ctx, record, `every node ready again: ${times.join(', ')}`);
+}
+
+/**
+ * Redis restarted from an older copy of its files: the persistence files are
+ * copied aside, publishing goes on for `rollbackLagMs`, then Redis is killed
+ * (-9) and started from the copy. Every publication acknowledged after the copy
+ * is gone from Redis (history, counters, idempotency keys). A share of the
+ * consumers (cutShare) is offline from the copy until Redis is back: they never
+ * saw the lost publications, so they must get them reported as a gap.
+ */
+async function rollbackRedis(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  const redis = ctx.cluster.redis;
+  if (redis === null) throw new Error('the deployment has no single Redis to roll back');
+  record.target = `redis :${redis.port}`;
+  const snapshot = await redis.snapshot();
+  record.snapshotAt = ctx.now();
+  // Some consumers are away for what is about to be lost: they never got it live, so they must be told of a gap.
+  const consumers = ctx.consumers();
+  const away = ctx.rng.shuffle(consumers.filter((consumer) => consumer.isConnected)).slice(0, Math.max(1, Math.round(consumers.length * ctx.cutShare)));
+  for (const consumer of away) consumer.goOffline();
+  note(ctx, record, `persistence files copied aside (${snapshot}); publishing goes on for ${ctx.rollbackLagMs} ms with ${away.length} consumers offline: ${away.map((consumer) => consumer.id).join(' ')}`);
+  await sleep(ctx.rollbackLagMs);
+  const pid = redis.pid;
+  await redis.kill();
+  record.killedAt = ctx.now();
+  note(ctx, record, `SIGKILL redis-server (pid ${pid})`);
+  await sleep(Math.min(ctx.downMs, 1_000));
+  await redis.restart({ from: snapshot });
+  note(ctx, record, `redis-server restarted (pid ${redis.pid}) from the copy: what was acknowledged in the last ${((record.killedAt - record.snapshotAt) / 1000).toFixed(1)} s is gone`);
+  const times = await Promise.all(ctx.cluster.nodes.map(async (node) => `${node.nodeId} ${await waitReady(node.url)} ms`));
+  note(ctx, record, `every node ready again: ${times.join(', ')}`);
+  for (const consumer of away) consumer.goOnline();
+  note(ctx, record, `the ${away.length} offline consumers connect again, from their positions before the lost publications`);
+}
+
+/** Room hand-overs on their home nodes (see churn.ts) for `churnMs`. */
+async function churn(ctx: FaultContext, record: FaultRecord): Promise<void> {
+  if (ctx.churn === null) throw new Error('no churn rooms (--churn-rooms 0)');
+  record.target = ctx.churn.describe();
+  await ctx.churn.run(ctx.churnMs, (line) => note(ctx, record, line));
 }
 
 /** SIGKILL redis-server, leave it down for `downMs`, start it again on the same port and dir (it replays its AOF). */
@@ -145,7 +222,7 @@ async function restartRedis(ctx: FaultContext, record: FaultRecord): Promise<voi
 }
 
 function countOn(ctx: FaultContext, nodeId: string): number {
-  return ctx.subscribers.filter((subscriber) => subscriber.connectedNode === nodeId).length;
+  return ctx.consumers().filter((consumer) => consumer.connectedNode === nodeId).length;
 }
 
 function note(ctx: FaultContext, record: FaultRecord, line: string): void {

@@ -51,11 +51,17 @@ export interface PublisherStats {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The `publisher` number of the probe's publications (publishVia). */
+export const PROBE_PUBLISHER = 99;
+
 export class PublisherFleet {
   private readonly options: Required<PublisherOptions>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly loops: Array<Promise<void>> = [];
   private running = false;
+  private probes = 0;
+  /** Rooms the fleet leaves alone for now (the churn fault publishes there itself). */
+  private readonly paused = new Set<string>();
   private readonly stats: PublisherStats = { sent: 0, published: 0, refused: 0, unknown: 0, pending: 0, skippedTicks: 0, retries: 0 };
 
   constructor(options: PublisherOptions) {
@@ -77,6 +83,15 @@ export class PublisherFleet {
     this.running = false;
     await Promise.all(this.loops);
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** The fleet stops publishing in `rooms` (until resume()): their publications are then only those of publishVia(). */
+  pause(rooms: readonly string[]): void {
+    for (const room of rooms) this.paused.add(room);
+  }
+
+  resume(rooms: readonly string[]): void {
+    for (const room of rooms) this.paused.delete(room);
   }
 
   snapshot(): PublisherStats {
@@ -109,15 +124,31 @@ export class PublisherFleet {
     }
   }
 
-  private async publishOne(publisher: number, seq: number, rng: Rng): Promise<void> {
+  /**
+   * One publication to `room` through node `targetId` first (the probe after the
+   * run), settled like the fleet's own (retried elsewhere without an answer).
+   * Resolves with its record once settled.
+   */
+  async publishVia(targetId: string, room: string): Promise<PublishRecord> {
+    this.probes += 1;
+    const seq = this.probes;
+    const rng = this.options.rng.fork(`probe-${seq}`);
+    let record: PublishRecord | undefined;
+    await this.publishOne(PROBE_PUBLISHER, seq, rng, { targetId, room }, (created) => (record = created));
+    return record as unknown as PublishRecord;
+  }
+
+  private async publishOne(publisher: number, seq: number, rng: Rng, forced?: { targetId: string; room: string }, created?: (record: PublishRecord) => void): Promise<void> {
     const { ledger, targets, rooms, now } = this.options;
-    const key = `${this.options.runId}-p${publisher}-${seq}`;
-    const record: PublishRecord = { key, publisher, seq, room: rng.pick(rooms), outcome: 'pending', attempts: [], sentAt: now() };
+    const key = publisher === PROBE_PUBLISHER ? `${this.options.runId}-probe-${seq}` : `${this.options.runId}-p${publisher}-${seq}`;
+    const open = this.paused.size === 0 ? rooms : rooms.filter((room) => !this.paused.has(room));
+    const record: PublishRecord = { key, publisher, seq, room: forced?.room ?? rng.pick(open.length > 0 ? open : rooms), outcome: 'pending', attempts: [], sentAt: now() };
+    created?.(record);
     ledger.addPublication(record);
     this.stats.sent += 1;
     const body = JSON.stringify({ room: record.room, event: 'chaos', data: { p: publisher, s: seq, k: key }, idempotencyKey: key });
     const deadline = Date.now() + this.options.retryDeadlineMs;
-    let target = rng.pick(targets);
+    let target = targets.find((candidate) => candidate.id === forced?.targetId) ?? rng.pick(targets);
     let unanswered = false;
     for (let attemptNo = 0; ; attemptNo += 1) {
       const { attempt, result } = await this.post(target, body);

@@ -19,8 +19,9 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   nodePrefix?: string;
   /**
-   * More `redis-server` arguments for `redis: 'single'` (they override the helper's own), e.g.
-   * `['--appendonly', 'yes', '--appendfsync', 'always']` so that a Redis restart keeps the data.
+   * More `redis-server` arguments (they override the helper's own), for the single
+   * server or every master of the Cluster, e.g. `['--appendonly', 'yes',
+   * '--appendfsync', 'always']` so that a Redis restart keeps the data.
    */
   redisArgs?: string[];
 }
@@ -78,7 +79,7 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   };
   try {
     if (options.redis === 'single') cluster.redis = await startRedis(options.redisArgs === undefined ? {} : { extraArgs: options.redisArgs });
-    if (options.redis === 'cluster') cluster.redisCluster = await startRedisCluster({ masters: 3 });
+    if (options.redis === 'cluster') cluster.redisCluster = await startRedisCluster({ masters: 3, ...(options.redisArgs === undefined ? {} : { extraArgs: options.redisArgs }) });
     const redisEnv: Record<string, string> = cluster.redis
       ? { REDIS_URL: cluster.redis.url }
       : cluster.redisCluster

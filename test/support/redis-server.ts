@@ -4,7 +4,7 @@
  * PID. Nothing here relies on a Redis that happens to be running.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,8 @@ export interface RedisProcess {
   url: string;
   host: string;
   port: number;
+  /** Its working dir (`--dir`): where an RDB or the AOF directory goes. */
+  dir: string;
   /** PID of the current process (changes on restart). */
   readonly pid: number;
   /** Settles when the current process exits (a new promise after restart()). */
@@ -39,9 +41,21 @@ export interface RedisProcess {
   /**
    * Kills (SIGKILL, if running) and starts again on the same port and dir: with
    * no data, unless `extraArgs` turned persistence on (`--appendonly yes`), in
-   * which case the new process loads what the old one wrote to disk.
+   * which case the new process loads what the old one wrote to disk. With
+   * `from` (a path snapshot() returned), the persistence files in the dir are
+   * first replaced by that older copy: a Redis restarted from an old backup,
+   * which has lost every write made after the snapshot.
    */
-  restart(): Promise<void>;
+  restart(options?: { from?: string }): Promise<void>;
+  /**
+   * Copies the persistence files as they are on disk now (the AOF directory and
+   * any RDB) to a temp dir beside the server's; resolves with its path, for
+   * restart({ from }). With `appendfsync always` the copy holds every write
+   * acknowledged before it (a command being appended during the copy may be cut
+   * off at the end, which Redis's default `aof-load-truncated yes` accepts).
+   * Removed by stop().
+   */
+  snapshot(): Promise<string>;
 }
 
 /** A server that keeps nothing on disk (`--save ''`, no AOF) unless `extraArgs` say otherwise, in its own temp dir. */
@@ -55,6 +69,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
     throw error;
   });
 
+  const snapshots: string[] = [];
+
   const kill = async (): Promise<void> => {
     await server.stop('SIGKILL');
   };
@@ -62,6 +78,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
     url: `redis://${host}:${port}`,
     host,
     port,
+    dir,
     get pid() {
       return server.pid;
     },
@@ -70,14 +87,37 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
     },
     stop: async () => {
       await server.stop('SIGTERM');
-      await rm(dir, { recursive: true, force: true });
+      await Promise.all([dir, ...snapshots].map((path) => rm(path, { recursive: true, force: true })));
     },
     kill,
-    restart: async () => {
+    restart: async ({ from } = {}) => {
       await kill();
+      if (from !== undefined) await replacePersistence(dir, from);
       server = await launch(host, port, dir, args, options.readyTimeoutMs);
     },
+    snapshot: async () => {
+      const copy = await mkdtemp(join(tmpdir(), 'roomcast-redis-snapshot-'));
+      snapshots.push(copy);
+      await copyPersistence(dir, copy);
+      return copy;
+    },
   };
+}
+
+/** Redis's persistence files in a dir: the AOF directory (Redis 7: `appendonlydir`) and RDB files. */
+async function persistenceFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.filter((name) => name === 'appendonlydir' || name.endsWith('.rdb') || name.endsWith('.aof'));
+}
+
+async function copyPersistence(from: string, to: string): Promise<void> {
+  for (const name of await persistenceFiles(from)) await cp(join(from, name), join(to, name), { recursive: true });
+}
+
+/** Removes the dir's persistence files and puts the snapshot's in their place (the server must be down). */
+async function replacePersistence(dir: string, snapshot: string): Promise<void> {
+  for (const name of await persistenceFiles(dir)) await rm(join(dir, name), { recursive: true, force: true });
+  await copyPersistence(snapshot, dir);
 }
 
 async function launch(host: string, port: number, dir: string, args: readonly string[], readyTimeoutMs = 10_000): Promise<ServerProcess> {
@@ -103,12 +143,41 @@ export interface RedisClusterOptions {
   /** cluster-node-timeout: how long until a silent node counts as failed. */
   nodeTimeoutMs?: number;
   readyTimeoutMs?: number;
+  /**
+   * More `redis-server` arguments for every master, after the helper's own, e.g.
+   * `['--appendonly', 'yes', '--appendfsync', 'always']` so that a master killed
+   * and restarted keeps every acknowledged write.
+   */
+  extraArgs?: string[];
+}
+
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+  /** Its working dir: nodes-<port>.conf (its identity in the cluster) and its persistence files. */
+  dir: string;
+  /** PID of the current process (changes on restart). */
+  readonly pid: number;
+  /** Settles when the current process exits (a new promise after restart()). */
+  readonly exited: Promise<Exit>;
+  running(): boolean;
+  /** SIGKILL: a crashed master. Its dir stays. */
+  kill(): Promise<void>;
+  /**
+   * Kills it (if running) and starts it again on the same port and dir: it
+   * rejoins the cluster under the same node id from its nodes.conf, with its
+   * data if the cluster runs with persistence (`extraArgs`). Resolves once
+   * every master reports `cluster_state:ok` again.
+   */
+  restart(): Promise<void>;
 }
 
 export interface RedisCluster {
-  nodes: Array<{ host: string; port: number; pid: number; exited: Promise<Exit> }>;
+  nodes: RedisClusterNode[];
   /** The value for REDIS_CLUSTER_NODES: `host:port,host:port,...`. */
   envValue: string;
+  /** Resolves once every running master reports `cluster_state:ok`. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -122,11 +191,19 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   if (masters < 3) throw new RangeError('a Redis Cluster needs at least 3 masters');
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
   const dirs: string[] = [];
-  const servers: Array<{ host: string; port: number; server: ServerProcess }> = [];
+  const servers: Array<{ host: string; port: number; dir: string; args: string[]; server: ServerProcess }> = [];
+  let stopping = false;
 
   const stop = async (): Promise<void> => {
+    stopping = true;
     await Promise.all(servers.map(({ server }) => server.stop('SIGTERM')));
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  };
+  const isOk = async (port: number): Promise<boolean> => (await redisCommand(host, port, ['CLUSTER', 'INFO'], 500)).includes('cluster_state:ok');
+  const waitHealthy = async (timeoutMs = readyTimeoutMs): Promise<void> => {
+    for (const { port, server } of servers) {
+      await waitUntil(server, `cluster node ${host}:${port}`, () => isOk(port), timeoutMs);
+    }
   };
 
   try {
@@ -134,13 +211,15 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       const port = await freePortWithCompanion(CLUSTER_BUS_OFFSET, host);
       const dir = await mkdtemp(join(tmpdir(), 'roomcast-redis-cluster-'));
       dirs.push(dir);
-      const server = await launch(host, port, dir, [
+      const args = [
         '--port', String(port),
         '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 5_000),
-      ]);
-      servers.push({ host, port, server });
+        ...(options.extraArgs ?? []),
+      ];
+      const server = await launch(host, port, dir, args);
+      servers.push({ host, port, dir, args, server });
     }
     await promisify(execFile)(
       'redis-cli',
@@ -149,17 +228,41 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     ).catch((error: Error & { stdout?: string; stderr?: string }) => {
       throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
     });
-    for (const { port, server } of servers) {
-      await waitUntil(server, `cluster node ${host}:${port}`, async () => (await redisCommand(host, port, ['CLUSTER', 'INFO'], 500)).includes('cluster_state:ok'), readyTimeoutMs);
-    }
+    await waitHealthy();
   } catch (error) {
     await stop();
     throw error;
   }
 
+  const nodes: RedisClusterNode[] = servers.map((entry) => ({
+    host: entry.host,
+    port: entry.port,
+    dir: entry.dir,
+    get pid() {
+      return entry.server.pid;
+    },
+    get exited() {
+      return entry.server.exited;
+    },
+    running: () => entry.server.running(),
+    kill: async () => {
+      await entry.server.stop('SIGKILL');
+    },
+    restart: async () => {
+      await entry.server.stop('SIGKILL');
+      if (stopping) throw new Error('the Redis Cluster is stopping');
+      entry.server = await launch(entry.host, entry.port, entry.dir, entry.args, readyTimeoutMs);
+      if (stopping) {
+        await entry.server.stop('SIGKILL');
+        throw new Error('the Redis Cluster is stopping');
+      }
+      await waitHealthy();
+    },
+  }));
   return {
-    nodes: servers.map(({ host: nodeHost, port, server }) => ({ host: nodeHost, port, pid: server.pid, exited: server.exited })),
+    nodes,
     envValue: servers.map(({ port }) => `${host}:${port}`).join(','),
+    waitHealthy,
     stop,
   };
 }
