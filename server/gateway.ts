@@ -24,12 +24,14 @@ import { startStatusBroadcast, StatusSampler, type StatusBroadcast } from './ops
 import { MemoryPresenceStore } from './presence/memory.js';
 import { announcesPresence, type PresenceStore } from './presence/presence-store.js';
 import { RoomTaps } from './realtime/adapter-taps.js';
+import { ReceptionRecovery } from './realtime/reception-recovery.js';
+import { RoomWatermarks } from './delivery/room-watermarks.js';
 import { adminNamespace } from './realtime/admin-namespace.js';
 import { drainConnections } from './realtime/drain.js';
 import { broadcaster, createRealtimeServer } from './realtime/realtime-server.js';
 import { SlowConsumerGuard } from './realtime/slow-consumers.js';
 import type { RoomcastServer } from './realtime/types.js';
-import { ADMIN_NAMESPACE, STATUS_INTERVAL_MS, STATUS_ROOM } from '../shared/index.js';
+import { ADMIN_NAMESPACE, STATUS_INTERVAL_MS, STATUS_ROOM, type Message } from '../shared/index.js';
 
 export interface Gateway {
   readonly httpServer: HttpServer;
@@ -72,7 +74,11 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     ? await createClusterServices(config, logger, {
         observeRedis: (command, seconds) => metrics.redisCommand(command, seconds),
         onCanaryLag: (seconds) => metrics.canaryLag(seconds),
-        onSubscriptionRepair: (kind) => metrics.subscriptionRepairs.inc({ kind }),
+        onSubscriptionRepair: (kind) => {
+          metrics.subscriptionRepairs.inc({ kind });
+          // A room was deaf until now: deliver what it missed to its local members.
+          if (kind === 'missing') void recovery?.recoverAll();
+        },
         onEpochRotation: (reason) => metrics.epochRotations.inc({ reason }),
       })
     : null;
@@ -81,6 +87,8 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const presence: PresenceStore = cluster?.presence ?? new MemoryPresenceStore();
   const httpServer = createServer();
   let state: State = 'running';
+  // Built once the Socket.IO server exists; the cluster's repair hook (created first) reaches it through this.
+  let recovery: ReceptionRecovery | null = null;
   const memory = new MemoryWatch(config.limits.memoryLimitBytes);
   const admission = new Admission(config.limits, memory, metrics);
 
@@ -116,9 +124,12 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   });
   // SSE streams: fed from the adapter (roomListeners), counted as connections, closed on drain and close.
   const roomListeners = new RoomListeners();
+  // With Redis, the last position of each room seen here, so what the node misses while deaf can be delivered after.
+  const watermarks = cluster === null ? null : new RoomWatermarks();
   // The adapter taps: SSE fed from the adapter, and the room subscriptions of this node (see adapter-taps.ts).
   const roomTaps = new RoomTaps({
     listeners: roomListeners,
+    ...(watermarks === null ? {} : { observe: (namespace: string, message: Message) => watermarks.note(namespace, message.room, message) }),
     subscriptions: cluster?.subscriptions ?? null,
     ...(cluster !== null && cluster.subscriptions === null ? { subscriberReady: () => cluster.subscriberReady() } : {}),
     onError: (error) => logger.error({ err: error, code: 'INTERNAL' }, 'a room listener failed'),
@@ -139,6 +150,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       history,
       listeners: roomListeners,
       whenReceiving,
+      ...(watermarks === null ? {} : { watermarks }),
       verifyToken,
       admission,
       metrics,
@@ -160,6 +172,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     verifyToken,
     roomTaps,
     whenReceiving,
+    ...(watermarks === null ? {} : { watermarks }),
     otherConnections: () => sseStreams.size,
     admission,
     metrics,
@@ -214,6 +227,17 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   });
 
   roomTaps.startReconciling(config.subscriptionReconcileMs);
+  recovery =
+    cluster === null || watermarks === null
+      ? null
+      : new ReceptionRecovery({
+          history,
+          watermarks,
+          servedRooms: () => roomTaps.servedRooms(),
+          emitLocal: (namespace, message) => realtime.of(namespace).local.to(message.room).emit('message', message),
+          logger,
+        });
+  const stopRecovery = cluster?.redis.onSubscriberReconnected(() => void recovery?.recoverAll());
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -250,6 +274,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       memory.stop();
       statusBroadcast?.stop();
       roomTaps.stop();
+      stopRecovery?.();
       sseStreams.closeAll();
       // io.close() disconnects every socket and closes the http.Server, which waits for every HTTP connection:
       // idle keep-alive ones are closed now, busy ones (a backend publishing in a loop) after a short grace.

@@ -10,6 +10,7 @@
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../ops/logger.js';
+import { watchShardClients } from './sharded-pubsub.js';
 
 /** The commands Roomcast's stores use; both a client and a cluster provide them. */
 export interface RedisCommands {
@@ -49,6 +50,12 @@ export interface RedisConnections {
   subscriberReady(): boolean;
   /** Drops the subscriber connection so that node-redis reconnects and subscribes everything again. */
   resetSubscriber(): Promise<void>;
+  /**
+   * Calls `listener` each time a subscriber connection (single Redis: the one; Cluster: any sharded one)
+   * is ready again after it dropped: what was published while it was away did not reach this node.
+   * Returns the function that stops it.
+   */
+  onSubscriberReconnected(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -131,6 +138,28 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     }
   };
 
+  const onSubscriberReconnected = (listener: () => void): (() => void) => {
+    const dropped = new WeakSet<object>();
+    const ready = (client: object): void => {
+      if (!dropped.has(client)) return;
+      dropped.delete(client);
+      listener();
+    };
+    const reconnecting = (client: object): void => {
+      dropped.add(client);
+    };
+    if (mode === 'cluster') return watchShardClients(subscriberClient as RedisClusterType, { ready, reconnecting });
+    const client = subscriberClient as RedisClientType;
+    const onReady = (): void => ready(client);
+    const onReconnecting = (): void => reconnecting(client);
+    client.on('ready', onReady);
+    client.on('reconnecting', onReconnecting);
+    return () => {
+      client.off('ready', onReady);
+      client.off('reconnecting', onReconnecting);
+    };
+  };
+
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -145,5 +174,5 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     return closing;
   };
 
-  return { mode, publisherClient, subscriberClient, commands, subscriber, isReady, subscriberReady, resetSubscriber, close };
+  return { mode, publisherClient, subscriberClient, commands, subscriber, isReady, subscriberReady, resetSubscriber, onSubscriberReconnected, close };
 }

@@ -22,8 +22,8 @@ interface ChannelListeners {
 interface ShardClient {
   isReady: boolean;
   getPubSubListeners(type: 'SHARDED'): Map<string, ChannelListeners>;
-  on(event: 'ready', listener: () => void): unknown;
-  off(event: 'ready', listener: () => void): unknown;
+  on(event: 'ready' | 'reconnecting', listener: () => void): unknown;
+  off(event: 'ready' | 'reconnecting', listener: () => void): unknown;
 }
 
 interface ShardNode {
@@ -64,32 +64,44 @@ export function shardedPubSubDriver(cluster: RedisClusterType): PubSubDriver {
       }
       return channels;
     },
-    onReady: (listener) => {
-      // Shard connections come and go (node-redis opens one per master on demand and drops it when it has
-      // no channel left): watch the ones that exist now and then.
-      const watched = new Set<ShardClient>();
-      const watch = (): void => {
-        const current = new Set<ShardClient>();
-        for (const master of internals.masters) if (master.pubSub !== undefined) current.add(master.pubSub.client);
-        for (const client of watched) {
-          if (current.has(client)) continue;
-          client.off('ready', listener);
-          watched.delete(client);
-        }
-        for (const client of current) {
-          if (watched.has(client)) continue;
-          watched.add(client);
-          client.on('ready', listener);
-        }
-      };
-      watch();
-      const timer = setInterval(watch, READY_WATCH_MS);
-      timer.unref();
-      return () => {
-        clearInterval(timer);
-        for (const client of watched) client.off('ready', listener);
-        watched.clear();
-      };
-    },
+    onReady: (listener) => watchShardClients(cluster, { ready: () => listener() }),
+  };
+}
+
+/**
+ * Calls `on.ready(client)` each time one of the cluster's sharded pub/sub
+ * connections becomes ready, and `on.reconnecting(client)` each time one drops
+ * and starts reconnecting. These connections come and go (node-redis opens one
+ * per master on demand and drops it when it has no channel left), so the ones
+ * that exist are looked up now and then. Returns the function that stops it.
+ */
+export function watchShardClients(cluster: RedisClusterType, on: { ready?: (client: object) => void; reconnecting?: (client: object) => void }): () => void {
+  const internals = cluster as unknown as ClusterInternals;
+  const watched = new Map<ShardClient, { ready: () => void; reconnecting: () => void }>();
+  const detach = (client: ShardClient): void => {
+    const listeners = watched.get(client);
+    if (listeners === undefined) return;
+    client.off('ready', listeners.ready);
+    client.off('reconnecting', listeners.reconnecting);
+    watched.delete(client);
+  };
+  const watch = (): void => {
+    const current = new Set<ShardClient>();
+    for (const master of internals.masters) if (master.pubSub !== undefined) current.add(master.pubSub.client);
+    for (const client of [...watched.keys()]) if (!current.has(client)) detach(client);
+    for (const client of current) {
+      if (watched.has(client)) continue;
+      const listeners = { ready: () => on.ready?.(client), reconnecting: () => on.reconnecting?.(client) };
+      watched.set(client, listeners);
+      client.on('ready', listeners.ready);
+      client.on('reconnecting', listeners.reconnecting);
+    }
+  };
+  watch();
+  const timer = setInterval(watch, READY_WATCH_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    for (const client of [...watched.keys()]) detach(client);
   };
 }

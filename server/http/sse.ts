@@ -30,6 +30,7 @@ import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import type { HistoryStore } from '../delivery/history-store.js';
 import type { RoomListeners } from '../delivery/room-listeners.js';
+import type { RoomWatermarks } from '../delivery/room-watermarks.js';
 import { RoomcastError, toErrorPayload } from '../errors.js';
 import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
@@ -100,6 +101,8 @@ export interface SseDeps {
   listeners: RoomListeners;
   /** Resolves once publications of the room made on any node reach this one (see realtime/adapter-taps.ts). */
   whenReceiving(namespace: string, room: string): Promise<void>;
+  /** The last position of each served room this node saw (Redis only): a stream's starting read counts. */
+  watermarks?: RoomWatermarks;
   verifyToken: TokenVerifier;
   admission: Admission;
   metrics: GatewayMetrics;
@@ -315,7 +318,9 @@ export class SseStream {
     // subscription is asynchronous): a publication in between would otherwise be above the position and never come.
     await this.deps.whenReceiving(namespace, room);
     if (since === null) {
-      this.writeControl('position', await history.position(namespace, room));
+      const position = await history.position(namespace, room);
+      this.deps.watermarks?.note(namespace, room, position);
+      this.writeControl('position', position);
       return;
     }
     this.position = since;

@@ -49,6 +49,7 @@ const EVENT_PACKET = 2;
 interface TappedInternals {
   nsp: Namespace;
   rooms: Map<Room, Set<string>>;
+  sids: Map<string, Set<Room>>;
   _encode(packet: { type?: number; id?: number; data?: unknown }, packetOpts: unknown): unknown;
   hasRoom?: (room: string) => boolean;
   on(event: string, listener: (room: string) => void): unknown;
@@ -84,6 +85,8 @@ export interface RoomTapsOptions {
   subscriberReady?: () => Promise<void>;
   /** A room listener threw (the others still get the message). */
   onError?: (error: unknown) => void;
+  /** Told of every publication this node's adapter broadcasts (its own and other nodes'), before it is written. */
+  observe?: (namespace: string, message: Message) => void;
 }
 
 interface ShardedNamespace {
@@ -94,6 +97,7 @@ interface ShardedNamespace {
 
 export class RoomTaps {
   private readonly sharded = new Map<string, ShardedNamespace>();
+  private readonly adapters = new Map<string, TappedInternals>();
   private reconcileTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RoomTapsOptions) {}
@@ -118,6 +122,17 @@ export class RoomTaps {
       return this.options.subscriptions.whenActive(sharded.adapter.dynamicChannel(room));
     }
     return this.options.subscriberReady?.() ?? Promise.resolve();
+  }
+
+  /** Every room this node serves now: rooms with sockets in them (not a socket's own room) or with listeners. */
+  servedRooms(): Array<{ namespace: string; room: string }> {
+    const served: Array<{ namespace: string; room: string }> = [];
+    for (const [namespace, adapter] of this.adapters) {
+      const rooms = new Set<string>(this.options.listeners.roomsOf(namespace));
+      for (const room of adapter.rooms.keys()) if (!adapter.sids.has(room)) rooms.add(room);
+      for (const room of rooms) served.push({ namespace, room });
+    }
+    return served;
   }
 
   /** Every room channel this node serves now (sockets or listeners), with the listener it needs. */
@@ -152,14 +167,23 @@ export class RoomTaps {
   }
 
   private tap(adapter: TappedInternals): void {
-    const { listeners, onError } = this.options;
+    const { listeners, onError, observe } = this.options;
     const namespace = adapter.nsp.name;
+    this.adapters.set(namespace, adapter);
     const encode = adapter._encode.bind(adapter);
     adapter._encode = (packet, packetOpts) => {
       // Read before encoding: the message object is handed on as it is.
       const message = publicationOf(packet);
-      if (message !== null) listeners.deliver(namespace, message, onError);
+      if (message !== null) {
+        observe?.(namespace, message);
+        listeners.deliver(namespace, message, onError);
+      }
       return encode(packet, packetOpts);
+    };
+    const closeAdapter = adapter.close.bind(adapter);
+    adapter.close = () => {
+      this.adapters.delete(namespace);
+      return closeAdapter();
     };
 
     if (typeof adapter.hasRoom === 'function') {

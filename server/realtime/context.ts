@@ -10,6 +10,7 @@ import type { Admission } from '../ops/admission.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
+import type { RoomWatermarks } from '../delivery/room-watermarks.js';
 import type { RoomTaps } from './adapter-taps.js';
 import type { RoomcastNamespace, RoomcastSocket } from './types.js';
 
@@ -32,6 +33,8 @@ export interface RealtimeDeps {
   roomTaps?: RoomTaps;
   /** Resolves once publications of the room made on any node reach this one (see adapter-taps.ts); a join reads the position only then. */
   whenReceiving(namespace: string, room: string): Promise<void>;
+  /** The last position of each served room this node saw (Redis only), for what it missed while deaf (reception-recovery.ts). */
+  watermarks?: RoomWatermarks;
   /** Connections of this node that are not Engine.IO sessions (SSE streams), counted against MAX_CONNECTIONS. */
   otherConnections?: () => number;
 }

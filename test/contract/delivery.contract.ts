@@ -235,6 +235,22 @@ export function deliveryContract(name: string, startTopology: () => Promise<Topo
       expect(skipped, 'offsets after the join ack that never arrived live').to.deep.equal([]);
     });
 
+    it('a quiet room gets what was published while its node was not receiving, without waiting for another publication', async () => {
+      const members = await Promise.all([0, 1].map((index) => open(0, `quiet${index}`)));
+      const streamed = await openStream(0, 'c:quiet-sse');
+      await streamed.next((event) => event.event === 'position');
+      assertOk(await request(members[0] as TestSocket, 'room:join', { room: 'c:quiet' }));
+      assertOk(await request(members[1] as TestSocket, 'room:join', { room: 'c:quiet-2' }));
+      const inboxes = members.map(collectMessages);
+      // The member's node loses its subscriber connections for a moment; meanwhile another node publishes once.
+      const { restored } = await dropSubscribers(400);
+      for (const room of ['c:quiet', 'c:quiet-2', 'c:quiet-sse']) expect((await httpPublish(nodeUrl(1), { room, event: 'n', data: 'while deaf' })).status).to.equal(200);
+      await restored;
+      // Nothing else is published: the rooms stay quiet, yet the publication must come.
+      await waitFor(() => inboxes.every((inbox) => inbox.some((message) => message.data === 'while deaf')), 8000, 'the publication made while the node was deaf');
+      await streamed.next((event) => event.event === 'n', 8000);
+    });
+
     it('presence is the same from every node, over sockets and HTTP', async () => {
       const members = await Promise.all([0, 1, 2].map((index) => open(index, `p${index}`)));
       for (const socket of members) assertOk(await request(socket, 'room:join', { room: 'c:presence' }));

@@ -33,6 +33,7 @@ async function join(ctx: NamespaceContext, socket: RoomcastSocket, request: Join
       ? await boundedRead(socket, ctx.config.limits.maxRoomsPerSocket, () => ctx.history.read(ctx.rules.name, room, since, RECOVERY_MAX_MESSAGES))
       : { ...(await ctx.history.position(ctx.rules.name, room)), recovered: true, messages: [] };
     if (since) ctx.metrics.namespace(ctx.rules.name).rejoin(read.recovered);
+    ctx.watermarks?.note(ctx.rules.name, room, read);
     return { room, epoch: read.epoch, offset: read.offset, recovered: read.recovered, missed: capPage(read.messages) };
   } catch (error) {
     if (!alreadyJoined) {
