@@ -1,0 +1,88 @@
+/**
+ * 8. What REDIS_DURABILITY=lossy costs Redis: the append and read scripts then
+ * call `INFO server` to learn which Redis process they run in (a room written by
+ * another process starts a new epoch, see server/delivery/history/redis-scripts.ts).
+ * Each run appends N publications into 100 rooms and reads N positions, 64 in
+ * flight, through the gateway's own RedisHistoryStore, lossy and lossless in
+ * turn on a fresh redis-server, and reads Redis's own CPU (INFO cpu) before and
+ * after: Redis CPU per append and per read, medians over the runs, and the
+ * lossy/lossless ratio.
+ *
+ *   npm run bench:durability -- [--runs 3] [--operations 20000] [--smoke]
+ */
+import { RedisHistoryStore, type RedisDurability } from '../../server/delivery/history/redis.js';
+import { connectTestRedis, type TestRedisClient } from '../../test/support/redis-client.js';
+import { startRedis } from '../../test/support/redis-server.js';
+import { argValue, machineLine, median, ratio, round, runMain, table, writeReport } from '../lib/harness.js';
+
+const argv = process.argv.slice(2);
+const smoke = argv.includes('--smoke');
+const runs = Number(argValue(argv, 'runs') ?? (smoke ? 1 : 3));
+const operations = Number(argValue(argv, 'operations') ?? (smoke ? 500 : 20_000));
+const ROOMS = 100;
+const IN_FLIGHT = 64;
+const MODES: readonly RedisDurability[] = ['lossy', 'lossless'];
+
+async function redisCpuSeconds(client: TestRedisClient): Promise<number> {
+  const info = String(await client.sendCommand(['INFO', 'cpu']));
+  const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/** Runs `count` calls of `call`, IN_FLIGHT at a time. */
+async function inFlight(count: number, call: (index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      for (let index = next++; index < count; index = next++) await call(index);
+    }),
+  );
+}
+
+async function measure(client: TestRedisClient, durability: RedisDurability): Promise<{ appendUs: number; readUs: number }> {
+  await client.flushAll();
+  const store = new RedisHistoryStore(client.commands, { size: 1000, ttlSeconds: 3600, durability });
+  const start = await redisCpuSeconds(client);
+  await inFlight(operations, (index) => store.append('/', `room${index % ROOMS}`, { event: 'e', data: { index }, ts: Date.now() }));
+  const appended = await redisCpuSeconds(client);
+  await inFlight(operations, (index) => store.position('/', `room${index % ROOMS}`));
+  const read = await redisCpuSeconds(client);
+  return { appendUs: ((appended - start) / operations) * 1e6, readUs: ((read - appended) / operations) * 1e6 };
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  const client = await connectTestRedis(redis.url);
+  const samples: Record<RedisDurability, Array<{ appendUs: number; readUs: number }>> = { lossy: [], lossless: [] };
+  try {
+    // Alternating, so a noisy moment of the shared machine falls on both modes alike.
+    for (let run = 0; run < runs; run += 1) for (const mode of MODES) samples[mode].push(await measure(client, mode));
+  } finally {
+    await client.close();
+    await redis.stop();
+  }
+  const summary = MODES.map((mode) => ({
+    mode,
+    appendUs: round(median(samples[mode].map((sample) => sample.appendUs)), 1),
+    readUs: round(median(samples[mode].map((sample) => sample.readUs)), 1),
+  }));
+  const [lossy, lossless] = summary as [(typeof summary)[number], (typeof summary)[number]];
+  const ratios = { append: ratio(lossy.appendUs, lossless.appendUs), read: ratio(lossy.readUs, lossless.readUs) };
+  const command = `npm run bench:durability -- --runs ${runs} --operations ${operations}${smoke ? ' --smoke' : ''}`;
+  const summaryMarkdown = [
+    `# REDIS_DURABILITY: Redis CPU per history call`,
+    '',
+    `${machineLine()}. \`${command}\`: ${operations} appends into ${ROOMS} rooms then ${operations} position reads, ${IN_FLIGHT} in flight, medians of ${runs} run(s), Redis CPU from INFO cpu.`,
+    '',
+    table(
+      ['durability', 'Redis CPU per append (µs)', 'Redis CPU per read (µs)'],
+      summary.map((row) => [row.mode, row.appendUs, row.readUs]),
+    ),
+    '',
+    `lossy / lossless: append ${ratios.append}x, read ${ratios.read}x (the INFO call each script makes under lossy).`,
+  ].join('\n');
+  process.stdout.write(`${summaryMarkdown}\n`);
+  writeReport('redis-durability', smoke, { command, options: { runs, operations, rooms: ROOMS, inFlight: IN_FLIGHT }, samples, summary, ratios, summaryMarkdown, charts: [] }, summaryMarkdown);
+}
+
+runMain('redis-durability', main, 10 * 60_000);
