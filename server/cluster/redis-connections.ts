@@ -74,6 +74,93 @@ function errorLogger(logger: Logger, role: string): (error: unknown) => void {
   };
 }
 
+/** Raised when Redis refuses this node's credentials (or wants some): start-up stops with this message. */
+export class RedisAuthError extends Error {
+  readonly code = 'REDIS_AUTH';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisAuthError';
+  }
+}
+
+/** NOAUTH (a password is needed), WRONGPASS (wrong user or password), and older servers' wordings. */
+const AUTH_REFUSAL = /^(?:NOAUTH|WRONGPASS)\b|invalid password|invalid username-password|no password is set/i;
+
+function isAuthRefusal(error: unknown): boolean {
+  return error instanceof Error && AUTH_REFUSAL.test(error.message);
+}
+
+/** Where the credentials go, in the message an operator reads when Redis refuses them. Never the credentials themselves. */
+function credentialsHint(mode: RedisMode): string {
+  return mode === 'cluster'
+    ? 'set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user) to what the Redis Cluster expects'
+    : 'put the credentials in REDIS_URL: redis://<user>:<password>@<host>:<port> (rediss:// for TLS)';
+}
+
+type ClusterOptions = Parameters<typeof createCluster>[0];
+
+/**
+ * The node-redis options of a Redis Cluster connection: REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS
+ * apply to every node, the ones listed and the ones discovered from them (`defaults`). Root nodes are
+ * given as host and port, not as a `redis://` URL, which would turn TLS off for them.
+ */
+export function clusterOptions(config: Pick<Config, 'redisClusterNodes' | 'redisClusterAuth'>, extra: { name?: string; disableOfflineQueue?: boolean } = {}): ClusterOptions {
+  const { username, password, tls } = config.redisClusterAuth;
+  return {
+    rootNodes: (config.redisClusterNodes ?? []).map(({ host, port }) => ({ socket: { host, port } })),
+    defaults: {
+      socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS, ...(tls ? { tls: true as const } : {}) },
+      ...(username === null ? {} : { username }),
+      ...(password === null ? {} : { password }),
+      ...extra,
+    },
+  } as ClusterOptions;
+}
+
+/**
+ * connect(), but a refusal of the credentials ends it with a RedisAuthError instead of reconnecting
+ * for ever (node-redis retries a WRONGPASS handshake like a network error), and a server that
+ * wants a password it was not given (it accepts the connection, then answers NOAUTH) is caught
+ * by a PING before anything else runs.
+ */
+async function connectChecked(client: RedisClientType | RedisClusterType, mode: RedisMode, role: string): Promise<void> {
+  let refusal: RedisAuthError | null = null;
+  let refuse: (error: Error) => void = () => undefined;
+  const refused = new Promise<never>((_, reject) => {
+    refuse = reject;
+  });
+  const authFailure = (error: unknown): RedisAuthError =>
+    new RedisAuthError(`Redis refused the ${role} connection's credentials (${(error as Error).message.split('\n')[0]}): ${credentialsHint(mode)}`, { cause: error });
+  const onError = (error: unknown): void => {
+    if (refusal !== null || !isAuthRefusal(error)) return;
+    refusal = authFailure(error);
+    refuse(refusal);
+  };
+  client.on('error', onError);
+  try {
+    await Promise.race([client.connect(), refused]);
+    if (mode === 'single') {
+      await (client as RedisClientType).ping().catch((error: unknown) => {
+        throw isAuthRefusal(error) ? authFailure(error) : error;
+      });
+    }
+  } catch (error) {
+    destroyQuietly(client);
+    // A cluster whose root nodes all refused the handshake reports "no root node available": say why.
+    throw refusal ?? error;
+  } finally {
+    client.off('error', onError);
+  }
+}
+
+function destroyQuietly(client: RedisClientType | RedisClusterType): void {
+  try {
+    (client as unknown as { destroy(): void }).destroy();
+  } catch {
+    // Never connected, or closed already.
+  }
+}
+
 export async function connectRedis(config: Config, logger: Logger): Promise<RedisConnections> {
   const subscriberName = `roomcast-sub-${config.nodeId}`;
   let publisherClient: RedisClientType | RedisClusterType;
@@ -81,14 +168,13 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
   let mode: RedisMode;
   if (config.redisClusterNodes !== null) {
     mode = 'cluster';
-    const cluster = createCluster({
-      rootNodes: config.redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
-      defaults: { socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS }, disableOfflineQueue: true },
-    });
+    const cluster = createCluster(clusterOptions(config, { disableOfflineQueue: true }));
     publisherClient = cluster as unknown as RedisClusterType;
-    subscriberClient = cluster.duplicate({ defaults: { socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS }, name: subscriberName } }) as unknown as RedisClusterType;
+    // duplicate() replaces `defaults` as a whole: the credentials and TLS are given again.
+    subscriberClient = cluster.duplicate({ defaults: clusterOptions(config, { name: subscriberName }).defaults }) as unknown as RedisClusterType;
   } else if (config.redisUrl !== null) {
     mode = 'single';
+    // The URL's user, password and rediss:// (TLS) are node-redis's own to parse.
     const client = createClient({ url: config.redisUrl, socket: { reconnectStrategy, connectTimeout: CONNECT_TIMEOUT_MS }, disableOfflineQueue: true });
     publisherClient = client as unknown as RedisClientType;
     subscriberClient = client.duplicate({ name: subscriberName, disableOfflineQueue: false }) as unknown as RedisClientType;
@@ -97,8 +183,13 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
   }
   publisherClient.on('error', errorLogger(logger, 'publisher'));
   subscriberClient.on('error', errorLogger(logger, 'subscriber'));
-  await publisherClient.connect();
-  await subscriberClient.connect();
+  await connectChecked(publisherClient, mode, 'command');
+  try {
+    await connectChecked(subscriberClient, mode, 'subscriber');
+  } catch (error) {
+    destroyQuietly(publisherClient);
+    throw error;
+  }
 
   const commands = publisherClient as unknown as RedisCommands;
   const sub = subscriberClient as unknown as {

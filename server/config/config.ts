@@ -15,6 +15,11 @@ export interface Config {
   redisUrl: string | null;
   redisClusterNodes: ReadonlyArray<{ host: string; port: number }> | null;
   /**
+   * Credentials and TLS for REDIS_CLUSTER_NODES (REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS);
+   * REDIS_URL carries its own (`rediss://user:pass@host`). Never logged.
+   */
+  redisClusterAuth: { username: string | null; password: string | null; tls: boolean };
+  /**
    * Whether Redis may lose acknowledged writes: 'lossy' makes a room whose data
    * was last written by another Redis process (restart, failover, restore) start
    * a new epoch; 'lossless' trusts restarts (see delivery/history/redis-scripts.ts).

@@ -64,7 +64,8 @@ function url(env: Env, name: string, protocols: readonly string[]): URL | null {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `expected a URL (${protocols.join(' or ')}), got "${raw}"`);
+    // A Redis URL may carry a password: never echo what precedes the host.
+    throw new ConfigError(name, `expected a URL (${protocols.join(' or ')}), got "${raw.replace(/\/\/[^/]*@/, '//***@')}"`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `expected a URL starting with ${protocols.join(' or ')}, got "${parsed.protocol}"`);
@@ -81,6 +82,22 @@ function hostPorts(env: Env, name: string): Array<{ host: string; port: number }
     if (!match || port < 1 || port > 65535) throw new ConfigError(name, `expected a comma list of host:port, got "${item}"`);
     return { host: match[1] as string, port };
   });
+}
+
+/**
+ * REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS: for REDIS_CLUSTER_NODES only (a URL carries its own,
+ * and two sources of one password would disagree silently). Values are never echoed.
+ */
+function clusterAuth(env: Env, cluster: boolean): Config['redisClusterAuth'] {
+  const username = read(env, 'REDIS_USERNAME') ?? null;
+  const password = read(env, 'REDIS_PASSWORD') ?? null;
+  const tls = boolean(env, 'REDIS_TLS', false);
+  const given = ['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'].find((name) => read(env, name) !== undefined);
+  if (given !== undefined && !cluster) {
+    throw new ConfigError(given, 'applies to REDIS_CLUSTER_NODES only; with REDIS_URL put credentials and TLS in the URL (rediss://user:password@host:port)');
+  }
+  if (username !== null && password === null) throw new ConfigError('REDIS_PASSWORD', 'REDIS_USERNAME is set: give that ACL user\'s password too');
+  return { username, password, tls };
 }
 
 function jwtKey(env: Env): JwtKeySource {
@@ -137,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (redisUrl !== null && redisClusterNodes !== null) {
     throw new ConfigError('REDIS_URL', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   }
+  const redisClusterAuth = clusterAuth(env, redisClusterNodes !== null);
   const apiKeys = list(env, 'API_KEYS');
   for (const key of apiKeys) {
     if (key.length < 16) throw new ConfigError('API_KEYS', 'expected keys of at least 16 characters each');
@@ -159,6 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: nodeId(env),
     redisUrl: redisUrl?.toString() ?? null,
     redisClusterNodes,
+    redisClusterAuth,
     redisDurability: oneOf(env, 'REDIS_DURABILITY', 'lossy', ['lossy', 'lossless'] as const),
     jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },
     apiKeys,

@@ -5,8 +5,17 @@
  */
 import { connect } from 'node:net';
 
-export function redisCommand(host: string, port: number, args: readonly string[], timeoutMs = 2_000): Promise<string> {
-  const request = `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+/** With `password` (and `username` for an ACL user), AUTH goes first on the same connection. */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+}
+
+export function redisCommand(host: string, port: number, args: readonly string[], timeoutMs = 2_000, auth: RedisAuth = {}): Promise<string> {
+  const encode = (command: readonly string[]): string => `*${command.length}\r\n${command.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+  const authArgs = auth.password === undefined ? null : ['AUTH', ...(auth.username === undefined ? [] : [auth.username]), auth.password];
+  const request = `${authArgs === null ? '' : encode(authArgs)}${encode(args)}`;
+  let authPending = authArgs !== null;
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
     let received = Buffer.alloc(0);
@@ -20,28 +29,32 @@ export function redisCommand(host: string, port: number, args: readonly string[]
     socket.once('connect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      const reply = parseReply(received);
-      if (reply === undefined) return;
-      if (reply.error) finish(new Error(`redis ${host}:${port}: ${reply.value}`));
-      else finish(null, reply.value);
+      for (;;) {
+        const reply = parseReply(received);
+        if (reply === undefined) return;
+        if (reply.error) return finish(new Error(`redis ${host}:${port}: ${reply.value}`));
+        if (!authPending) return finish(null, reply.value);
+        authPending = false;
+        received = received.subarray(reply.length);
+      }
     });
   });
 }
 
-/** The reply, or undefined while it is incomplete. */
-function parseReply(buffer: Buffer): { error: boolean; value: string } | undefined {
+/** The reply and the bytes it took, or undefined while it is incomplete. */
+function parseReply(buffer: Buffer): { error: boolean; value: string; length: number } | undefined {
   const lineEnd = buffer.indexOf('\r\n');
   if (lineEnd < 0) return undefined;
   const type = String.fromCharCode(buffer[0] ?? 0);
   const line = buffer.subarray(1, lineEnd).toString('utf8');
-  if (type === '+' || type === ':') return { error: false, value: line };
-  if (type === '-') return { error: true, value: line };
+  if (type === '+' || type === ':') return { error: false, value: line, length: lineEnd + 2 };
+  if (type === '-') return { error: true, value: line, length: lineEnd + 2 };
   if (type === '$') {
     const length = Number(line);
-    if (length < 0) return { error: false, value: '' };
+    if (length < 0) return { error: false, value: '', length: lineEnd + 2 };
     const start = lineEnd + 2;
     if (buffer.length < start + length + 2) return undefined;
-    return { error: false, value: buffer.subarray(start, start + length).toString('utf8') };
+    return { error: false, value: buffer.subarray(start, start + length).toString('utf8'), length: start + length + 2 };
   }
-  return { error: true, value: `unexpected reply type ${JSON.stringify(type)}` };
+  return { error: true, value: `unexpected reply type ${JSON.stringify(type)}`, length: buffer.length };
 }

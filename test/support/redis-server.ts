@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, freePortWithCompanion } from './free-port.js';
-import { redisCommand } from './redis-command.js';
+import { redisCommand, type RedisAuth } from './redis-command.js';
 import { spawnServer, waitUntil, type Exit, type ServerProcess } from './server-process.js';
 
 export interface RedisOptions {
@@ -22,6 +22,11 @@ export interface RedisOptions {
    */
   extraArgs?: string[];
   readyTimeoutMs?: number;
+  /**
+   * The helper's own readiness checks authenticate with this (and `username`): give it when
+   * `extraArgs` make the server require a password (`--requirepass`, `--user ...`).
+   */
+  auth?: RedisAuth;
 }
 
 export interface RedisProcess {
@@ -64,7 +69,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
   const port = options.port ?? (await freePort(host));
   const dir = await mkdtemp(join(tmpdir(), 'roomcast-redis-'));
   const args = ['--port', String(port), ...(options.extraArgs ?? [])];
-  let server = await launch(host, port, dir, args, options.readyTimeoutMs).catch(async (error: unknown) => {
+  let server = await launch(host, port, dir, args, options.readyTimeoutMs, options.auth).catch(async (error: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
@@ -93,7 +98,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
     restart: async ({ from } = {}) => {
       await kill();
       if (from !== undefined) await replacePersistence(dir, from);
-      server = await launch(host, port, dir, args, options.readyTimeoutMs);
+      server = await launch(host, port, dir, args, options.readyTimeoutMs, options.auth);
     },
     snapshot: async () => {
       const copy = await mkdtemp(join(tmpdir(), 'roomcast-redis-snapshot-'));
@@ -120,7 +125,7 @@ async function replacePersistence(dir: string, snapshot: string): Promise<void> 
   await copyPersistence(snapshot, dir);
 }
 
-async function launch(host: string, port: number, dir: string, args: readonly string[], readyTimeoutMs = 10_000): Promise<ServerProcess> {
+async function launch(host: string, port: number, dir: string, args: readonly string[], readyTimeoutMs = 10_000, auth: RedisAuth = {}): Promise<ServerProcess> {
   const server = spawnServer(
     'redis-server',
     // Empty `--save` and no AOF: a restart starts empty, as the restart() contract says.
@@ -129,7 +134,7 @@ async function launch(host: string, port: number, dir: string, args: readonly st
     { cwd: dir, group: true },
   );
   try {
-    await waitUntil(server, `redis-server on ${host}:${port}`, async () => (await redisCommand(host, port, ['PING'], 500)) === 'PONG', readyTimeoutMs);
+    await waitUntil(server, `redis-server on ${host}:${port}`, async () => (await redisCommand(host, port, ['PING'], 500, auth)) === 'PONG', readyTimeoutMs);
   } catch (error) {
     await server.stop('SIGKILL');
     throw error;
@@ -149,6 +154,11 @@ export interface RedisClusterOptions {
    * and restarted keeps every acknowledged write.
    */
   extraArgs?: string[];
+  /**
+   * A password-protected cluster: every master gets `--requirepass` and `--masterauth`
+   * with it, and the helper's own commands (and redis-cli) authenticate with it.
+   */
+  password?: string;
 }
 
 export interface RedisClusterNode {
@@ -199,7 +209,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await Promise.all(servers.map(({ server }) => server.stop('SIGTERM')));
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
   };
-  const isOk = async (port: number): Promise<boolean> => (await redisCommand(host, port, ['CLUSTER', 'INFO'], 500)).includes('cluster_state:ok');
+  const auth: RedisAuth = options.password === undefined ? {} : { password: options.password };
+  const isOk = async (port: number): Promise<boolean> => (await redisCommand(host, port, ['CLUSTER', 'INFO'], 500, auth)).includes('cluster_state:ok');
   const waitHealthy = async (timeoutMs = readyTimeoutMs): Promise<void> => {
     for (const { port, server } of servers) {
       await waitUntil(server, `cluster node ${host}:${port}`, () => isOk(port), timeoutMs);
@@ -216,15 +227,17 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 5_000),
+        ...(options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]),
         ...(options.extraArgs ?? []),
       ];
-      const server = await launch(host, port, dir, args);
+      const server = await launch(host, port, dir, args, undefined, auth);
       servers.push({ host, port, dir, args, server });
     }
     await promisify(execFile)(
       'redis-cli',
       ['--cluster', 'create', ...servers.map(({ port }) => `${host}:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
-      { encoding: 'utf8', timeout: readyTimeoutMs },
+      // REDISCLI_AUTH rather than -a: the password stays out of the process list.
+      { encoding: 'utf8', timeout: readyTimeoutMs, ...(options.password === undefined ? {} : { env: { ...process.env, REDISCLI_AUTH: options.password } }) },
     ).catch((error: Error & { stdout?: string; stderr?: string }) => {
       throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
     });
@@ -251,7 +264,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     restart: async () => {
       await entry.server.stop('SIGKILL');
       if (stopping) throw new Error('the Redis Cluster is stopping');
-      entry.server = await launch(entry.host, entry.port, entry.dir, entry.args, readyTimeoutMs);
+      entry.server = await launch(entry.host, entry.port, entry.dir, entry.args, readyTimeoutMs, auth);
       if (stopping) {
         await entry.server.stop('SIGKILL');
         throw new Error('the Redis Cluster is stopping');

@@ -129,6 +129,22 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS for REDIS_CLUSTER_NODES, refuses them beside REDIS_URL, and never echoes them', () => {
+    expect(loadConfig({}).redisClusterAuth).to.deep.equal({ username: null, password: null, tls: false });
+    const cluster = { REDIS_CLUSTER_NODES: 'a:7000' };
+    expect(loadConfig({ ...cluster, REDIS_USERNAME: 'gw', REDIS_PASSWORD: 'pw-0123456789', REDIS_TLS: 'true' }).redisClusterAuth).to.deep.equal({ username: 'gw', password: 'pw-0123456789', tls: true });
+    expect(loadConfig({ ...cluster, REDIS_PASSWORD: 'pw-0123456789' }).redisClusterAuth).to.deep.equal({ username: null, password: 'pw-0123456789', tls: false });
+    expect(configError({ ...cluster, REDIS_TLS: 'yes' }).message).to.equal('REDIS_TLS: expected true or false, got "yes"');
+    expect(configError({ ...cluster, REDIS_USERNAME: 'gw' }).variable).to.equal('REDIS_PASSWORD');
+    // REDIS_URL carries its own credentials and TLS (rediss://); a second source would disagree silently.
+    const beside = configError({ REDIS_URL: 'redis://a:1', REDIS_PASSWORD: 'pw-0123456789' });
+    expect(beside.variable).to.equal('REDIS_PASSWORD');
+    expect(beside.message).not.to.include('pw-0123456789');
+    expect(configError({ REDIS_TLS: 'true' }).variable).to.equal('REDIS_TLS');
+    expect(loadConfig({ REDIS_URL: 'rediss://gw:pw-0123456789@redis.example:6380' }).redisUrl).to.equal('rediss://gw:pw-0123456789@redis.example:6380');
+    expect(configError({ REDIS_URL: 'redis://gw:pw-0123456789@bad host:1' }).message).not.to.include('pw-0123456789');
+  });
+
   it('names the variable and what it accepts', () => {
     const error = configError({ PORT: 'eighty' });
     expect(error.variable).to.equal('PORT');
