@@ -1,6 +1,12 @@
 /** Command-line flags of the config generator -> renderNginxConfig() options. Pure, so it is unit-tested. */
 import { parseArgs } from 'node:util';
-import { sequentialNodes, type NginxConfigOptions } from './generate-config.js';
+import {
+  DEFAULT_HANDSHAKE_BURST,
+  DEFAULT_HANDSHAKE_RATE_PER_S,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  sequentialNodes,
+  type NginxConfigOptions,
+} from './generate-config.js';
 
 export const USAGE = `Usage: npm run nginx:config -- [options]
 
@@ -17,8 +23,16 @@ named <node-prefix>1..N (their NODE_ID), sticky per Engine.IO session.
   --worker-connections N      per worker (default 204800: 100K proxied clients in one worker)
   --worker-rlimit-nofile N    open files per worker (default worker-connections + 1024)
   --client-max-body-size SIZE (default 1m)
-  --access-log PATH|off       (default <prefix-dir>/access.log, or NGINX's default)
+  --access-log PATH|off       (default <prefix-dir>/access.log, else /var/log/nginx/access.log;
+                              always in a format without query strings)
   --user USER [GROUP]         worker user when the master runs as root (default: not set)
+  --handshake-rate N          new sessions (handshakes, SSE streams) per second per client
+                              address; 0: no limit (default ${DEFAULT_HANDSHAKE_RATE_PER_S})
+  --handshake-burst N         new sessions at once above that rate (default ${DEFAULT_HANDSHAKE_BURST})
+  --max-conns-per-address N   open connections per client address on /socket.io/ and /sse;
+                              0: no limit (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
+  --real-ip-from CIDR[,CIDR]  load balancers in front whose X-Forwarded-For is believed
+  --dev-token                 proxy POST /dev/token (development nodes only; default: 404)
   --out FILE                  write the config to FILE instead of stdout
   --help                      this text
 `;
@@ -43,6 +57,11 @@ export function parseCliOptions(argv: readonly string[]): CliCommand {
       'client-max-body-size': { type: 'string' },
       'access-log': { type: 'string' },
       user: { type: 'string' },
+      'handshake-rate': { type: 'string' },
+      'handshake-burst': { type: 'string' },
+      'max-conns-per-address': { type: 'string' },
+      'real-ip-from': { type: 'string' },
+      'dev-token': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -61,6 +80,11 @@ export function parseCliOptions(argv: readonly string[]): CliCommand {
     ...(values['client-max-body-size'] === undefined ? {} : { clientMaxBodySize: values['client-max-body-size'] }),
     ...(values['access-log'] === undefined ? {} : { accessLog: values['access-log'] }),
     ...(values.user === undefined ? {} : { user: values.user }),
+    ...(values['handshake-rate'] === undefined ? {} : { handshakeRatePerSecond: integer(values['handshake-rate'], '--handshake-rate') }),
+    ...(values['handshake-burst'] === undefined ? {} : { handshakeBurst: integer(values['handshake-burst'], '--handshake-burst') }),
+    ...(values['max-conns-per-address'] === undefined ? {} : { maxConnectionsPerAddress: integer(values['max-conns-per-address'], '--max-conns-per-address') }),
+    ...(values['real-ip-from'] === undefined ? {} : { realIpFrom: values['real-ip-from'].split(',').map((cidr) => cidr.trim()).filter((cidr) => cidr !== '') }),
+    ...(values['dev-token'] ? { devToken: true } : {}),
   };
   return { help: false, options, out: values.out };
 }

@@ -141,6 +141,8 @@ async function main(): Promise<void> {
     workerProcesses: 'auto',
     ...limits,
     ...(plan.listen === undefined ? {} : { listen: plan.listen }),
+    // Development nodes (no JWT setting) mint the demo page's tokens at POST /dev/token.
+    devToken: !['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'].some((name) => (plan.nodeEnv[name] ?? '').trim() !== ''),
   });
   const nginx = started.nginx;
   watch('nginx', nginx.pid, nginx.exited, () => nginx.errorLog());

@@ -1,22 +1,66 @@
 /**
  * Gateway nodes behind a real NGINX with the generated config. The nodes run
- * without Redis, each on its own, so every check here is about routing: a
+ * without Redis, each on its own, so most checks here are about routing: a
  * polling-first session must keep reaching the node that created it (its
  * polling requests and its WebSocket upgrade), or that node's peers answer
- * "Session ID unknown" (400).
+ * "Session ID unknown" (400). The rest are about the public listener: internal
+ * routes off it, no tokens in its log, the client address it forwards, and the
+ * per-address limits refusing a flood from one address (distinct 127.0.0.x
+ * source addresses show the others are not refused).
  */
 import { readFile } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { renderNginxConfig } from '../../nginx/generate-config.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/free-port.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { httpPublish } from '../support/gateway.js';
 import { startNginx, type NginxProcess } from '../support/nginx.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
 import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
 type Transports = Array<'polling' | 'websocket'>;
+const ADMIN_TOKEN = 'nginx-test-admin-token-0123456789';
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request from a chosen local address (127.0.0.x), read to its end. */
+function requestFrom(localAddress: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, localAddress, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** A response held open (an SSE stream) from a chosen local address: its status, and a way to close it. */
+function openFrom(localAddress: string, url: string): Promise<{ status: number; body: () => string; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { accept: 'text/event-stream' }, localAddress, agent: false }, (res: IncomingMessage) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('error', () => undefined);
+      resolve({ status: res.statusCode ?? 0, body: () => body, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** NGINX's own refusal (an HTML page), as opposed to an answer a node wrote (JSON). */
+const refusedByNginx = (answer: { status: number; body: string }): boolean => answer.status === 429 && answer.body.includes('<center>nginx</center>');
 const POLLING_FIRST: Transports = ['polling', 'websocket'];
 
 /** The node that created a session: the gateway names sessions `<NODE_ID>.<random>`. */
@@ -68,7 +112,7 @@ describe('NGINX in front of several gateway nodes', function () {
   }
 
   before(async () => {
-    cluster = await startCluster({ nodes: 3, nginx: true });
+    cluster = await startCluster({ nodes: 3, nginx: true, env: { ADMIN_TOKEN } });
     if (cluster.nginx === null) throw new Error('no nginx');
     nginx = cluster.nginx;
     token = await signToken(TEST_JWT_SECRET, { sub: 'nginx-user', rooms: ['nginx:*'] });
@@ -101,7 +145,6 @@ describe('NGINX in front of several gateway nodes', function () {
     }
     expect([...seen].every((node) => cluster.nodes.some((gateway) => gateway.nodeId === node))).to.equal(true);
     expect(seen.size, `healthz answered by ${[...seen].join(', ')}`).to.be.above(1);
-    expect((await fetch(`${nginx.url}/readyz`)).status).to.equal(200);
   });
 
   it('a polling-first client connects, upgrades to WebSocket on the same node, joins and receives a publication', async () => {
@@ -185,6 +228,147 @@ describe('NGINX in front of several gateway nodes', function () {
     expect(published.status).to.equal(200);
     expect(published.body.ok).to.equal(true);
     expect((await fetch(`${nginx.url}/api/v1/nope`)).status).to.equal(404);
+  });
+
+  it('keeps /metrics and /readyz off the public listener in every spelling, while the nodes answer them directly; /status stays reachable', async () => {
+    const node = cluster.nodes[0] as GatewayProcess;
+    expect((await fetch(`${node.url}/metrics`)).status, 'the node itself serves /metrics').to.equal(200);
+    expect((await fetch(`${node.url}/Metrics/`)).status, "the node's router is case-insensitive and ignores a trailing slash").to.equal(200);
+    expect((await fetch(`${node.url}/readyz`)).status).to.equal(200);
+    for (const path of ['/metrics', '/Metrics', '/METRICS/', '/metrics?x=1', '/%6detrics', '//metrics', '/./metrics', '/x/../metrics', '/readyz', '/ReadyZ/', '/readyz?full=1']) {
+      const answer = await requestFrom('127.0.0.1', `${nginx.url}${path}`);
+      expect(answer.status, `${path} through NGINX`).to.equal(404);
+      expect(answer.body, path).not.to.match(/roomcast_|# HELP|"ok"/);
+    }
+    // The status page goes through (the node checks ADMIN_TOKEN on its /admin socket), and so does the demo.
+    const status = await fetch(`${nginx.url}/status`);
+    expect(status.status).to.equal(200);
+    expect(await status.text()).to.match(/<html/i);
+    expect((await fetch(`${nginx.url}/`)).status).to.equal(200);
+  });
+
+  it('logs no query string: an SSE token (accepted or refused) never reaches the access log', async () => {
+    const sseToken = await signToken(TEST_JWT_SECRET, { sub: 'sse-logged', rooms: ['nginx:*'] });
+    const stream = await openFrom('127.0.0.1', `${nginx.url}/sse?room=nginx:log&token=${encodeURIComponent(sseToken)}`);
+    expect(stream.status).to.equal(200);
+    await waitFor(() => stream.body().length > 0, 5_000, 'the stream to start');
+    stream.close();
+    const refused = await requestFrom('127.0.0.1', `${nginx.url}/sse?room=nginx:log&token=not.a.valid-token-secret`);
+    expect(refused.status).to.equal(401);
+    // WebSocket-only clients may carry a token in the query as well.
+    await requestFrom('127.0.0.1', `${nginx.url}/socket.io/?EIO=4&transport=polling&token=query-token-secret`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const log = await readFile(join(nginx.dir, 'access.log'), 'utf8');
+    expect(log).to.include('"GET /sse HTTP/1.1" 200');
+    expect(log).to.include('"GET /sse HTTP/1.1" 401');
+    expect(log).not.to.include(sseToken);
+    expect(log).not.to.include(sseToken.split('.')[2] as string);
+    expect(log).not.to.match(/token=|not\.a\.valid|query-token-secret|EIO=4/);
+  });
+
+  describe('X-Forwarded-For (to an upstream that echoes what it received)', () => {
+    let echo: Server | undefined;
+    let front: NginxProcess | undefined;
+    after(async () => {
+      await front?.stop();
+      await new Promise((resolve) => (echo === undefined ? resolve(undefined) : echo.close(resolve)));
+    });
+
+    it('is the client address NGINX saw, never a list the client began', async () => {
+      echo = createServer((req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ xff: req.headers['x-forwarded-for'] ?? null, realIp: req.headers['x-real-ip'] ?? null }));
+      });
+      await new Promise<void>((resolve) => echo?.listen(0, '127.0.0.1', resolve));
+      front = await startNginx({ nodes: [{ id: 'echo', host: '127.0.0.1', port: (echo.address() as AddressInfo).port }] });
+      for (const path of ['/api/v1/publish', '/socket.io/?EIO=4&transport=polling', '/sse?room=a']) {
+        const answer = await requestFrom('127.0.0.7', `${front.url}${path}`, { headers: { 'x-forwarded-for': '6.6.6.6, 7.7.7.7', 'x-real-ip': '6.6.6.6' } });
+        expect(JSON.parse(answer.body), path).to.deep.equal({ xff: '127.0.0.7', realIp: '127.0.0.7' });
+      }
+    });
+  });
+
+  describe('/dev/token', () => {
+    let devNode: GatewayProcess | undefined;
+    const fronts: NginxProcess[] = [];
+    after(async () => {
+      for (const front of fronts) await front.stop();
+      await devNode?.kill();
+    });
+
+    it('is not proxied by the production config, even to a development node; a development config (devToken) proxies it', async () => {
+      devNode = await startGatewayProcess({ NODE_ID: 'devnode' });
+      const node = { id: 'devnode', host: '127.0.0.1', port: devNode.port };
+      const mint = (url: string): Promise<Answer> =>
+        requestFrom('127.0.0.1', `${url}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"mallory"}' });
+      expect((await mint(devNode.url)).status, 'the development node mints tokens itself').to.equal(200);
+      const production = await startNginx({ nodes: [node] });
+      fronts.push(production);
+      for (const path of ['/dev/token', '/DEV/Token', '/dev/token/', '/dev//token']) {
+        const answer = await requestFrom('127.0.0.1', `${production.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"mallory"}' });
+        expect(answer.status, path).to.equal(404);
+        expect(answer.body, path).not.to.include('token');
+      }
+      const development = await startNginx({ nodes: [node], devToken: true });
+      fronts.push(development);
+      expect((await mint(development.url)).status).to.equal(200);
+    });
+  });
+
+  describe('per-address limits (limit_req on new sessions, limit_conn on open connections)', () => {
+    let limited: NginxProcess | undefined;
+    after(async () => limited?.stop());
+
+    it('a handshake flood from one address is refused with 429; other addresses, and the sessions already open, are not', async () => {
+      limited = await startNginx({
+        nodes: cluster.nodes.map((gateway) => ({ id: gateway.nodeId, host: '127.0.0.1', port: gateway.port })),
+        handshakeRatePerSecond: 5,
+        handshakeBurst: 10,
+        maxConnectionsPerAddress: 5,
+      });
+      const handshake = (from: string): Promise<Answer> => requestFrom(from, `${limited?.url ?? ''}/socket.io/?EIO=4&transport=polling`);
+      const flood = await Promise.all(Array.from({ length: 60 }, () => handshake('127.0.0.2')));
+      const refused = flood.filter(refusedByNginx).length;
+      expect(refused, `statuses: ${flood.map((a) => a.status).join(',')}`).to.be.at.least(40);
+      const opened = flood.find((answer) => answer.status === 200);
+      expect(opened, 'the burst is let through').not.to.equal(undefined);
+
+      // Another address opens sessions as usual, right in the middle of the flood.
+      const other = await Promise.all(Array.from({ length: 5 }, () => handshake('127.0.0.3')));
+      expect(other.map((answer) => answer.status)).to.deep.equal([200, 200, 200, 200, 200]);
+
+      // The flooding address's open session keeps working: requests with a sid are not handshakes.
+      const sid = (JSON.parse((opened as Answer).body.slice((opened as Answer).body.indexOf('{'))) as { sid: string }).sid;
+      const poll = await requestFrom('127.0.0.2', `${limited.url}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        body: '1',
+      });
+      expect(poll.status, poll.body).to.equal(200);
+    });
+
+    it('one address holding the most connections it may gets 429 for more; another address does not', async () => {
+      const url = (limited as NginxProcess).url;
+      const sseToken = await signToken(TEST_JWT_SECRET, { sub: 'holder', rooms: ['nginx:*'] });
+      const streamUrl = `${url}/sse?room=nginx:held&token=${encodeURIComponent(sseToken)}`;
+      const held = [];
+      for (let index = 0; index < 8; index += 1) held.push(await openFrom('127.0.0.4', streamUrl));
+      try {
+        const statuses = held.map((stream) => stream.status);
+        expect(statuses.filter((status) => status === 200), statuses.join(',')).to.have.length(5);
+        expect(statuses.filter((status) => status === 429), statuses.join(',')).to.have.length(3);
+        const elsewhere = await openFrom('127.0.0.5', streamUrl);
+        elsewhere.close();
+        expect(elsewhere.status).to.equal(200);
+      } finally {
+        for (const stream of held) stream.close();
+      }
+      // Closing them frees the address again.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const again = await openFrom('127.0.0.4', streamUrl);
+      again.close();
+      expect(again.status).to.equal(200);
+    });
   });
 
   describe('control: the same NGINX without the session map', () => {

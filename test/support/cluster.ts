@@ -101,7 +101,9 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
     );
     cluster.nodes = await Promise.all(envs.map((env) => startGatewayProcess(env)));
     if (options.nginx) {
-      cluster.nginx = await startNginx({ nodes: cluster.nodes.map((node) => ({ id: node.nodeId, host: '127.0.0.1', port: node.port })) });
+      // Nodes in development mode (no JWT setting) serve POST /dev/token, which the demo page needs through NGINX.
+      const development = !['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'].some((name) => (envs[0]?.[name] ?? '').trim() !== '');
+      cluster.nginx = await startNginx({ nodes: cluster.nodes.map((node) => ({ id: node.nodeId, host: '127.0.0.1', port: node.port })), devToken: development });
     }
     cluster.url = cluster.nginx?.url ?? cluster.nodes[0]?.url ?? '';
     return cluster;

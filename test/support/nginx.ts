@@ -13,7 +13,11 @@ import { renderNginxConfig, type NginxConfigOptions } from '../../nginx/generate
 import { freePort } from './free-port.js';
 import { spawnServer, waitUntil, type Exit } from './server-process.js';
 
-/** Generator options; `listen` defaults to a free port, `prefixDir` is the helper's temp dir. */
+/**
+ * Generator options; `listen` defaults to a free port, `prefixDir` is the helper's temp dir.
+ * The per-address limits default to far above the production ones (every test client comes
+ * from 127.0.0.1); tests of the limits themselves give them.
+ */
 export type StartNginxOptions = Omit<NginxConfigOptions, 'listen' | 'prefixDir'> & { listen?: number };
 
 export interface NginxProcess {
@@ -48,7 +52,7 @@ export async function startNginx(config: string | StartNginxOptions, settings: {
       port = settings.port ?? listenPortOf(config);
     } else {
       port = config.listen ?? settings.port ?? (await freePort());
-      text = renderNginxConfig({ ...config, ...fitLimits(config), listen: `127.0.0.1:${port}`, prefixDir: dir });
+      text = renderNginxConfig({ ...TEST_ADDRESS_LIMITS, ...config, ...fitLimits(config), listen: `127.0.0.1:${port}`, prefixDir: dir });
     }
     await writeFile(configPath, text);
 
@@ -84,6 +88,9 @@ export async function startNginx(config: string | StartNginxOptions, settings: {
     throw error;
   }
 }
+
+/** Per-address limits for tests of other features: present (so every test runs through them), never reached. */
+export const TEST_ADDRESS_LIMITS = { handshakeRatePerSecond: 100_000, handshakeBurst: 100_000, maxConnectionsPerAddress: 65_535 } as const;
 
 /** Limits NGINX accepts unprivileged on this machine, unless the caller set them. */
 function fitLimits(options: StartNginxOptions): Pick<NginxConfigOptions, 'workerConnections' | 'workerRlimitNofile' | 'workerProcesses'> {

@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseCliOptions } from '../../nginx/cli-options.js';
 import { fitToFileLimit } from '../../nginx/file-limit.js';
-import { DEFAULT_WORKER_CONNECTIONS, renderNginxConfig, sequentialNodes, type NginxConfigOptions } from '../../nginx/generate-config.js';
+import {
+  DEFAULT_HANDSHAKE_BURST,
+  DEFAULT_HANDSHAKE_RATE_PER_S,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_WORKER_CONNECTIONS,
+  renderNginxConfig,
+  sequentialNodes,
+  type NginxConfigOptions,
+} from '../../nginx/generate-config.js';
 import { checkNginxConfig } from '../support/nginx.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../nginx/nginx.conf.example', import.meta.url));
@@ -71,7 +79,8 @@ describe('nginx config generator', () => {
       'proxy_set_header Upgrade $http_upgrade;',
       'proxy_set_header Connection $connection_upgrade;',
       'proxy_set_header Host $http_host;',
-      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      // The address NGINX saw, never a list the client began ($proxy_add_x_forwarded_for would keep a forged one).
+      'proxy_set_header X-Forwarded-For $remote_addr;',
       'proxy_set_header X-Forwarded-Proto $scheme;',
       'proxy_read_timeout 3600s;',
       'proxy_send_timeout 3600s;',
@@ -89,7 +98,7 @@ describe('nginx config generator', () => {
   });
 
   it('passes /sse to any node with buffering off and a long read timeout', () => {
-    const sse = directives(block(renderNginxConfig(three), 'location = /sse'));
+    const sse = directives(block(renderNginxConfig(three), 'location ~* ^/sse/*$'));
     // Its own balancer: long streams counted with the sessions would skew where new sessions land.
     expect(sse).to.include.members(['proxy_pass http://roomcast_sse;', 'proxy_buffering off;', 'proxy_cache off;', 'gzip off;', 'proxy_read_timeout 3600s;']);
   });
@@ -107,9 +116,64 @@ describe('nginx config generator', () => {
 
   it('puts pid, logs and temp paths in the prefix dir, and leaves them to NGINX without one', () => {
     const prefixed = directives(renderNginxConfig({ ...three, prefixDir: '/tmp/rc/' }));
-    expect(prefixed).to.include.members(['pid /tmp/rc/nginx.pid;', 'error_log /tmp/rc/error.log warn;', 'access_log /tmp/rc/access.log;', 'proxy_temp_path /tmp/rc/proxy_temp;', 'client_body_temp_path /tmp/rc/client_body_temp;']);
+    expect(prefixed).to.include.members(['pid /tmp/rc/nginx.pid;', 'error_log /tmp/rc/error.log warn;', 'access_log /tmp/rc/access.log roomcast;', 'proxy_temp_path /tmp/rc/proxy_temp;', 'client_body_temp_path /tmp/rc/client_body_temp;']);
     const plain = renderNginxConfig(three);
-    expect(plain).not.to.match(/^\s*(pid|error_log|access_log|proxy_temp_path)\s/m);
+    expect(plain).not.to.match(/^\s*(pid|error_log|proxy_temp_path)\s/m);
+    // The access log is always set, in a format without query strings (NGINX's default logs ?token=).
+    expect(directives(plain)).to.include('access_log /var/log/nginx/access.log roomcast;');
+  });
+
+  it('keeps /metrics, /readyz and /dev/token off the public listener, in any spelling the nodes\' router accepts', () => {
+    const config = renderNginxConfig(three);
+    const internal = directives(block(config, 'location ~* ^/(?:metrics|readyz)(?:/.*)?$'));
+    expect(internal).to.include('return 404;');
+    expect(directives(block(config, 'location ~* ^/dev(?:/.*)?$'))).to.include('return 404;');
+    const pattern = /^\/(?:metrics|readyz)(?:\/.*)?$/i;
+    for (const path of ['/metrics', '/Metrics', '/METRICS/', '/metrics/x', '/readyz', '/ReadyZ/']) expect(pattern.test(path), path).to.equal(true);
+    for (const path of ['/metricsx', '/status', '/healthz', '/socket.io/']) expect(pattern.test(path), path).to.equal(false);
+    // Only a development cluster proxies /dev/token, which only a development node has.
+    const development = renderNginxConfig({ ...three, devToken: true });
+    expect(development).not.to.include('location ~* ^/dev');
+    expect(development).to.include('location ~* ^/(?:metrics|readyz)(?:/.*)?$');
+  });
+
+  it('logs without query strings or Referer: every access_log uses a format of $uri, never $request, $request_uri or $args', () => {
+    for (const options of [three, { ...three, prefixDir: '/tmp/rc' }, { ...three, accessLog: '/var/log/rc.log' }]) {
+      const config = renderNginxConfig(options);
+      const formats = [...config.matchAll(/^\s*log_format\s+(\S+)\s+([\s\S]*?);$/gm)].map((m) => ({ name: m[1], text: m[2] ?? '' }));
+      expect(formats.map((f) => f.name)).to.deep.equal(['roomcast']);
+      expect(formats[0]?.text).to.include('$uri');
+      expect(formats[0]?.text).not.to.match(/\$(?:request\b|request_uri|args|query_string|arg_|http_referer|is_args)/);
+      const logs = directives(config).filter((line) => line.startsWith('access_log '));
+      expect(logs.length).to.be.greaterThan(0);
+      for (const line of logs) expect(line, line).to.match(/ roomcast;$|^access_log off;$/);
+    }
+  });
+
+  it('limits new sessions and open connections per client address on /socket.io/ and /sse, not on the API', () => {
+    const config = renderNginxConfig(three);
+    const all = directives(config);
+    expect(all).to.include(`limit_req_zone $roomcast_new_session zone=roomcast_new_sessions:10m rate=${DEFAULT_HANDSHAKE_RATE_PER_S}r/s;`);
+    expect(all).to.include('limit_conn_zone $binary_remote_addr zone=roomcast_conns_per_address:10m;');
+    expect(all).to.include.members(['limit_req_status 429;', 'limit_conn_status 429;']);
+    // The rate counts requests without sid (handshakes, SSE streams) only: the key is empty otherwise.
+    expect(directives(block(config, 'map $arg_sid $roomcast_new_session')).slice(1)).to.deep.equal(["default '';", "''      $binary_remote_addr;"]);
+    const limits = [`limit_req zone=roomcast_new_sessions burst=${DEFAULT_HANDSHAKE_BURST} nodelay;`, `limit_conn roomcast_conns_per_address ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS};`];
+    expect(directives(block(config, 'location /socket.io/'))).to.include.members(limits);
+    expect(directives(block(config, 'location ~* ^/sse/*$'))).to.include.members(limits);
+    expect(directives(block(config, 'location /')).some((line) => line.startsWith('limit_'))).to.equal(false);
+
+    const custom = directives(renderNginxConfig({ ...three, handshakeRatePerSecond: 5, handshakeBurst: 7, maxConnectionsPerAddress: 9 }));
+    expect(custom).to.include.members(['limit_req zone=roomcast_new_sessions burst=7 nodelay;', 'limit_conn roomcast_conns_per_address 9;']);
+    expect(custom.some((line) => line.endsWith('rate=5r/s;'))).to.equal(true);
+    const off = renderNginxConfig({ ...three, handshakeRatePerSecond: 0, maxConnectionsPerAddress: 0 });
+    expect(off).not.to.match(/^\s*limit_(req|conn)(_zone)?\s/m);
+  });
+
+  it('believes X-Forwarded-For only from the load balancers it is told of', () => {
+    expect(renderNginxConfig(three)).not.to.match(/set_real_ip_from|real_ip_header/);
+    const behind = directives(renderNginxConfig({ ...three, realIpFrom: ['10.0.0.0/8', 'fd00::/8'] }));
+    expect(behind).to.include.members(['set_real_ip_from 10.0.0.0/8;', 'set_real_ip_from fd00::/8;', 'real_ip_header X-Forwarded-For;', 'real_ip_recursive on;']);
   });
 
   it('refuses options that would produce a broken or unsafe config', () => {
@@ -125,6 +189,11 @@ describe('nginx config generator', () => {
       { prefixDir: '/tmp/a b' },
       { workerConnections: 0 },
       { clientMaxBodySize: '1 TB' },
+      { handshakeRatePerSecond: -1 },
+      { handshakeBurst: 1.5 },
+      { maxConnectionsPerAddress: -5 },
+      { maxConnectionsPerAddress: 65_536 },
+      { realIpFrom: ['10.0.0.0/8; deny all'] },
     ];
     for (const options of bad) {
       expect(() => renderNginxConfig({ ...three, ...options }), JSON.stringify(options)).to.throw(RangeError);
@@ -159,6 +228,12 @@ describe('nginx config generator', () => {
         workerProcesses: 4,
       });
       expect(command.out).to.equal(undefined);
+      const limits = parseCliOptions(['--handshake-rate', '5', '--handshake-burst', '50', '--max-conns-per-address', '0', '--real-ip-from', '10.0.0.0/8, 172.16.0.0/12', '--dev-token']);
+      if (limits.help) throw new Error('unexpected help');
+      expect(limits.options).to.deep.include({ handshakeRatePerSecond: 5, handshakeBurst: 50, maxConnectionsPerAddress: 0, realIpFrom: ['10.0.0.0/8', '172.16.0.0/12'], devToken: true });
+      const defaults = parseCliOptions([]);
+      if (defaults.help) throw new Error('unexpected help');
+      expect(defaults.options).not.to.have.any.keys('devToken', 'handshakeRatePerSecond', 'maxConnectionsPerAddress');
     });
 
     it('refuses unknown flags and malformed numbers', () => {
@@ -194,6 +269,8 @@ describe('nginx config generator', () => {
       for (const options of [
         { nodes: sequentialNodes(1, 3001), listen: 8080 },
         { nodes: sequentialNodes(16, 3001, '127.0.0.1', 'roomcast-node_'), listen: '127.0.0.1:8080', workerProcesses: 2, workerConnections: 1024, workerRlimitNofile: 4096, clientMaxBodySize: '256k', accessLog: 'off' },
+        { nodes: sequentialNodes(2, 3001), listen: 8080, handshakeRatePerSecond: 3, handshakeBurst: 0, maxConnectionsPerAddress: 2, realIpFrom: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'], devToken: true },
+        { nodes: sequentialNodes(2, 3001), listen: 8080, handshakeRatePerSecond: 0, maxConnectionsPerAddress: 0 },
       ] satisfies Array<Omit<NginxConfigOptions, 'prefixDir'>>) {
         const { ok, output } = await checkNginxConfig(options);
         expect(ok, output).to.equal(true);
