@@ -84,6 +84,15 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
     app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience));
   }
 
+  // A feature that is switched on but whose files are missing (an image built without them) would
+  // answer 404 in silence: say so once, at start.
+  if (config.adminToken !== null && !existsSync(STATUS_DIR)) {
+    logger.warn({ dir: STATUS_DIR }, 'ADMIN_TOKEN is set but the status page files are missing (npm run build writes them to dist/status): GET /status answers 404');
+  }
+  if (!existsSync(PUBLIC_DIR)) {
+    logger.warn({ dir: PUBLIC_DIR }, 'the demo page and browser SDK files are missing (npm run build writes them to dist/public): GET / and /roomcast.js answer 404');
+  }
+
   if (config.adminToken !== null && existsSync(STATUS_DIR)) {
     // Only the page's shell: its figures come over the `/admin` socket, which checks the token.
     app.get('/status', (_req, res) => {
