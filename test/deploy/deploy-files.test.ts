@@ -7,58 +7,17 @@
  * SIGTERM path against that process, since no Docker engine is needed for either.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import { renderNginxConfig } from '../../nginx/generate-config.js';
 import { loadConfig } from '../../server/config/load.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { startRedis, type RedisProcess } from '../support/redis-server.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { asArr, asObj, composeServices, DEPLOY, filesUnder, kubernetesObjects, parseYaml, read, rel, ROOT, type Json, type Obj } from './deploy-reader.js';
 
 const run = promisify(execFile);
-/** dist/test/deploy/ -> the repository root. */
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const DEPLOY = join(ROOT, 'deploy');
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Obj = { [key: string]: Json };
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
-  );
-}
-
-const read = (path: string): string => readFileSync(path, 'utf8');
-const rel = (path: string): string => relative(ROOT, path);
-
-/** Every document of a YAML file (YAML merge keys on, as docker compose reads them); throws naming the file on any error. */
-function parseYaml(path: string): Json[] {
-  return parseAllDocuments(read(path), { merge: true }).map((doc, index) => {
-    if (doc.errors.length > 0) throw new Error(`${rel(path)} (document ${index + 1}): ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS() as Json;
-  });
-}
-
-function asObj(value: Json | undefined, what: string): Obj {
-  if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what}: expected an object`);
-  return value;
-}
-function asArr(value: Json | undefined): Json[] {
-  return Array.isArray(value) ? value : [];
-}
-
-/** Every Kubernetes object under deploy/kubernetes. */
-function kubernetesObjects(): Obj[] {
-  return filesUnder(join(DEPLOY, 'kubernetes'))
-    .filter((path) => /\.ya?ml$/.test(path))
-    .flatMap((path) => parseYaml(path))
-    .filter((doc): doc is Obj => doc !== null && typeof doc === 'object' && !Array.isArray(doc) && typeof doc.kind === 'string' && doc.kind !== 'Kustomization');
-}
 
 const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan', 'atan2']);
 
@@ -274,10 +233,9 @@ describe('deploy/ files', function () {
   });
 
   it('compose: unique NODE_IDs, a stop grace period above the drain, and nginx.conf is the generator\'s config for those nodes', () => {
-    const compose = asObj(parseYaml(join(DEPLOY, 'compose', 'compose.yaml'))[0], 'compose.yaml');
-    const services = asObj(compose.services, 'services');
+    const services = composeServices();
     const nodes = Object.entries(services)
-      .map(([name, service]) => ({ name, service: asObj(service, name) }))
+      .map(([name, service]) => ({ name, service }))
       .filter(({ service }) => typeof asObj(service.environment ?? {}, 'environment').NODE_ID === 'string');
     const ids = nodes.map(({ service }) => asObj(service.environment, 'environment').NODE_ID as string);
     expect(ids).to.deep.equal(['node1', 'node2', 'node3']);
@@ -286,7 +244,8 @@ describe('deploy/ files', function () {
       const drainMs = loadConfig({ DRAIN_TIMEOUT_MS: String(env.DRAIN_TIMEOUT_MS ?? '30000') }).drainTimeoutMs;
       const grace = Number(/^(\d+)s$/.exec(String(service.stop_grace_period))?.[1]);
       expect(grace, `${name} stop_grace_period`).to.be.at.least(drainMs / 1000 + 10);
-      expect(env.REDIS_URL, name).to.equal('redis://redis:6379');
+      // The ACL user of the Redis service, with the password every Redis client must give (test/deploy/redis-acl checks it live).
+      expect(env.REDIS_URL, name).to.match(/^redis:\/\/roomcast:\$\{REDIS_PASSWORD:\?[^}]+\}@redis:6379$/);
       expect(JSON.stringify(service.command ?? null), `${name} runs the image's CMD`).not.to.match(/npm/);
     }
     const expected = renderNginxConfig({
@@ -296,6 +255,48 @@ describe('deploy/ files', function () {
       generatedBy: 'renderNginxConfig for deploy/compose/compose.yaml (node1..node3 on port 3000, listen 8080, user nginx; test/deploy checks it)',
     });
     expect(read(join(DEPLOY, 'compose', 'nginx.conf'))).to.equal(expected);
+  });
+
+  it('compose: gateways and Redis run read-only, without capabilities or privilege gain; only NGINX publishes a port', () => {
+    const services = composeServices();
+    for (const [name, service] of Object.entries(services)) {
+      expect(asArr(service.security_opt), `${name} security_opt`).to.include('no-new-privileges:true');
+      if (name === 'nginx') {
+        expect(asArr(service.ports), 'nginx publishes the one public port').to.have.length(1);
+        continue;
+      }
+      expect(service.ports, `${name} publishes no port`).to.equal(undefined);
+      expect(service.read_only, `${name} read_only`).to.equal(true);
+      expect(asArr(service.cap_drop), `${name} cap_drop`).to.include('ALL');
+      expect(service.cap_add, `${name} cap_add`).to.equal(undefined);
+      expect(service.privileged ?? false, `${name} privileged`).to.equal(false);
+    }
+    const redis = services.redis as Obj;
+    expect(String(redis.user), 'Redis runs as the image\'s redis user').to.match(/^999(:999)?$/);
+  });
+
+  it('JWT_AUDIENCE (and a JWT_ISSUER) accompany every JWKS_URL or JWT_PUBLIC_KEY, set or shown as an example', () => {
+    const files = [join(DEPLOY, 'compose', 'compose.yaml'), ...filesUnder(join(DEPLOY, 'kubernetes')).filter((path) => path.endsWith('.yaml'))];
+    let examples = 0;
+    for (const path of files) {
+      const lines = read(path).split('\n');
+      lines.forEach((line, index) => {
+        if (!/^\s*#?\s*-?\s*(?:name:\s*)?(JWKS_URL|JWT_PUBLIC_KEY)\s*:/.test(line)) return;
+        examples += 1;
+        const near = lines.slice(Math.max(0, index - 6), index + 7).join('\n');
+        expect(near, `${rel(path)}:${index + 1}: JWT_AUDIENCE next to ${line.trim()}`).to.match(/^\s*#?\s*JWT_AUDIENCE\s*:\s*\S/m);
+        expect(near, `${rel(path)}:${index + 1}: JWT_ISSUER next to ${line.trim()}`).to.match(/^\s*#?\s*JWT_ISSUER\s*:\s*\S/m);
+      });
+    }
+    expect(examples, 'the deploy examples show how to use JWKS_URL').to.be.at.least(2);
+    // And where a key source is actually set (not only shown), the audience is set with it.
+    const envs: Obj[] = [
+      ...Object.values(composeServices()).map((service) => asObj(service.environment ?? {}, 'environment')),
+      ...kubernetesObjects().filter((o) => o.kind === 'ConfigMap').map((o) => asObj(o.data ?? {}, 'data')),
+    ];
+    for (const env of envs) {
+      if (env.JWKS_URL !== undefined || env.JWT_PUBLIC_KEY !== undefined) expect(env.JWT_AUDIENCE, 'JWT_AUDIENCE beside a public key source').to.be.a('string');
+    }
   });
 
   it('the alert rules: each has an expression, a severity and a summary, and docs/operations.md explains it', () => {
