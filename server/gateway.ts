@@ -16,6 +16,7 @@ import { RoomListeners } from './delivery/room-listeners.js';
 import { createHttpApp, type Readiness } from './http/app.js';
 import { SseStreams } from './http/sse.js';
 import { Admission } from './ops/admission.js';
+import { ClientAddresses } from './ops/client-address.js';
 import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
@@ -91,6 +92,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   let recovery: ReceptionRecovery | null = null;
   const memory = new MemoryWatch(config.limits.memoryLimitBytes);
   const admission = new Admission(config.limits, memory, metrics);
+  const addresses = new ClientAddresses(config.trustedProxies);
 
   // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound broadcast.
   let broadcast: ReturnType<typeof broadcaster> | null = null;
@@ -155,7 +157,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       admission,
       metrics,
       streams: sseStreams,
-      openConnections: () => realtime.engine.clientsCount + sseStreams.size,
+      addresses,
     },
   });
   httpServer.on('request', (req, res) => {
@@ -173,7 +175,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     roomTaps,
     whenReceiving,
     ...(watermarks === null ? {} : { watermarks }),
-    otherConnections: () => sseStreams.size,
+    addresses,
     admission,
     metrics,
     checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
@@ -272,6 +274,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       admission.startDraining();
       slowConsumers.stop();
       memory.stop();
+      admission.stop();
       statusBroadcast?.stop();
       roomTaps.stop();
       stopRecovery?.();

@@ -32,7 +32,8 @@ export interface Config {
   /** Browser origins allowed to connect; empty: same origin only. `*` allows any. */
   corsOrigins: readonly string[];
   parser: 'json' | 'msgpack';
-  history: { size: number; ttlSeconds: number };
+  /** maxBytes: the memory store's total publication bytes, oldest trimmed first beyond it (0: no limit). */
+  history: { size: number; ttlSeconds: number; maxBytes: number };
   limits: {
     maxPayloadBytes: number;
     maxRoomsPerSocket: number;
@@ -49,7 +50,19 @@ export interface Config {
     memoryLimitBytes: number;
     /** Outgoing bytes a connection may have waiting before it is closed as a slow consumer. */
     maxClientBufferBytes: number;
+    /** An Engine.IO session that has not completed an authenticated namespace CONNECT by then is closed. */
+    handshakeTimeoutMs: number;
+    /** Connections (Engine.IO sessions, authenticated or not, and SSE streams) one client address may hold on this node; 0: no limit. */
+    maxConnectionsPerIp: number;
+    /** New connections per second one client address may open on this node; 0: no limit. */
+    acceptRatePerIpPerSecond: number;
+    /** Bytes of publication data one user may publish per second on this node (token bucket); 0: no limit. */
+    publishBytesPerUserPerSecond: number;
   };
+  /** Addresses whose X-Forwarded-For is believed: the client address of a request they forward is taken from it. */
+  trustedProxies: readonly string[];
+  /** Timeouts of the HTTP server: slow clients are cut. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
   /** How very large rooms are served (see docs/architecture.md, "Large rooms"). */
   largeRooms: {
     /** Above this many members in a room, presence:join/leave are not broadcast; 0: never broadcast them. */

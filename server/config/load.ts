@@ -4,6 +4,7 @@
  * what it accepts, instead of failing later at first use.
  */
 import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ADMIN_NAMESPACE } from '../../shared/index.js';
@@ -119,6 +120,23 @@ function nodeId(env: Env): string {
   return parseWith('NODE_ID', raw, z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), '1-64 characters of letters, digits, _ and -');
 }
 
+/** TRUSTED_PROXIES: `loopback` (the default), `none`, or a comma list of addresses and CIDR ranges. */
+function trustedProxies(env: Env): string[] {
+  const items = list(env, 'TRUSTED_PROXIES');
+  if (items.length === 0) return ['loopback'];
+  if (items.length === 1 && items[0] === 'none') return [];
+  for (const item of items) {
+    if (item === 'loopback') continue;
+    const [address, bits, extra] = item.split('/');
+    const family = isIP(address ?? '');
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError('TRUSTED_PROXIES', `expected loopback, none, or a comma list of IP addresses and CIDR ranges (10.0.0.0/8), got "${item}"`);
+    }
+  }
+  return items;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !(value instanceof URL) && !(value instanceof Uint8Array) && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -168,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     history: {
       size: integer(env, 'HISTORY_SIZE', 1000, 0, 1_000_000),
       ttlSeconds: integer(env, 'HISTORY_TTL_S', 3600, 1, 30 * 24 * 3600),
+      maxBytes: integer(env, 'HISTORY_MAX_BYTES', 256 * 1024 * 1024, 0, 1024 * 1024 * 1024 * 1024),
     },
     limits: {
       maxPayloadBytes: integer(env, 'MAX_PAYLOAD_BYTES', 65_536, 64, 16 * 1024 * 1024),
@@ -180,6 +199,16 @@ export function loadConfig(env: Env = process.env): Config {
       acceptRatePerSecond: integer(env, 'ACCEPT_RATE_PER_S', 1000, 0, 1_000_000),
       memoryLimitBytes: integer(env, 'MEMORY_LIMIT_MB', 0, 0, 1_048_576) * 1024 * 1024,
       maxClientBufferBytes: integer(env, 'MAX_CLIENT_BUFFER_BYTES', 1_048_576, 1024, 1024 * 1024 * 1024),
+      handshakeTimeoutMs: integer(env, 'HANDSHAKE_TIMEOUT_MS', 5000, 100, 600_000),
+      maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', 1000, 0, 10_000_000),
+      acceptRatePerIpPerSecond: integer(env, 'ACCEPT_RATE_PER_IP_PER_S', 50, 0, 1_000_000),
+      publishBytesPerUserPerSecond: integer(env, 'PUBLISH_BYTES_PER_USER_PER_S', 262_144, 0, 1024 * 1024 * 1024),
+    },
+    trustedProxies: trustedProxies(env),
+    http: {
+      headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      keepAliveTimeoutMs: integer(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
     },
     largeRooms: {
       presenceEventsMaxMembers: integer(env, 'PRESENCE_EVENTS_MAX_MEMBERS', 100, 0, 10_000_000),

@@ -47,7 +47,8 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   const app = express();
   app.disable('x-powered-by');
   app.locals[COUNT_ERROR] = (code: Parameters<GatewayMetrics['error']>[0]) => metrics.error(code);
-  app.set('trust proxy', 'loopback');
+  // The same proxies as the per-address limits believe (TRUSTED_PROXIES; see ops/client-address.ts).
+  app.set('trust proxy', config.trustedProxies.length === 0 ? false : [...config.trustedProxies]);
   app.use(
     helmet({
       contentSecurityPolicy: {

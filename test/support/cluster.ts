@@ -91,6 +91,9 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
       ...ports.map((port, index) => ({
         JWT_SECRET: TEST_JWT_SECRET,
         API_KEYS: TEST_API_KEY,
+        // Every test client comes from 127.0.0.1 (NGINX forwards it): per-address limits lifted, as in startGateway().
+        MAX_CONNECTIONS_PER_IP: '0',
+        ACCEPT_RATE_PER_IP_PER_S: '0',
         // A test that fails with clients still connected must not wait out a production drain.
         DRAIN_TIMEOUT_MS: '1000',
         ...redisEnv,
