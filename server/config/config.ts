@@ -20,10 +20,14 @@ export interface Config {
    * a new epoch; 'lossless' trusts restarts (see delivery/history/redis-scripts.ts).
    */
   redisDurability: 'lossy' | 'lossless';
+  /** NODE_ENV, trimmed and case-insensitive, is `production`: the development secret is refused, JWKS over https only, JWT_AUDIENCE required with JWT_PUBLIC_KEY / JWKS_URL. */
+  production: boolean;
   jwt: {
     key: JwtKeySource;
     issuer: string | null;
     audience: string | null;
+    /** A token whose `exp` is further than this from the moment it is verified is refused (tokens without `exp` are refused too). */
+    maxTtlSeconds: number;
   };
   /** Keys accepted by the HTTP publish API; empty: the API is off. */
   apiKeys: readonly string[];

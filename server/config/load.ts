@@ -84,10 +84,35 @@ function hostPorts(env: Env, name: string): Array<{ host: string; port: number }
   });
 }
 
-function jwtKey(env: Env): JwtKeySource {
+/** Production exactly when NODE_ENV, trimmed and case-insensitive, is `production`: "Production" or " production" must not fail open. */
+export function isProduction(env: Env): boolean {
+  return (env.NODE_ENV ?? '').trim().toLowerCase() === 'production';
+}
+
+/** The settings whose absence means development mode (the built-in secret): any one of them given, a real key is required. */
+const JWT_SETTINGS = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE'] as const;
+
+export function isDevelopment(env: Env): boolean {
+  return JWT_SETTINGS.every((name) => read(env, name) === undefined);
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** JWKS over https: a key set fetched in clear text lets anyone on the path mint tokens. Plain http only to a loopback host outside production (a local key server). */
+function jwksUrl(env: Env, production: boolean): URL | null {
+  const jwks = url(env, 'JWKS_URL', ['https:', 'http:']);
+  if (jwks !== null && jwks.protocol === 'http:' && (production || !isLoopbackHost(jwks.hostname))) {
+    throw new ConfigError('JWKS_URL', `expected an https:// URL (http:// only to a loopback host outside production), got "${jwks.protocol}//${jwks.host}"`);
+  }
+  return jwks;
+}
+
+function jwtKey(env: Env, production: boolean): JwtKeySource {
   const secret = read(env, 'JWT_SECRET');
   const publicKey = read(env, 'JWT_PUBLIC_KEY');
-  const jwks = url(env, 'JWKS_URL', ['https:', 'http:']);
+  const jwks = jwksUrl(env, production);
   const given = [secret, publicKey, jwks].filter((value) => value !== undefined && value !== null).length;
   if (given > 1) throw new ConfigError('JWT_SECRET', 'set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWKS_URL');
   if (secret !== undefined) {
@@ -107,8 +132,11 @@ function jwtKey(env: Env): JwtKeySource {
     return { kind: 'public-key', pem };
   }
   if (jwks !== null) return { kind: 'jwks', url: jwks };
-  if (env.NODE_ENV === 'production') {
+  if (production) {
     throw new ConfigError('JWT_SECRET', 'NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL (the development secret is refused)');
+  }
+  if (!isDevelopment(env)) {
+    throw new ConfigError('JWT_SECRET', 'JWT_ISSUER or JWT_AUDIENCE is set without a key: set one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL (development mode, with its built-in secret, needs no JWT_* setting at all)');
   }
   return { kind: 'secret', secret: new TextEncoder().encode(DEVELOPMENT_JWT_SECRET), development: true };
 }
@@ -137,6 +165,21 @@ function trustedProxies(env: Env): string[] {
   return items;
 }
 
+function jwt(env: Env, production: boolean): Config['jwt'] {
+  const key = jwtKey(env, production);
+  const audience = read(env, 'JWT_AUDIENCE') ?? null;
+  // Tokens signed by a shared identity provider are valid for every service it serves: only `aud` says they are meant for this one.
+  if (production && audience === null && (key.kind === 'public-key' || key.kind === 'jwks')) {
+    throw new ConfigError('JWT_AUDIENCE', `NODE_ENV=production with ${key.kind === 'jwks' ? 'JWKS_URL' : 'JWT_PUBLIC_KEY'} needs JWT_AUDIENCE (the \`aud\` this gateway's tokens carry), or a token minted for another service would be accepted`);
+  }
+  return {
+    key,
+    issuer: read(env, 'JWT_ISSUER') ?? null,
+    audience,
+    maxTtlSeconds: integer(env, 'TOKEN_MAX_TTL_S', 86_400, 60, 2_592_000),
+  };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !(value instanceof URL) && !(value instanceof Uint8Array) && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -146,6 +189,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export function loadConfig(env: Env = process.env): Config {
+  const production = isProduction(env);
   const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', 25_000, 1_000, 600_000);
   const pingTimeoutMs = integer(env, 'PING_TIMEOUT_MS', 20_000, 1_000, 600_000);
   const rateLimitPerSecond = integer(env, 'RATE_LIMIT_PER_S', 50, 1, 1_000_000);
@@ -173,12 +217,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const config: Config = {
     port: integer(env, 'PORT', 3000, 0, 65_535),
-    host: read(env, 'HOST') ?? '0.0.0.0',
+    // Development mode runs on a secret anyone can read: only this machine may reach it unless HOST says otherwise.
+    host: read(env, 'HOST') ?? (isDevelopment(env) ? '127.0.0.1' : '0.0.0.0'),
     nodeId: nodeId(env),
     redisUrl: redisUrl?.toString() ?? null,
     redisClusterNodes,
     redisDurability: oneOf(env, 'REDIS_DURABILITY', 'lossy', ['lossy', 'lossless'] as const),
-    jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },
+    production,
+    jwt: jwt(env, production),
     apiKeys,
     adminToken,
     corsOrigins,

@@ -82,7 +82,7 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   app.get('/sse', sseRoute(sse));
 
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
-    app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience));
+    app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience, config.jwt.maxTtlSeconds));
   }
 
   if (config.adminToken !== null && existsSync(STATUS_DIR)) {

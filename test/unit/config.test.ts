@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,9 @@ function configError(env: Record<string, string>): ConfigError {
 describe('configuration', () => {
   it('applies the documented defaults and freezes the result', () => {
     const config = loadConfig({});
-    expect(config).to.deep.include({ port: 3000, host: '0.0.0.0', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info' });
+    // No JWT_* setting: development mode, which listens on loopback only.
+    expect(config).to.deep.include({ port: 3000, host: '127.0.0.1', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info', production: false });
+    expect(config.jwt.maxTtlSeconds).to.equal(86_400);
     expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600 });
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 25_000, pingTimeoutMs: 20_000 });
     expect(config.limits).to.deep.equal({
@@ -58,6 +61,7 @@ describe('configuration', () => {
       JWT_SECRET: 'x'.repeat(32),
       JWT_ISSUER: 'iss',
       JWT_AUDIENCE: 'aud',
+      TOKEN_MAX_TTL_S: '900',
       API_KEYS: 'key-one-0123456789, key-two-0123456789',
       ADMIN_TOKEN: 'admin-token-0123456789',
       CORS_ORIGINS: 'https://a.example,http://localhost:5173',
@@ -85,7 +89,7 @@ describe('configuration', () => {
     });
     expect(config).to.deep.include({ port: 8080, host: '127.0.0.1', nodeId: 'n1', parser: 'msgpack', drainTimeoutMs: 11_000, logLevel: 'debug' });
     expect(config.redisUrl).to.equal('redis://127.0.0.1:6379');
-    expect(config.jwt).to.deep.include({ issuer: 'iss', audience: 'aud' });
+    expect(config.jwt).to.deep.include({ issuer: 'iss', audience: 'aud', maxTtlSeconds: 900 });
     expect(config.apiKeys).to.deep.equal(['key-one-0123456789', 'key-two-0123456789']);
     expect(config.adminToken).to.equal('admin-token-0123456789');
     expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
@@ -159,6 +163,68 @@ describe('configuration', () => {
 
   it('refuses the development secret in production', () => {
     expect(configError({ NODE_ENV: 'production' }).variable).to.equal('JWT_SECRET');
+  });
+
+  describe('modes and token policy (issue 12)', () => {
+    const secret = 'x'.repeat(32);
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+    it('reads NODE_ENV trimmed and case-insensitive: no spelling of production falls back to the development secret', () => {
+      for (const value of ['production', 'Production', 'PRODUCTION', ' production', 'production ', '\tProduction\n']) {
+        expect(configError({ NODE_ENV: value }).variable, JSON.stringify(value)).to.equal('JWT_SECRET');
+        expect(loadConfig({ NODE_ENV: value, JWT_SECRET: secret }).production, JSON.stringify(value)).to.equal(true);
+      }
+      for (const value of ['development', 'test', 'productions', 'prod']) {
+        expect(loadConfig({ NODE_ENV: value }).production, value).to.equal(false);
+      }
+    });
+
+    it('runs development mode only without any JWT_* setting, and binds it to 127.0.0.1 unless HOST is set', () => {
+      expect(loadConfig({}).host).to.equal('127.0.0.1');
+      expect(loadConfig({ HOST: '0.0.0.0' }).host).to.equal('0.0.0.0');
+      expect(loadConfig({ HOST: '::' }).host).to.equal('::');
+      expect(loadConfig({ JWT_SECRET: secret }).host).to.equal('0.0.0.0');
+      expect(loadConfig({ JWT_SECRET: secret }).jwt.key).to.deep.include({ kind: 'secret', development: false });
+      // An issuer or audience without a key is a mistake, not a request for the public development secret.
+      for (const env of [{ JWT_ISSUER: 'https://auth.example' }, { JWT_AUDIENCE: 'roomcast' }] as Array<Record<string, string>>) {
+        const error = configError(env);
+        expect(error.variable).to.equal('JWT_SECRET');
+        expect(error.message).to.contain('without a key');
+      }
+    });
+
+    it('takes JWKS_URL over https; http only to a loopback host outside production', () => {
+      expect(loadConfig({ JWKS_URL: 'https://keys.example/jwks.json' }).jwt.key).to.deep.include({ kind: 'jwks' });
+      expect(configError({ JWKS_URL: 'http://keys.example/jwks.json' }).variable).to.equal('JWKS_URL');
+      expect(configError({ JWKS_URL: 'http://10.0.0.7/jwks.json' }).message).to.contain('https://');
+      for (const local of ['http://127.0.0.1:9000/jwks.json', 'http://localhost/jwks.json', 'http://[::1]:9000/jwks.json']) {
+        expect(loadConfig({ JWKS_URL: local }).jwt.key, local).to.deep.include({ kind: 'jwks' });
+        expect(configError({ NODE_ENV: 'production', JWT_AUDIENCE: 'roomcast', JWKS_URL: local }).variable, local).to.equal('JWKS_URL');
+      }
+      expect(configError({ JWKS_URL: 'ftp://keys.example/jwks.json' }).variable).to.equal('JWKS_URL');
+    });
+
+    it('requires JWT_AUDIENCE with JWT_PUBLIC_KEY or JWKS_URL in production', () => {
+      const jwks = { JWKS_URL: 'https://keys.example/jwks.json' };
+      const pem = { JWT_PUBLIC_KEY: publicKey };
+      for (const key of [jwks, pem]) {
+        const error = configError({ NODE_ENV: 'production', ...key });
+        expect(error.variable).to.equal('JWT_AUDIENCE');
+        expect(loadConfig({ NODE_ENV: 'production', JWT_AUDIENCE: 'roomcast', ...key }).jwt.audience).to.equal('roomcast');
+        // Outside production it stays optional (local tools, tests).
+        expect(loadConfig(key).jwt.audience).to.equal(null);
+      }
+      // A shared secret is this gateway's own: no audience needed.
+      expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).jwt.audience).to.equal(null);
+    });
+
+    it('reads TOKEN_MAX_TTL_S from 60 s to 30 days', () => {
+      expect(loadConfig({ TOKEN_MAX_TTL_S: '60' }).jwt.maxTtlSeconds).to.equal(60);
+      expect(loadConfig({ TOKEN_MAX_TTL_S: '2592000' }).jwt.maxTtlSeconds).to.equal(2_592_000);
+      for (const value of ['59', '2592001', '0', 'forever']) {
+        expect(configError({ TOKEN_MAX_TTL_S: value }).variable, value).to.equal('TOKEN_MAX_TTL_S');
+      }
+    });
   });
 
   it('refuses a public key that is not a PEM RSA/EC key', () => {

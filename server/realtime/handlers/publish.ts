@@ -3,12 +3,13 @@ import type { PublishRequest, PublishResult } from '../../../shared/index.js';
 import { RoomcastError } from '../../errors.js';
 import type { NamespaceContext } from '../context.js';
 import type { RoomcastSocket } from '../types.js';
+import { hasJoined } from './membership.js';
 
 export async function handlePublish(ctx: NamespaceContext, socket: RoomcastSocket, request: PublishRequest): Promise<PublishResult> {
   if (!ctx.rules.clientPublish) {
     throw new RoomcastError('PUBLISH_FORBIDDEN', `clients may not publish in namespace ${ctx.rules.name}`);
   }
-  if (!socket.rooms.has(request.room)) {
+  if (!hasJoined(socket, request.room)) {
     throw new RoomcastError('PUBLISH_FORBIDDEN', `join ${request.room} before publishing into it`);
   }
   const outcome = await ctx.publisher.publish({

@@ -9,12 +9,13 @@ import type { SignalRequest, SignalResult } from '../../../shared/index.js';
 import { RoomcastError } from '../../errors.js';
 import type { NamespaceContext } from '../context.js';
 import type { RoomcastSocket } from '../types.js';
+import { hasJoined } from './membership.js';
 
 export async function handleSignal(ctx: NamespaceContext, socket: RoomcastSocket, request: SignalRequest): Promise<SignalResult> {
   if (!ctx.rules.clientPublish) {
     throw new RoomcastError('PUBLISH_FORBIDDEN', `clients may not signal in namespace ${ctx.rules.name}`);
   }
-  if (!socket.rooms.has(request.room)) {
+  if (!hasJoined(socket, request.room)) {
     throw new RoomcastError('PUBLISH_FORBIDDEN', `join ${request.room} before signalling into it`);
   }
   ctx.publisher.checkData(request.data);
