@@ -4,7 +4,7 @@
  * one http.Server, and closes them in order. It takes a Config and a logger; it
  * reads no environment and installs no signal handler (main.ts does).
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTokenVerifier } from './auth/token-verifier.js';
 import { createClusterServices, type ClusterServices } from './cluster/cluster-services.js';
@@ -16,6 +16,7 @@ import { RoomListeners } from './delivery/room-listeners.js';
 import { createHttpApp, type Readiness } from './http/app.js';
 import { SseStreams } from './http/sse.js';
 import { Admission } from './ops/admission.js';
+import { createHttpServer } from './ops/http-server.js';
 import { ClientAddresses } from './ops/client-address.js';
 import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
@@ -86,7 +87,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds }) : null;
   const history: HistoryStore = cluster?.history ?? (memoryHistory as MemoryHistoryStore);
   const presence: PresenceStore = cluster?.presence ?? new MemoryPresenceStore();
-  const httpServer = createServer();
+  const httpServer = createHttpServer(config.http);
   let state: State = 'running';
   // Built once the Socket.IO server exists; the cluster's repair hook (created first) reaches it through this.
   let recovery: ReceptionRecovery | null = null;

@@ -22,7 +22,9 @@ describe('configuration', () => {
     // No JWT_* setting: development mode, which listens on loopback only.
     expect(config).to.deep.include({ port: 3000, host: '127.0.0.1', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info', production: false });
     expect(config.jwt.maxTtlSeconds).to.equal(86_400);
-    expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600 });
+    expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600, maxBytes: 256 * 1024 * 1024 });
+    expect(config.trustedProxies).to.deep.equal(['loopback']);
+    expect(config.http).to.deep.equal({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 });
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 25_000, pingTimeoutMs: 20_000 });
     expect(config.limits).to.deep.equal({
       maxPayloadBytes: 65_536,
@@ -35,6 +37,10 @@ describe('configuration', () => {
       acceptRatePerSecond: 1000,
       memoryLimitBytes: 0,
       maxClientBufferBytes: 1_048_576,
+      handshakeTimeoutMs: 5000,
+      maxConnectionsPerIp: 1000,
+      acceptRatePerIpPerSecond: 50,
+      publishBytesPerUserPerSecond: 262_144,
     });
     expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 100, slicedFanoutAbove: 10_000, fanoutSliceSize: 1000 });
     expect(config.nodeTtlMs).to.equal(15_000);
@@ -68,6 +74,15 @@ describe('configuration', () => {
       PARSER: 'msgpack',
       HISTORY_SIZE: '10',
       HISTORY_TTL_S: '20',
+      HISTORY_MAX_BYTES: '1000000',
+      HANDSHAKE_TIMEOUT_MS: '1500',
+      MAX_CONNECTIONS_PER_IP: '21',
+      ACCEPT_RATE_PER_IP_PER_S: '22',
+      PUBLISH_BYTES_PER_USER_PER_S: '23000',
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7, ::1',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '3000',
+      HTTP_KEEPALIVE_TIMEOUT_MS: '4000',
       MAX_PAYLOAD_BYTES: '1000',
       MAX_ROOMS_PER_SOCKET: '5',
       MAX_ROOM_MEMBERS: '6',
@@ -93,7 +108,9 @@ describe('configuration', () => {
     expect(config.apiKeys).to.deep.equal(['key-one-0123456789', 'key-two-0123456789']);
     expect(config.adminToken).to.equal('admin-token-0123456789');
     expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
-    expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20 });
+    expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20, maxBytes: 1_000_000 });
+    expect(config.trustedProxies).to.deep.equal(['10.0.0.0/8', '192.168.1.7', '::1']);
+    expect(config.http).to.deep.equal({ headersTimeoutMs: 2000, requestTimeoutMs: 3000, keepAliveTimeoutMs: 4000 });
     expect(config.limits).to.deep.equal({
       maxPayloadBytes: 1000,
       maxRoomsPerSocket: 5,
@@ -105,6 +122,10 @@ describe('configuration', () => {
       acceptRatePerSecond: 11,
       memoryLimitBytes: 12 * 1024 * 1024,
       maxClientBufferBytes: 13_000,
+      handshakeTimeoutMs: 1500,
+      maxConnectionsPerIp: 21,
+      acceptRatePerIpPerSecond: 22,
+      publishBytesPerUserPerSecond: 23_000,
     });
     expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 15, slicedFanoutAbove: 16, fanoutSliceSize: 17 });
     expect(config.nodeTtlMs).to.equal(14_000);
@@ -124,6 +145,12 @@ describe('configuration', () => {
     expect(configError({ REDIS_DURABILITY: 'always' }).message).to.equal('REDIS_DURABILITY: expected one of lossy, lossless, got "always"');
     expect(loadConfig({ SUBSCRIPTION_RECONCILE_MS: '250' }).subscriptionReconcileMs).to.equal(250);
     expect(configError({ SUBSCRIPTION_RECONCILE_MS: '99' }).variable).to.equal('SUBSCRIPTION_RECONCILE_MS');
+  });
+
+  it('reads TRUSTED_PROXIES as loopback, none, or addresses and CIDR ranges, and refuses anything else', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: 'none' }).trustedProxies).to.deep.equal([]);
+    expect(loadConfig({ TRUSTED_PROXIES: 'loopback,10.1.0.0/16' }).trustedProxies).to.deep.equal(['loopback', '10.1.0.0/16']);
+    for (const bad of ['nginx', '10.0.0.0/33', '10.0.0.1/8/1', '::1/129']) expect(configError({ TRUSTED_PROXIES: bad }).variable, bad).to.equal('TRUSTED_PROXIES');
   });
 
   it('parses REDIS_CLUSTER_NODES as host:port pairs', () => {
