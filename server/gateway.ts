@@ -18,6 +18,7 @@ import { SseStreams } from './http/sse.js';
 import { Admission } from './ops/admission.js';
 import { createHttpServer } from './ops/http-server.js';
 import { ClientAddresses } from './ops/client-address.js';
+import { PublishBudget } from './ops/publish-budget.js';
 import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
@@ -84,7 +85,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
         onEpochRotation: (reason) => metrics.epochRotations.inc({ reason }),
       })
     : null;
-  const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds }) : null;
+  const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds, maxBytes: config.history.maxBytes }) : null;
   const history: HistoryStore = cluster?.history ?? (memoryHistory as MemoryHistoryStore);
   const presence: PresenceStore = cluster?.presence ?? new MemoryPresenceStore();
   const httpServer = createHttpServer(config.http);
@@ -94,6 +95,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const memory = new MemoryWatch(config.limits.memoryLimitBytes);
   const admission = new Admission(config.limits, memory, metrics);
   const addresses = new ClientAddresses(config.trustedProxies);
+  const publishBudget = new PublishBudget(config.limits.publishBytesPerUserPerSecond, config.limits.maxPayloadBytes);
 
   // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound broadcast.
   let broadcast: ReturnType<typeof broadcaster> | null = null;
@@ -177,6 +179,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     whenReceiving,
     ...(watermarks === null ? {} : { watermarks }),
     addresses,
+    publishBudget,
     admission,
     metrics,
     checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
@@ -200,7 +203,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     ready: () => readiness().ready,
     draining: () => state !== 'running',
     canaryOk: () => (cluster === null ? null : cluster.canary.healthy),
-    history: () => memoryHistory?.stats() ?? { entries: 0, rooms: 0 },
+    history: () => memoryHistory?.stats() ?? { entries: 0, rooms: 0, bytes: 0 },
   });
   const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => {
     metrics.slowConsumerDisconnects.inc();
@@ -276,6 +279,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       slowConsumers.stop();
       memory.stop();
       admission.stop();
+      publishBudget.stop();
       statusBroadcast?.stop();
       roomTaps.stop();
       stopRecovery?.();

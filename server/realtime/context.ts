@@ -7,6 +7,7 @@ import type { NamespaceRules } from '../config/namespaces.js';
 import type { HistoryStore } from '../delivery/history-store.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
+import type { PublishBudget } from '../ops/publish-budget.js';
 import type { ClientAddresses } from '../ops/client-address.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -23,6 +24,8 @@ export interface RealtimeDeps {
   publisher: Publisher;
   verifyToken: TokenVerifier;
   admission: Admission;
+  /** PUBLISH_BYTES_PER_USER_PER_S: each user's bytes of client publications and signals on this node. */
+  publishBudget: PublishBudget;
   /** The client address of a request (TRUSTED_PROXIES decide whether X-Forwarded-For counts). */
   addresses: ClientAddresses;
   metrics: GatewayMetrics;

@@ -12,11 +12,15 @@ export async function handlePublish(ctx: NamespaceContext, socket: RoomcastSocke
   if (!hasJoined(socket, request.room)) {
     throw new RoomcastError('PUBLISH_FORBIDDEN', `join ${request.room} before publishing into it`);
   }
+  // Serialised once: its size is charged to the user's publish budget, and the store keeps this text.
+  const dataJson = ctx.publisher.checkData(request.data);
+  ctx.publishBudget.spend(socket.data.userId, Buffer.byteLength(dataJson));
   const outcome = await ctx.publisher.publish({
     namespace: ctx.rules.name,
     room: request.room,
     event: request.event,
     data: request.data,
+    dataJson,
     from: socket.data.userId,
     source: 'client',
     ...(request.idempotencyKey !== undefined ? { idempotencyKey: request.idempotencyKey } : {}),
