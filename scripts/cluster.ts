@@ -7,6 +7,7 @@
  * The process helpers are the ones the integration tests use (test/support/), so
  * the cluster a developer runs is the cluster the tests run.
  */
+import { isDevelopment } from '../server/config/load.js';
 import { fitToFileLimit, hardFileLimit } from '../nginx/file-limit.js';
 import { freePort } from '../test/support/free-port.js';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     ...limits,
     ...(plan.listen === undefined ? {} : { listen: plan.listen }),
     // Development nodes (no JWT setting) mint the demo page's tokens at POST /dev/token.
-    devToken: !['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'].some((name) => (plan.nodeEnv[name] ?? '').trim() !== ''),
+    devToken: isDevelopment(plan.nodeEnv),
   });
   const nginx = started.nginx;
   watch('nginx', nginx.pid, nginx.exited, () => nginx.errorLog());

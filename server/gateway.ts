@@ -4,7 +4,7 @@
  * one http.Server, and closes them in order. It takes a Config and a logger; it
  * reads no environment and installs no signal handler (main.ts does).
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTokenVerifier } from './auth/token-verifier.js';
 import { createClusterServices, type ClusterServices } from './cluster/cluster-services.js';
@@ -16,6 +16,9 @@ import { RoomListeners } from './delivery/room-listeners.js';
 import { createHttpApp, type Readiness } from './http/app.js';
 import { SseStreams } from './http/sse.js';
 import { Admission } from './ops/admission.js';
+import { createHttpServer } from './ops/http-server.js';
+import { ClientAddresses } from './ops/client-address.js';
+import { PublishBudget } from './ops/publish-budget.js';
 import type { Logger } from './ops/logger.js';
 import { MemoryWatch } from './ops/memory-watch.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
@@ -82,15 +85,17 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
         onEpochRotation: (reason) => metrics.epochRotations.inc({ reason }),
       })
     : null;
-  const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds }) : null;
+  const memoryHistory = cluster === null ? new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds, maxBytes: config.history.maxBytes }) : null;
   const history: HistoryStore = cluster?.history ?? (memoryHistory as MemoryHistoryStore);
   const presence: PresenceStore = cluster?.presence ?? new MemoryPresenceStore();
-  const httpServer = createServer();
+  const httpServer = createHttpServer(config.http);
   let state: State = 'running';
   // Built once the Socket.IO server exists; the cluster's repair hook (created first) reaches it through this.
   let recovery: ReceptionRecovery | null = null;
   const memory = new MemoryWatch(config.limits.memoryLimitBytes);
   const admission = new Admission(config.limits, memory, metrics);
+  const addresses = new ClientAddresses(config.trustedProxies);
+  const publishBudget = new PublishBudget(config.limits.publishBytesPerUserPerSecond, config.limits.maxPayloadBytes);
 
   // The publisher needs the broadcaster and the Socket.IO server needs the publisher: tie them through a late-bound broadcast.
   let broadcast: ReturnType<typeof broadcaster> | null = null;
@@ -155,7 +160,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       admission,
       metrics,
       streams: sseStreams,
-      openConnections: () => realtime.engine.clientsCount + sseStreams.size,
+      addresses,
     },
   });
   httpServer.on('request', (req, res) => {
@@ -173,7 +178,8 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     roomTaps,
     whenReceiving,
     ...(watermarks === null ? {} : { watermarks }),
-    otherConnections: () => sseStreams.size,
+    addresses,
+    publishBudget,
     admission,
     metrics,
     checkOutgoingBuffer: (socket) => slowConsumers.check(socket),
@@ -197,7 +203,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     ready: () => readiness().ready,
     draining: () => state !== 'running',
     canaryOk: () => (cluster === null ? null : cluster.canary.healthy),
-    history: () => memoryHistory?.stats() ?? { entries: 0, rooms: 0 },
+    history: () => memoryHistory?.stats() ?? { entries: 0, rooms: 0, bytes: 0 },
   });
   const slowConsumers = new SlowConsumerGuard(realtime, namespaceNames, config.limits.maxClientBufferBytes, logger, () => {
     metrics.slowConsumerDisconnects.inc();
@@ -272,6 +278,8 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       admission.startDraining();
       slowConsumers.stop();
       memory.stop();
+      admission.stop();
+      publishBudget.stop();
       statusBroadcast?.stop();
       roomTaps.stop();
       stopRecovery?.();

@@ -19,11 +19,15 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // Libraries (Express among them) read NODE_ENV themselves and only know the exact "production":
+  // make them agree with the gateway's reading (trimmed, case-insensitive).
+  if (config.production) process.env.NODE_ENV = 'production';
   const logger = createLogger(config);
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
     logger.warn(
+      { host: config.host },
       '*** DEVELOPMENT MODE: tokens are signed with a built-in secret and POST /dev/token mints them for anyone. ' +
-        'Set JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL before exposing this gateway. ***',
+        'It listens on 127.0.0.1 unless HOST is set. Set JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL before exposing this gateway. ***',
     );
   }
   const gateway = await startGateway({ config, logger }).catch((error: unknown) => {

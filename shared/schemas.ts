@@ -13,12 +13,14 @@ import {
   ROOM_NAME_MAX_LENGTH,
   ROOM_NAME_PATTERN,
 } from './constants.js';
+import { looksLikeSocketId, SOCKET_ID_SHAPED_ROOM } from './rooms.js';
 
 export const roomNameSchema = z
   .string()
   .min(1, 'room must not be empty')
   .max(ROOM_NAME_MAX_LENGTH, `room must be at most ${ROOM_NAME_MAX_LENGTH} characters`)
-  .regex(ROOM_NAME_PATTERN, 'room may contain only letters, digits and _ - : . @');
+  .regex(ROOM_NAME_PATTERN, 'room may contain only letters, digits and _ - : . @')
+  .refine((room) => !looksLikeSocketId(room), SOCKET_ID_SHAPED_ROOM);
 
 export const eventNameSchema = z
   .string()

@@ -78,6 +78,10 @@ export function roomcastBenchEnv(port: number, extra: Record<string, string> = {
     RATE_LIMIT_BURST: '100000',
     MAX_CONNECTIONS_PER_USER: '0',
     ACCEPT_RATE_PER_S: '0',
+    // The load comes from a few loopback addresses: the per-address limits would shape the figures.
+    MAX_CONNECTIONS_PER_IP: '0',
+    ACCEPT_RATE_PER_IP_PER_S: '0',
+    PUBLISH_BYTES_PER_USER_PER_S: '0',
     REDIS_URL: '',
     REDIS_CLUSTER_NODES: '',
     ...extra,

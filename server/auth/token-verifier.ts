@@ -1,7 +1,9 @@
 /**
  * Verifies connection tokens (JWT) with jose. The accepted algorithms are fixed by
  * the configured key, never taken from the token header, so `alg: none` and
- * algorithm-confusion tokens are refused.
+ * algorithm-confusion tokens are refused. Every token must expire, and not later
+ * than TOKEN_MAX_TTL_S from now: a token without `exp` (or with `exp: 1e300`)
+ * would give a session, and through auth:refresh a connection, that never ends.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -15,8 +17,8 @@ const CLOCK_TOLERANCE_S = 5;
 export interface VerifiedToken {
   userId: string;
   roomPatterns: string[];
-  /** ms since the epoch, or null when the token has no `exp`. */
-  expiresAt: number | null;
+  /** `exp` in ms since the epoch (every accepted token has one). */
+  expiresAt: number;
 }
 
 const claimsSchema = z.object({
@@ -60,6 +62,7 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
   const options = {
     algorithms,
     clockTolerance: CLOCK_TOLERANCE_S,
+    requiredClaims: ['exp'],
     ...(jwt.issuer !== null ? { issuer: jwt.issuer } : {}),
     ...(jwt.audience !== null ? { audience: jwt.audience } : {}),
   };
@@ -77,17 +80,20 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
     if (!claims.success) {
       throw new RoomcastError('UNAUTHENTICATED', `token claims are invalid: ${claims.error.issues[0]?.message ?? 'bad claims'}`);
     }
-    return {
-      userId: claims.data.sub,
-      roomPatterns: claims.data.rooms ?? [],
-      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
-    };
+    // jose has checked that `exp` is present, a number, and not past.
+    const expiresAt = (payload.exp as number) * 1000;
+    // Measured from now, not from `iat`: what matters is how long this token can still be used, whatever it claims about its issue.
+    if (expiresAt > Date.now() + (jwt.maxTtlSeconds + CLOCK_TOLERANCE_S) * 1000) {
+      throw new RoomcastError('UNAUTHENTICATED', `token expires more than ${jwt.maxTtlSeconds} s from now (TOKEN_MAX_TTL_S)`);
+    }
+    return { userId: claims.data.sub, roomPatterns: claims.data.rooms ?? [], expiresAt };
   };
 }
 
 function verificationError(error: unknown): RoomcastError {
   if (error instanceof joseErrors.JWTExpired) return new RoomcastError('TOKEN_EXPIRED');
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.reason === 'missing') return new RoomcastError('UNAUTHENTICATED', `token claim "${error.claim}" is required`);
     return new RoomcastError('UNAUTHENTICATED', `token claim "${error.claim}" is not valid`);
   }
   if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {

@@ -25,10 +25,14 @@ export interface Config {
    * a new epoch; 'lossless' trusts restarts (see delivery/history/redis-scripts.ts).
    */
   redisDurability: 'lossy' | 'lossless';
+  /** NODE_ENV, trimmed and case-insensitive, is `production`: the development secret is refused, JWKS over https only, JWT_AUDIENCE required with JWT_PUBLIC_KEY / JWKS_URL. */
+  production: boolean;
   jwt: {
     key: JwtKeySource;
     issuer: string | null;
     audience: string | null;
+    /** A token whose `exp` is further than this from the moment it is verified is refused (tokens without `exp` are refused too). */
+    maxTtlSeconds: number;
   };
   /** Keys accepted by the HTTP publish API; empty: the API is off. */
   apiKeys: readonly string[];
@@ -37,7 +41,8 @@ export interface Config {
   /** Browser origins allowed to connect; empty: same origin only. `*` allows any. */
   corsOrigins: readonly string[];
   parser: 'json' | 'msgpack';
-  history: { size: number; ttlSeconds: number };
+  /** maxBytes: the memory store's total publication bytes, oldest trimmed first beyond it (0: no limit). */
+  history: { size: number; ttlSeconds: number; maxBytes: number };
   limits: {
     maxPayloadBytes: number;
     maxRoomsPerSocket: number;
@@ -54,7 +59,19 @@ export interface Config {
     memoryLimitBytes: number;
     /** Outgoing bytes a connection may have waiting before it is closed as a slow consumer. */
     maxClientBufferBytes: number;
+    /** An Engine.IO session that has not completed an authenticated namespace CONNECT by then is closed. */
+    handshakeTimeoutMs: number;
+    /** Connections (Engine.IO sessions, authenticated or not, and SSE streams) one client address may hold on this node; 0: no limit. */
+    maxConnectionsPerIp: number;
+    /** New connections per second one client address may open on this node; 0: no limit. */
+    acceptRatePerIpPerSecond: number;
+    /** Bytes of publication data one user may publish per second on this node (token bucket); 0: no limit. */
+    publishBytesPerUserPerSecond: number;
   };
+  /** Addresses whose X-Forwarded-For is believed: the client address of a request they forward is taken from it. */
+  trustedProxies: readonly string[];
+  /** Timeouts of the HTTP server: slow clients are cut. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
   /** How very large rooms are served (see docs/architecture.md, "Large rooms"). */
   largeRooms: {
     /** Above this many members in a room, presence:join/leave are not broadcast; 0: never broadcast them. */

@@ -4,6 +4,7 @@
  * what it accepts, instead of failing later at first use.
  */
 import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ADMIN_NAMESPACE } from '../../shared/index.js';
@@ -100,10 +101,35 @@ function clusterAuth(env: Env, cluster: boolean): Config['redisClusterAuth'] {
   return { username, password, tls };
 }
 
-function jwtKey(env: Env): JwtKeySource {
+/** Production exactly when NODE_ENV, trimmed and case-insensitive, is `production`: "Production" or " production" must not fail open. */
+export function isProduction(env: Env): boolean {
+  return (env.NODE_ENV ?? '').trim().toLowerCase() === 'production';
+}
+
+/** The settings whose absence means development mode (the built-in secret): any one of them given, a real key is required. */
+const JWT_SETTINGS = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE'] as const;
+
+export function isDevelopment(env: Env): boolean {
+  return JWT_SETTINGS.every((name) => read(env, name) === undefined);
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** JWKS over https: a key set fetched in clear text lets anyone on the path mint tokens. Plain http only to a loopback host outside production (a local key server). */
+function jwksUrl(env: Env, production: boolean): URL | null {
+  const jwks = url(env, 'JWKS_URL', ['https:', 'http:']);
+  if (jwks !== null && jwks.protocol === 'http:' && (production || !isLoopbackHost(jwks.hostname))) {
+    throw new ConfigError('JWKS_URL', `expected an https:// URL (http:// only to a loopback host outside production), got "${jwks.protocol}//${jwks.host}"`);
+  }
+  return jwks;
+}
+
+function jwtKey(env: Env, production: boolean): JwtKeySource {
   const secret = read(env, 'JWT_SECRET');
   const publicKey = read(env, 'JWT_PUBLIC_KEY');
-  const jwks = url(env, 'JWKS_URL', ['https:', 'http:']);
+  const jwks = jwksUrl(env, production);
   const given = [secret, publicKey, jwks].filter((value) => value !== undefined && value !== null).length;
   if (given > 1) throw new ConfigError('JWT_SECRET', 'set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWKS_URL');
   if (secret !== undefined) {
@@ -123,8 +149,11 @@ function jwtKey(env: Env): JwtKeySource {
     return { kind: 'public-key', pem };
   }
   if (jwks !== null) return { kind: 'jwks', url: jwks };
-  if (env.NODE_ENV === 'production') {
+  if (production) {
     throw new ConfigError('JWT_SECRET', 'NODE_ENV=production needs one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL (the development secret is refused)');
+  }
+  if (!isDevelopment(env)) {
+    throw new ConfigError('JWT_SECRET', 'JWT_ISSUER or JWT_AUDIENCE is set without a key: set one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL (development mode, with its built-in secret, needs no JWT_* setting at all)');
   }
   return { kind: 'secret', secret: new TextEncoder().encode(DEVELOPMENT_JWT_SECRET), development: true };
 }
@@ -136,6 +165,38 @@ function nodeId(env: Env): string {
   return parseWith('NODE_ID', raw, z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), '1-64 characters of letters, digits, _ and -');
 }
 
+/** TRUSTED_PROXIES: `loopback` (the default), `none`, or a comma list of addresses and CIDR ranges. */
+function trustedProxies(env: Env): string[] {
+  const items = list(env, 'TRUSTED_PROXIES');
+  if (items.length === 0) return ['loopback'];
+  if (items.length === 1 && items[0] === 'none') return [];
+  for (const item of items) {
+    if (item === 'loopback') continue;
+    const [address, bits, extra] = item.split('/');
+    const family = isIP(address ?? '');
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError('TRUSTED_PROXIES', `expected loopback, none, or a comma list of IP addresses and CIDR ranges (10.0.0.0/8), got "${item}"`);
+    }
+  }
+  return items;
+}
+
+function jwt(env: Env, production: boolean): Config['jwt'] {
+  const key = jwtKey(env, production);
+  const audience = read(env, 'JWT_AUDIENCE') ?? null;
+  // Tokens signed by a shared identity provider are valid for every service it serves: only `aud` says they are meant for this one.
+  if (production && audience === null && (key.kind === 'public-key' || key.kind === 'jwks')) {
+    throw new ConfigError('JWT_AUDIENCE', `NODE_ENV=production with ${key.kind === 'jwks' ? 'JWKS_URL' : 'JWT_PUBLIC_KEY'} needs JWT_AUDIENCE (the \`aud\` this gateway's tokens carry), or a token minted for another service would be accepted`);
+  }
+  return {
+    key,
+    issuer: read(env, 'JWT_ISSUER') ?? null,
+    audience,
+    maxTtlSeconds: integer(env, 'TOKEN_MAX_TTL_S', 86_400, 60, 2_592_000),
+  };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !(value instanceof URL) && !(value instanceof Uint8Array) && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -145,6 +206,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export function loadConfig(env: Env = process.env): Config {
+  const production = isProduction(env);
   const pingIntervalMs = integer(env, 'PING_INTERVAL_MS', 25_000, 1_000, 600_000);
   const pingTimeoutMs = integer(env, 'PING_TIMEOUT_MS', 20_000, 1_000, 600_000);
   const rateLimitPerSecond = integer(env, 'RATE_LIMIT_PER_S', 50, 1, 1_000_000);
@@ -173,13 +235,15 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const config: Config = {
     port: integer(env, 'PORT', 3000, 0, 65_535),
-    host: read(env, 'HOST') ?? '0.0.0.0',
+    // Development mode runs on a secret anyone can read: only this machine may reach it unless HOST says otherwise.
+    host: read(env, 'HOST') ?? (isDevelopment(env) ? '127.0.0.1' : '0.0.0.0'),
     nodeId: nodeId(env),
     redisUrl: redisUrl?.toString() ?? null,
     redisClusterNodes,
     redisClusterAuth,
     redisDurability: oneOf(env, 'REDIS_DURABILITY', 'lossy', ['lossy', 'lossless'] as const),
-    jwt: { key: jwtKey(env), issuer: read(env, 'JWT_ISSUER') ?? null, audience: read(env, 'JWT_AUDIENCE') ?? null },
+    production,
+    jwt: jwt(env, production),
     apiKeys,
     adminToken,
     corsOrigins,
@@ -187,6 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
     history: {
       size: integer(env, 'HISTORY_SIZE', 1000, 0, 1_000_000),
       ttlSeconds: integer(env, 'HISTORY_TTL_S', 3600, 1, 30 * 24 * 3600),
+      maxBytes: integer(env, 'HISTORY_MAX_BYTES', 256 * 1024 * 1024, 0, 1024 * 1024 * 1024 * 1024),
     },
     limits: {
       maxPayloadBytes: integer(env, 'MAX_PAYLOAD_BYTES', 65_536, 64, 16 * 1024 * 1024),
@@ -199,6 +264,16 @@ export function loadConfig(env: Env = process.env): Config {
       acceptRatePerSecond: integer(env, 'ACCEPT_RATE_PER_S', 1000, 0, 1_000_000),
       memoryLimitBytes: integer(env, 'MEMORY_LIMIT_MB', 0, 0, 1_048_576) * 1024 * 1024,
       maxClientBufferBytes: integer(env, 'MAX_CLIENT_BUFFER_BYTES', 1_048_576, 1024, 1024 * 1024 * 1024),
+      handshakeTimeoutMs: integer(env, 'HANDSHAKE_TIMEOUT_MS', 5000, 100, 600_000),
+      maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', 1000, 0, 10_000_000),
+      acceptRatePerIpPerSecond: integer(env, 'ACCEPT_RATE_PER_IP_PER_S', 50, 0, 1_000_000),
+      publishBytesPerUserPerSecond: integer(env, 'PUBLISH_BYTES_PER_USER_PER_S', 262_144, 0, 1024 * 1024 * 1024),
+    },
+    trustedProxies: trustedProxies(env),
+    http: {
+      headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      keepAliveTimeoutMs: integer(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
     },
     largeRooms: {
       presenceEventsMaxMembers: integer(env, 'PRESENCE_EVENTS_MAX_MEMBERS', 100, 0, 10_000_000),

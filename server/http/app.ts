@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { errorPayload } from '../../shared/index.js';
 import type { Config } from '../config/config.js';
@@ -47,7 +47,8 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   const app = express();
   app.disable('x-powered-by');
   app.locals[COUNT_ERROR] = (code: Parameters<GatewayMetrics['error']>[0]) => metrics.error(code);
-  app.set('trust proxy', 'loopback');
+  // The same proxies as the per-address limits believe (TRUSTED_PROXIES; see ops/client-address.ts).
+  app.set('trust proxy', config.trustedProxies.length === 0 ? false : [...config.trustedProxies]);
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -74,14 +75,14 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
     res.end(await metrics.registry.metrics());
   });
 
-  const json = express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false });
+  const json = jsonBody(express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false }));
   const apiKey = requireApiKey(config.apiKeys);
   app.post('/api/v1/publish', apiKey, json, publishRoute(publisher, config.namespaces, logger));
   app.get('/api/v1/rooms/:room/presence', apiKey, presenceRoute(presence, config.namespaces));
   app.get('/sse', sseRoute(sse));
 
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
-    app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience));
+    app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience, config.jwt.maxTtlSeconds));
   }
 
   // A feature that is switched on but whose files are missing (an image built without them) would
@@ -109,6 +110,30 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   app.use('/api', (_req, res) => sendError(res, errorPayload('UNKNOWN_EVENT', 'no such API route'), 404));
   app.use(errorHandler(logger));
   return app;
+}
+
+/**
+ * The JSON body parser, with every failure of reading the body answered as the
+ * client's fault: too large (413), an encoding it cannot undo (a garbage
+ * `Content-Encoding: br` or gzip body, an unknown encoding or charset), or text
+ * that is not JSON (400 INVALID_PAYLOAD), never a 500 with a stack in the log.
+ */
+function jsonBody(parse: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    parse(req, res, (error?: unknown) => {
+      if (error === undefined || error === null) {
+        next();
+        return;
+      }
+      // The client went away while sending its body: nobody to answer.
+      if ((error as { type?: unknown }).type === 'request.aborted') return;
+      if ((error as { type?: unknown }).type === 'entity.too.large') {
+        sendError(res, errorPayload('PAYLOAD_TOO_LARGE', 'the request body is larger than the gateway accepts'));
+        return;
+      }
+      sendError(res, errorPayload('INVALID_PAYLOAD', 'the request body could not be read as JSON (check its Content-Encoding and charset)'), 400);
+    });
+  };
 }
 
 /** Body-parser failures become typed errors; anything else is INTERNAL and logged, never echoed. */

@@ -13,17 +13,34 @@
  * stored would break "any error status means not stored".)
  */
 import type { Request, Response } from 'express';
-import { errorPayload, httpPublishBodySchema, DEFAULT_NAMESPACE, type HttpPublishResponse, type PublishItemResult, type PublishResult } from '../../shared/index.js';
+import {
+  errorPayload,
+  httpPublishBodySchema,
+  DEFAULT_NAMESPACE,
+  MAX_DATA_DEPTH,
+  type HttpPublishResponse,
+  type JsonValue,
+  type PublishItemResult,
+  type PublishResult,
+} from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
-import type { Publisher } from '../delivery/publisher.js';
+import { jsonDepth, type Publisher } from '../delivery/publisher.js';
 import { OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { describeIssues } from '../realtime/register-handlers.js';
 import { sendError } from './errors.js';
 
+/** The body object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
+const MAX_BODY_DEPTH = MAX_DATA_DEPTH + 1;
+
 export function publishRoute(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
   const declared = new Set(namespaces.map((rules) => rules.name));
   return async (req: Request, res: Response): Promise<void> => {
+    // Measured without recursion before zod walks it: a 5,000-deep body would exhaust zod's stack.
+    if (jsonDepth(req.body as JsonValue, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+      sendError(res, errorPayload('INVALID_PAYLOAD', `data may nest at most ${MAX_DATA_DEPTH} levels deep`));
+      return;
+    }
     const parsed = httpPublishBodySchema.safeParse(req.body);
     if (!parsed.success) {
       sendError(res, errorPayload('INVALID_PAYLOAD', describeIssues(parsed.error.issues)), 400, { issues: parsed.error.issues.slice(0, 20) });

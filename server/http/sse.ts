@@ -33,6 +33,7 @@ import type { RoomListeners } from '../delivery/room-listeners.js';
 import type { RoomWatermarks } from '../delivery/room-watermarks.js';
 import { RoomcastError, toErrorPayload } from '../errors.js';
 import type { Admission } from '../ops/admission.js';
+import type { ClientAddresses } from '../ops/client-address.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { HTTP_STATUS, sendError } from './errors.js';
@@ -107,8 +108,8 @@ export interface SseDeps {
   admission: Admission;
   metrics: GatewayMetrics;
   streams: SseStreams;
-  /** Every connection of this node (Engine.IO sessions and SSE streams), for MAX_CONNECTIONS. */
-  openConnections: () => number;
+  /** The client address of a request (per-address limits). */
+  addresses: ClientAddresses;
 }
 
 interface SseRequest {
@@ -169,6 +170,14 @@ export function sseRoute(deps: SseDeps) {
       sendError(res, parsed.error, parsed.status);
       return;
     }
+    // Per client address first: an anonymous flood must not even reach the token check.
+    const address = deps.addresses.of(req);
+    const connection = admission.admitConnection(address);
+    if (connection !== null) {
+      res.setHeader('retry-after', '1');
+      sendError(res, connection.error, connection.status);
+      return;
+    }
     let verified: VerifiedToken;
     try {
       verified = await verifyToken(parsed.token);
@@ -182,23 +191,26 @@ export function sseRoute(deps: SseDeps) {
       sendError(res, errorPayload('FORBIDDEN_ROOM', `not allowed to join ${parsed.room}`));
       return;
     }
-    const session = admission.admitSession(deps.openConnections());
-    if (session !== null) {
-      res.setHeader('retry-after', '1');
-      sendError(res, session.error, session.status);
-      return;
-    }
     const user = admission.admitUser(verified.userId);
     if (user !== null) {
       res.setHeader('retry-after', '1');
       sendError(res, user, HTTP_STATUS[user.code]);
       return;
     }
-    if (req.socket.destroyed) {
+    const capacity = admission.admitAuthenticated();
+    if (capacity !== null) {
       admission.releaseUser(verified.userId);
+      res.setHeader('retry-after', '1');
+      sendError(res, capacity, HTTP_STATUS[capacity.code]);
       return;
     }
-    const stream = new SseStream(deps, req, res, parsed, verified.userId, verified.expiresAt);
+    if (req.socket.destroyed) {
+      admission.releaseUser(verified.userId);
+      admission.releaseAuthenticated();
+      return;
+    }
+    admission.opened(address);
+    const stream = new SseStream(deps, req, res, parsed, verified.userId, verified.expiresAt, address);
     stream.start();
   };
 }
@@ -220,6 +232,7 @@ export class SseStream {
     private readonly request: SseRequest,
     private readonly userId: string,
     private readonly expiresAt: number | null,
+    private readonly address: string,
   ) {}
 
   start(): void {
@@ -259,6 +272,8 @@ export class SseStream {
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     this.deps.streams.delete(this);
     this.deps.admission.releaseUser(this.userId);
+    this.deps.admission.releaseAuthenticated();
+    this.deps.admission.closed(this.address);
   }
 
   private scheduleExpiry(): void {

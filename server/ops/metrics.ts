@@ -52,7 +52,7 @@ export interface MetricSources {
   draining(): boolean;
   /** null on a single node (no canary): reported as ok. */
   canaryOk(): boolean | null;
-  history(): { entries: number; rooms: number };
+  history(): { entries: number; rooms: number; bytes: number };
 }
 
 /** Figures kept as plain numbers, for the hot path and for stats(); folded into counters at scrape. */
@@ -275,6 +275,14 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     registers,
     collect() {
       this.set(sources?.history().entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'roomcast_history_bytes',
+    help: 'Bytes of publications held in history in this process, as HISTORY_MAX_BYTES counts them (memory mode); 0 in Redis mode (watch used_memory there)',
+    registers,
+    collect() {
+      this.set(sources?.history().bytes ?? 0);
     },
   });
   new Gauge({

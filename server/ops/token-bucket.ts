@@ -1,7 +1,7 @@
 /**
- * A per-connection token bucket. Kept as two numbers on the socket rather than a
- * keyed limiter store: the state lives and dies with the connection, costs no
- * lookup, and needs no sweeping.
+ * A token bucket. Kept as two numbers rather than a keyed limiter store: per
+ * connection it lives and dies with the connection; per client address or per
+ * user it is dropped once full again (`isFull`), so idle keys cost nothing.
  */
 export class TokenBucket {
   private tokens: number;
@@ -16,13 +16,23 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
-  /** Takes one token if there is one. */
-  take(now: number = Date.now()): boolean {
+  private refill(now: number): void {
     const elapsedSeconds = Math.max(0, now - this.updatedAt) / 1000;
     this.tokens = Math.min(this.burst, this.tokens + elapsedSeconds * this.ratePerSecond);
     this.updatedAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+  }
+
+  /** Takes `amount` tokens (default one) if there are that many; takes nothing otherwise. */
+  take(now: number = Date.now(), amount = 1): boolean {
+    this.refill(now);
+    if (this.tokens < amount) return false;
+    this.tokens -= amount;
     return true;
+  }
+
+  /** Back to its full burst: nothing to remember about whoever used it. */
+  isFull(now: number = Date.now()): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
   }
 }

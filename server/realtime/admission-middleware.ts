@@ -8,6 +8,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Admission, Refusal } from '../ops/admission.js';
+import type { ClientAddresses } from '../ops/client-address.js';
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 type EngineResponse = ServerResponse | { socket: Duplex; end(): void };
@@ -27,11 +28,11 @@ function reply(res: EngineResponse, refusal: Refusal): void {
   res.end();
 }
 
-export function admissionMiddleware(admission: Admission, openConnections: () => number) {
+export function admissionMiddleware(admission: Admission, addresses: ClientAddresses) {
   return (req: EngineRequest, res: EngineResponse, next: (error?: unknown) => void): void => {
     // Requests carrying a sid belong to a session that was already admitted.
     const isHandshake = req._query?.sid === undefined;
-    const refusal = isHandshake ? admission.admitSession(openConnections()) : null;
+    const refusal = isHandshake ? admission.admitConnection(addresses.of(req)) : null;
     if (refusal === null) next();
     else reply(res, refusal);
   };

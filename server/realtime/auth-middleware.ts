@@ -20,9 +20,13 @@ export function handshakeError(payload: ReturnType<typeof errorPayload>): Extend
 
 /**
  * Verifies the token, then asks Admission (draining, the user's connection
- * limit); an admitted connection counts for its user until it disconnects.
+ * limit); an admitted connection counts for its user until it disconnects or
+ * its transport closes, released once whichever comes first.
  * Refusals count in roomcast_handshake_failures_total (Admission counts its own).
  */
+/** Engine.IO sessions that hold a node-wide slot (one per session, whatever its namespaces). */
+const authenticatedSessions = new WeakSet<object>();
+
 export function authMiddleware(verifyToken: TokenVerifier, admission: Admission, logger: Logger, metrics: GatewayMetrics) {
   return (socket: RoomcastSocket, next: (error?: ExtendedError) => void): void => {
     const auth: unknown = socket.handshake.auth;
@@ -34,13 +38,39 @@ export function authMiddleware(verifyToken: TokenVerifier, admission: Admission,
     }
     verifyToken(token).then(
       (verified) => {
+        // Closed while the token was checked: Socket.IO drops such a socket without a 'disconnect' event,
+        // so nothing may be counted for it.
+        if (socket.conn.readyState !== 'open') {
+          next(handshakeError(errorPayload('UNAVAILABLE', 'the connection closed during authentication')));
+          return;
+        }
         const refusal = admission.admitUser(verified.userId);
         if (refusal !== null) {
           next(handshakeError(refusal));
           return;
         }
+        // The session's first authenticated namespace takes its node-wide slot (MAX_CONNECTIONS, ACCEPT_RATE_PER_S),
+        // held until the transport closes.
+        if (!authenticatedSessions.has(socket.conn)) {
+          const capacity = admission.admitAuthenticated();
+          if (capacity !== null) {
+            admission.releaseUser(verified.userId);
+            next(handshakeError(capacity));
+            return;
+          }
+          authenticatedSessions.add(socket.conn);
+          socket.conn.once('close', () => admission.releaseAuthenticated());
+        }
         socket.data = { userId: verified.userId, roomPatterns: verified.roomPatterns, expiresAt: verified.expiresAt };
-        socket.once('disconnect', () => admission.releaseUser(verified.userId));
+        // Released exactly once, however the connection ends: a namespace disconnect, or the transport closing.
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          admission.releaseUser(verified.userId);
+        };
+        socket.once('disconnect', release);
+        socket.conn.once('close', release);
         next();
       },
       (error: unknown) => {

@@ -7,6 +7,8 @@ import type { NamespaceRules } from '../config/namespaces.js';
 import type { HistoryStore } from '../delivery/history-store.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Admission } from '../ops/admission.js';
+import type { PublishBudget } from '../ops/publish-budget.js';
+import type { ClientAddresses } from '../ops/client-address.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
@@ -22,6 +24,10 @@ export interface RealtimeDeps {
   publisher: Publisher;
   verifyToken: TokenVerifier;
   admission: Admission;
+  /** PUBLISH_BYTES_PER_USER_PER_S: each user's bytes of client publications and signals on this node. */
+  publishBudget: PublishBudget;
+  /** The client address of a request (TRUSTED_PROXIES decide whether X-Forwarded-For counts). */
+  addresses: ClientAddresses;
   metrics: GatewayMetrics;
   /** Closes the connection now if its outgoing buffer is past MAX_CLIENT_BUFFER_BYTES. */
   checkOutgoingBuffer: (socket: RoomcastSocket) => void;
@@ -35,8 +41,6 @@ export interface RealtimeDeps {
   whenReceiving(namespace: string, room: string): Promise<void>;
   /** The last position of each served room this node saw (Redis only), for what it missed while deaf (reception-recovery.ts). */
   watermarks?: RoomWatermarks;
-  /** Connections of this node that are not Engine.IO sessions (SSE streams), counted against MAX_CONNECTIONS. */
-  otherConnections?: () => number;
 }
 
 export interface NamespaceContext extends RealtimeDeps {

@@ -4,12 +4,12 @@
  * http.Server and its dependencies; it knows nothing of Express or the environment.
  */
 import { randomBytes } from 'node:crypto';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import msgpackParser from 'socket.io-msgpack-parser';
 import { ADMIN_NAMESPACE, errorPayload, type Message } from '../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
+import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
 import { authMiddleware, handshakeError } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
@@ -27,7 +27,7 @@ interface EnginePacket {
   type: string;
   data?: unknown;
 }
-type EngineSocket = { request: unknown; on(event: 'data', listener: (data: unknown) => void): unknown };
+type EngineSocket = { request: unknown; on(event: 'data', listener: (data: unknown) => void): unknown; once(event: 'close', listener: () => void): unknown };
 
 function payloadSize(data: unknown): number {
   if (typeof data === 'string') return data.length;
@@ -45,13 +45,16 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   const io: RoomcastServer = new Server(httpServer, {
     serveClient: false,
     pingInterval: config.heartbeat.pingIntervalMs,
+    // A session that has not completed an authenticated namespace CONNECT by then is closed (HANDSHAKE_TIMEOUT_MS).
+    connectTimeout: config.limits.handshakeTimeoutMs,
     pingTimeout: config.heartbeat.pingTimeoutMs,
     // Above MAX_PAYLOAD_BYTES, so an oversized `data` gets a typed PAYLOAD_TOO_LARGE;
     // only packets far beyond it are cut off by the transport.
     maxHttpBufferSize: config.limits.maxPayloadBytes * 2 + PACKET_OVERHEAD_BYTES,
     allowRequest: originGuard(origins, () => deps.metrics.handshakeFailure('UNAUTHENTICATED')),
     ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
-    ...(config.parser === 'msgpack' ? { parser: msgpackParser } : {}),
+    // msgpack frames are checked before they are decoded (msgpack-guard.ts): a declared length is not trusted.
+    ...(config.parser === 'msgpack' ? { parser: guardedMsgpackParser } : {}),
     // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
     // SSE streams (RoomListeners) are fed from the same adapter, so they get other nodes' publications too (see adapter-taps.ts).
     adapter: withSlicedFanout(deps.roomTaps?.wrap((deps.adapter ?? Adapter) as AdapterConstructor) ?? ((deps.adapter ?? Adapter) as AdapterConstructor), {
@@ -68,12 +71,16 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   // Session ids carry the node id, so a proxy can route a session's polling requests
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
   io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
-  io.engine.use(admissionMiddleware(deps.admission, () => io.engine.clientsCount + (deps.otherConnections?.() ?? 0)));
+  io.engine.use(admissionMiddleware(deps.admission, deps.addresses));
   // Socket.IO keeps each connection's first HTTP request (headers, sockets, buffers) for the connection's
   // whole life. Nothing reads it after the handshake here (origin and admission checks run before this
   // event; the address stays in conn.remoteAddress; tokens come in the CONNECT packet's auth), so let it
   // go: less memory per connection (Socket.IO's "memory usage" guide does the same).
   io.engine.on('connection', (raw: EngineSocket) => {
+    // Every session counts for its client address until it closes (authenticated or not: MAX_CONNECTIONS_PER_IP).
+    const address = deps.addresses.of(raw.request as IncomingMessage);
+    deps.admission.opened(address);
+    raw.once('close', () => deps.admission.closed(address));
     raw.request = null;
     // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
     raw.on('data', countReceived);

@@ -2,10 +2,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { createLogger } from '../../server/ops/logger.js';
+import { loadConfig } from '../../server/config/load.js';
+import { startGateway as startGatewayNode } from '../../server/gateway.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, connectRefused, nextEvent, request, type TestSocket } from '../support/sockets.js';
 import { signToken, unsignedToken } from '../support/tokens.js';
+
+/** A token signed with `secret` carrying exactly `claims` (no `exp` unless given): what a careless backend mints. */
+function rawToken(secret: string, claims: JWTPayload): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+}
 
 describe('handshake authentication', () => {
   describe('with an HS256 secret, issuer and audience', () => {
@@ -163,5 +171,70 @@ describe('handshake authentication', () => {
       if (publish.ok) throw new Error('expected PUBLISH_FORBIDDEN after leaving b:1');
       expect(publish.error.code).to.equal('PUBLISH_FORBIDDEN');
     });
+  });
+  describe('token lifetime policy: every token expires, within TOKEN_MAX_TTL_S', () => {
+    let gw: TestGateway;
+    let socket: TestSocket | undefined;
+    const now = (): number => Math.floor(Date.now() / 1000);
+    before(async () => {
+      gw = await startGateway({ TOKEN_MAX_TTL_S: '600' });
+    });
+    afterEach(() => socket?.close());
+    after(() => gw.close());
+
+    const refusals: Array<[string, () => JWTPayload, RegExp]> = [
+      ['a token without exp', () => ({ sub: 'erin', iat: now() }), /"exp" is required/],
+      ['a token with exp: 1e300', () => ({ sub: 'erin', iat: now(), exp: 1e300 }), /TOKEN_MAX_TTL_S/],
+      ['a token expiring an hour from now (cap 600 s)', () => ({ sub: 'erin', iat: now(), exp: now() + 3600 }), /TOKEN_MAX_TTL_S/],
+      ['a token whose iat claims it was issued in the future, to stretch its life', () => ({ sub: 'erin', iat: now() + 3000, exp: now() + 3600 }), /TOKEN_MAX_TTL_S/],
+    ];
+    for (const [name, claims, message] of refusals) {
+      it(`refuses ${name} at the handshake and on SSE`, async () => {
+        const token = await rawToken(gw.secret, claims());
+        const refusal = await connectRefused(gw.url, token);
+        expect(refusal.data?.code).to.equal('UNAUTHENTICATED');
+        expect(refusal.data?.message).to.match(message);
+        const sse = await fetch(`${gw.url}/sse?room=user:erin`, { headers: { authorization: `Bearer ${token}` } });
+        expect(sse.status).to.equal(401);
+        await sse.body?.cancel();
+      });
+    }
+
+    it('accepts a token expiring exactly TOKEN_MAX_TTL_S from now', async () => {
+      socket = await connect(gw.url, await rawToken(gw.secret, { sub: 'erin', iat: now(), exp: now() + 600 }));
+      expect(socket.connected).to.equal(true);
+    });
+
+    it('auth:refresh refuses a never-expiring token, and the connection still ends at the old exp', async () => {
+      socket = await connect(gw.url, await signToken(gw.secret, { sub: 'erin' }, { expiresIn: 2 }));
+      const connected = socket;
+      for (const claims of [{ sub: 'erin', iat: now() }, { sub: 'erin', iat: now(), exp: 1e300 }]) {
+        const refresh = await request(socket, 'auth:refresh', { token: await rawToken(gw.secret, claims) });
+        if (refresh.ok) throw new Error(`auth:refresh accepted ${JSON.stringify(claims)} (expiresAt ${String(refresh.expiresAt)})`);
+        expect(refresh.error.code).to.equal('UNAUTHENTICATED');
+      }
+      const error = await nextEvent(connected, 'protocol:error', 5000);
+      expect(error.code).to.equal('TOKEN_EXPIRED');
+    });
+  });
+
+  describe('development mode tokens', () => {
+    for (const [env, ttl] of [[{}, 3600], [{ TOKEN_MAX_TTL_S: '120' }, 120]] as const) {
+      it(`POST /dev/token mints tokens that expire (in ${ttl} s${'TOKEN_MAX_TTL_S' in env ? ', the TOKEN_MAX_TTL_S cap' : ''})`, async () => {
+        const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env });
+        const gateway = await startGatewayNode({ config, logger: createLogger(config) });
+        try {
+          const response = await fetch(`${gateway.url}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' });
+          const { token } = (await response.json()) as { token: string };
+          const claims = decodeJwt(token);
+          expect(claims.exp).to.be.a('number');
+          expect((claims.exp as number) - Math.floor(Date.now() / 1000)).to.be.within(ttl - 5, ttl);
+          const socket = await connect(gateway.url, token);
+          socket.close();
+        } finally {
+          await gateway.close();
+        }
+      });
+    }
   });
 });

@@ -69,15 +69,32 @@ describe('connection limits', function () {
     }
   });
 
-  it('ACCEPT_RATE_PER_S: handshakes beyond the rate get 429 RATE_LIMITED, then the bucket refills', async () => {
+  it('ACCEPT_RATE_PER_S: authenticated connections beyond the rate get RATE_LIMITED, then the bucket refills', async () => {
     const gw = await startGateway({ ACCEPT_RATE_PER_S: '5' });
+    try {
+      const token = await signToken(gw.secret, { sub: 'many' });
+      const results = await Promise.all(Array.from({ length: 12 }, () => connect(gw.url, token).then((socket) => (sockets.push(socket), 'connected'), (error: Error & { data?: { code: string; retryable: boolean } }) => error.data)));
+      const limited = results.filter((result) => result !== 'connected');
+      expect(results.filter((result) => result === 'connected')).to.have.length.within(5, 6);
+      expect(limited.length).to.be.at.least(6);
+      expect(limited[0]).to.deep.include({ code: 'RATE_LIMITED', retryable: true });
+      expect(await metric(gw.url, 'roomcast_connections_refused_total', '{code="RATE_LIMITED"}')).to.equal(limited.length);
+      // Anonymous handshakes are not charged to this node-wide rate (ACCEPT_RATE_PER_IP_PER_S limits them per address).
+      expect((await handshake(gw.url)).status).to.equal(200);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      sockets.push(await connect(gw.url, token));
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('ACCEPT_RATE_PER_IP_PER_S: handshakes of one address beyond its rate get 429 RATE_LIMITED, then its bucket refills', async () => {
+    const gw = await startGateway({ ACCEPT_RATE_PER_IP_PER_S: '5' });
     try {
       const results = await Promise.all(Array.from({ length: 12 }, () => handshake(gw.url)));
       const limited = results.filter((result) => result.status === 429);
       expect(results.filter((result) => result.status === 200)).to.have.length.within(5, 6);
-      expect(limited.length).to.be.at.least(6);
       expect(limited[0]?.body).to.deep.include({ code: 'RATE_LIMITED', retryable: true });
-      expect(await metric(gw.url, 'roomcast_connections_refused_total', '{code="RATE_LIMITED"}')).to.equal(limited.length);
       await new Promise((resolve) => setTimeout(resolve, 1100));
       expect((await handshake(gw.url)).status).to.equal(200);
     } finally {

@@ -63,4 +63,56 @@ describe('lifecycle', () => {
       expect(finished.stderr).to.match(/expected|set only one|cannot read/);
     });
   }
+  describe('modes (issue 12): production is never mistaken for development, development stays on loopback', () => {
+    for (const nodeEnv of ['Production', ' production', 'PRODUCTION ']) {
+      it(`NODE_ENV=${JSON.stringify(nodeEnv)} without a key exits 1 naming JWT_SECRET, instead of running on the public development secret`, async () => {
+        const child = startNode(MAIN, { LOG_LEVEL: 'info', PORT: '0', NODE_ENV: nodeEnv });
+        const finished = await child.exited(10_000);
+        expect(finished.code, finished.stdout).to.equal(1);
+        expect(finished.stderr).to.contain('JWT_SECRET');
+        expect(finished.stdout).not.to.contain('DEVELOPMENT MODE');
+      });
+    }
+
+    const refusedInProduction: Array<[string, Record<string, string>]> = [
+      ['JWKS_URL', { JWKS_URL: 'http://keys.example/jwks.json', JWT_AUDIENCE: 'roomcast' }],
+      ['JWKS_URL', { JWKS_URL: 'http://127.0.0.1:9/jwks.json', JWT_AUDIENCE: 'roomcast' }],
+      ['JWT_AUDIENCE', { JWKS_URL: 'https://keys.example/jwks.json' }],
+    ];
+    for (const [variable, env] of refusedInProduction) {
+      it(`production with ${JSON.stringify(env)} exits 1 naming ${variable}`, async () => {
+        const child = startNode(MAIN, { LOG_LEVEL: 'silent', PORT: '0', NODE_ENV: 'production', ...env });
+        const finished = await child.exited(10_000);
+        expect(finished.code).to.equal(1);
+        expect(finished.stderr).to.contain(`invalid configuration: ${variable}`);
+      });
+    }
+
+    async function reachable(url: string): Promise<boolean> {
+      try {
+        await fetch(url, { signal: AbortSignal.timeout(3000) });
+        return true;
+      } catch {
+        return false;
+      }
+    }
+
+    it('development mode without HOST listens on 127.0.0.1 only (127.0.0.2 is refused); HOST=0.0.0.0 opens it on purpose', async () => {
+      for (const [env, open] of [[{}, false], [{ HOST: '0.0.0.0' }, true]] as const) {
+        const child = startNode(MAIN, { LOG_LEVEL: 'info', PORT: '0', ...env });
+        try {
+          const line = await child.waitForLine(/gateway listening/);
+          const { port, host } = JSON.parse(line) as { port: number; host: string };
+          expect(host).to.equal(open ? '0.0.0.0' : '127.0.0.1');
+          expect(child.output().stdout).to.contain('DEVELOPMENT MODE');
+          expect(await reachable(`http://127.0.0.1:${port}/healthz`)).to.equal(true);
+          // Any address but 127.0.0.1 stands for "another machine": Linux routes all of 127/8 to lo, and only a wildcard bind accepts 127.0.0.2.
+          expect(await reachable(`http://127.0.0.2:${port}/healthz`)).to.equal(open);
+        } finally {
+          child.kill('SIGKILL');
+          await child.exited(10_000);
+        }
+      }
+    });
+  });
 });

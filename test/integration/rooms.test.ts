@@ -55,6 +55,7 @@ describe('rooms', () => {
     ['spaces', 'project 123'],
     ['a slash', 'project/123'],
     ['a wildcard', 'project:*'],
+    ['a name shaped like a socket id', 'abcdefghij_-ABCDEF12'],
     ['a number', 123],
     ['null', null],
   ];
@@ -120,5 +121,35 @@ describe('rooms', () => {
     const ack = await request(socket, 'presence:list', { room: 'project:999' });
     if (ack.ok) throw new Error('listed a forbidden room');
     expect(ack.error.code).to.equal('FORBIDDEN_ROOM');
+  });
+  describe('a starred pattern against long names (issue 12: backtracking matcher)', () => {
+    // `org:*:*:*:*:end` and 200-character names took 80-370 ms per join with the regex
+    // matcher (14 s with one star more), all of it on the event loop.
+    let target: TestGateway;
+    before(async () => {
+      target = await startGateway();
+    });
+    after(() => target.close());
+
+    it('an attacker joining in a loop does not stall the node: /healthz still answers promptly', async () => {
+      const attacker = await connect(target.url, await signToken(target.secret, { sub: 'mallory', rooms: ['org:*:*:*:*:end'] }));
+      try {
+        const joins = Array.from({ length: 40 }, (_, index) => request(attacker, 'room:join', { room: `org:${':'.repeat(196 - String(index).length)}${index}` }));
+        const started = performance.now();
+        const health = await fetch(`${target.url}/healthz`);
+        const healthMs = performance.now() - started;
+        expect(health.status).to.equal(200);
+        const acks = await Promise.all(joins);
+        for (const ack of acks) {
+          if (ack.ok) throw new Error('joined a room the pattern does not match');
+          expect(ack.error.code).to.equal('FORBIDDEN_ROOM');
+        }
+        expect(healthMs, `/healthz took ${healthMs.toFixed(0)} ms during the attack`).to.be.below(1000);
+        // The same pattern still grants what it should.
+        assertOk(await request(attacker, 'room:join', { room: `org:${'a:'.repeat(95)}b:end` }));
+      } finally {
+        attacker.close();
+      }
+    });
   });
 });

@@ -3,6 +3,7 @@
  * gateway processes and, optionally, NGINX in front, all on free ports and all
  * stopped by stop(). Node ids are node1..nodeN, as `npm run cluster` names them.
  */
+import { isDevelopment } from '../../server/config/load.js';
 import { freePort } from './free-port.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { TEST_API_KEY } from './gateway.js';
@@ -91,6 +92,9 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
       ...ports.map((port, index) => ({
         JWT_SECRET: TEST_JWT_SECRET,
         API_KEYS: TEST_API_KEY,
+        // Every test client comes from 127.0.0.1 (NGINX forwards it): per-address limits lifted, as in startGateway().
+        MAX_CONNECTIONS_PER_IP: '0',
+        ACCEPT_RATE_PER_IP_PER_S: '0',
         // A test that fails with clients still connected must not wait out a production drain.
         DRAIN_TIMEOUT_MS: '1000',
         ...redisEnv,
@@ -102,7 +106,7 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
     cluster.nodes = await Promise.all(envs.map((env) => startGatewayProcess(env)));
     if (options.nginx) {
       // Nodes in development mode (no JWT setting) serve POST /dev/token, which the demo page needs through NGINX.
-      const development = !['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'].some((name) => (envs[0]?.[name] ?? '').trim() !== '');
+      const development = isDevelopment(envs[0] ?? {});
       cluster.nginx = await startNginx({ nodes: cluster.nodes.map((node) => ({ id: node.nodeId, host: '127.0.0.1', port: node.port })), devToken: development });
     }
     cluster.url = cluster.nginx?.url ?? cluster.nodes[0]?.url ?? '';

@@ -59,6 +59,8 @@ export interface RawClientOptions {
   /** Extra query parameters of the handshake URL. */
   query?: Record<string, string>;
   headers?: Record<string, string>;
+  /** Source address of the connection (any 127.0.0.x on loopback): per-address limits see another client. */
+  localAddress?: string;
 }
 
 export type WaitOutcome<T> = { status: 'matched'; value: T } | { status: 'closed'; close: CloseInfo } | { status: 'timeout' };
@@ -142,7 +144,12 @@ export class RawEngineClient {
     url.searchParams.set('transport', 'websocket');
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
     // No client-side cap: the test decides what is too large, the gateway enforces it.
-    const ws = new WebSocket(url, { headers: options.headers ?? {}, maxPayload: 0, perMessageDeflate: false });
+    const ws = new WebSocket(url, {
+      headers: options.headers ?? {},
+      maxPayload: 0,
+      perMessageDeflate: false,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
     const pending: Array<{ data: RawData; isBinary: boolean }> = [];
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +19,12 @@ function configError(env: Record<string, string>): ConfigError {
 describe('configuration', () => {
   it('applies the documented defaults and freezes the result', () => {
     const config = loadConfig({});
-    expect(config).to.deep.include({ port: 3000, host: '0.0.0.0', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info' });
-    expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600 });
+    // No JWT_* setting: development mode, which listens on loopback only.
+    expect(config).to.deep.include({ port: 3000, host: '127.0.0.1', redisUrl: null, parser: 'json', drainTimeoutMs: 30_000, logLevel: 'info', production: false });
+    expect(config.jwt.maxTtlSeconds).to.equal(86_400);
+    expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600, maxBytes: 256 * 1024 * 1024 });
+    expect(config.trustedProxies).to.deep.equal(['loopback']);
+    expect(config.http).to.deep.equal({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 });
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 25_000, pingTimeoutMs: 20_000 });
     expect(config.limits).to.deep.equal({
       maxPayloadBytes: 65_536,
@@ -32,6 +37,10 @@ describe('configuration', () => {
       acceptRatePerSecond: 1000,
       memoryLimitBytes: 0,
       maxClientBufferBytes: 1_048_576,
+      handshakeTimeoutMs: 5000,
+      maxConnectionsPerIp: 1000,
+      acceptRatePerIpPerSecond: 50,
+      publishBytesPerUserPerSecond: 262_144,
     });
     expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 100, slicedFanoutAbove: 10_000, fanoutSliceSize: 1000 });
     expect(config.nodeTtlMs).to.equal(15_000);
@@ -58,12 +67,22 @@ describe('configuration', () => {
       JWT_SECRET: 'x'.repeat(32),
       JWT_ISSUER: 'iss',
       JWT_AUDIENCE: 'aud',
+      TOKEN_MAX_TTL_S: '900',
       API_KEYS: 'key-one-0123456789, key-two-0123456789',
       ADMIN_TOKEN: 'admin-token-0123456789',
       CORS_ORIGINS: 'https://a.example,http://localhost:5173',
       PARSER: 'msgpack',
       HISTORY_SIZE: '10',
       HISTORY_TTL_S: '20',
+      HISTORY_MAX_BYTES: '1000000',
+      HANDSHAKE_TIMEOUT_MS: '1500',
+      MAX_CONNECTIONS_PER_IP: '21',
+      ACCEPT_RATE_PER_IP_PER_S: '22',
+      PUBLISH_BYTES_PER_USER_PER_S: '23000',
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7, ::1',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '3000',
+      HTTP_KEEPALIVE_TIMEOUT_MS: '4000',
       MAX_PAYLOAD_BYTES: '1000',
       MAX_ROOMS_PER_SOCKET: '5',
       MAX_ROOM_MEMBERS: '6',
@@ -85,11 +104,13 @@ describe('configuration', () => {
     });
     expect(config).to.deep.include({ port: 8080, host: '127.0.0.1', nodeId: 'n1', parser: 'msgpack', drainTimeoutMs: 11_000, logLevel: 'debug' });
     expect(config.redisUrl).to.equal('redis://127.0.0.1:6379');
-    expect(config.jwt).to.deep.include({ issuer: 'iss', audience: 'aud' });
+    expect(config.jwt).to.deep.include({ issuer: 'iss', audience: 'aud', maxTtlSeconds: 900 });
     expect(config.apiKeys).to.deep.equal(['key-one-0123456789', 'key-two-0123456789']);
     expect(config.adminToken).to.equal('admin-token-0123456789');
     expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
-    expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20 });
+    expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20, maxBytes: 1_000_000 });
+    expect(config.trustedProxies).to.deep.equal(['10.0.0.0/8', '192.168.1.7', '::1']);
+    expect(config.http).to.deep.equal({ headersTimeoutMs: 2000, requestTimeoutMs: 3000, keepAliveTimeoutMs: 4000 });
     expect(config.limits).to.deep.equal({
       maxPayloadBytes: 1000,
       maxRoomsPerSocket: 5,
@@ -101,6 +122,10 @@ describe('configuration', () => {
       acceptRatePerSecond: 11,
       memoryLimitBytes: 12 * 1024 * 1024,
       maxClientBufferBytes: 13_000,
+      handshakeTimeoutMs: 1500,
+      maxConnectionsPerIp: 21,
+      acceptRatePerIpPerSecond: 22,
+      publishBytesPerUserPerSecond: 23_000,
     });
     expect(config.largeRooms).to.deep.equal({ presenceEventsMaxMembers: 15, slicedFanoutAbove: 16, fanoutSliceSize: 17 });
     expect(config.nodeTtlMs).to.equal(14_000);
@@ -120,6 +145,12 @@ describe('configuration', () => {
     expect(configError({ REDIS_DURABILITY: 'always' }).message).to.equal('REDIS_DURABILITY: expected one of lossy, lossless, got "always"');
     expect(loadConfig({ SUBSCRIPTION_RECONCILE_MS: '250' }).subscriptionReconcileMs).to.equal(250);
     expect(configError({ SUBSCRIPTION_RECONCILE_MS: '99' }).variable).to.equal('SUBSCRIPTION_RECONCILE_MS');
+  });
+
+  it('reads TRUSTED_PROXIES as loopback, none, or addresses and CIDR ranges, and refuses anything else', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: 'none' }).trustedProxies).to.deep.equal([]);
+    expect(loadConfig({ TRUSTED_PROXIES: 'loopback,10.1.0.0/16' }).trustedProxies).to.deep.equal(['loopback', '10.1.0.0/16']);
+    for (const bad of ['nginx', '10.0.0.0/33', '10.0.0.1/8/1', '::1/129']) expect(configError({ TRUSTED_PROXIES: bad }).variable, bad).to.equal('TRUSTED_PROXIES');
   });
 
   it('parses REDIS_CLUSTER_NODES as host:port pairs', () => {
@@ -175,6 +206,68 @@ describe('configuration', () => {
 
   it('refuses the development secret in production', () => {
     expect(configError({ NODE_ENV: 'production' }).variable).to.equal('JWT_SECRET');
+  });
+
+  describe('modes and token policy (issue 12)', () => {
+    const secret = 'x'.repeat(32);
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+    it('reads NODE_ENV trimmed and case-insensitive: no spelling of production falls back to the development secret', () => {
+      for (const value of ['production', 'Production', 'PRODUCTION', ' production', 'production ', '\tProduction\n']) {
+        expect(configError({ NODE_ENV: value }).variable, JSON.stringify(value)).to.equal('JWT_SECRET');
+        expect(loadConfig({ NODE_ENV: value, JWT_SECRET: secret }).production, JSON.stringify(value)).to.equal(true);
+      }
+      for (const value of ['development', 'test', 'productions', 'prod']) {
+        expect(loadConfig({ NODE_ENV: value }).production, value).to.equal(false);
+      }
+    });
+
+    it('runs development mode only without any JWT_* setting, and binds it to 127.0.0.1 unless HOST is set', () => {
+      expect(loadConfig({}).host).to.equal('127.0.0.1');
+      expect(loadConfig({ HOST: '0.0.0.0' }).host).to.equal('0.0.0.0');
+      expect(loadConfig({ HOST: '::' }).host).to.equal('::');
+      expect(loadConfig({ JWT_SECRET: secret }).host).to.equal('0.0.0.0');
+      expect(loadConfig({ JWT_SECRET: secret }).jwt.key).to.deep.include({ kind: 'secret', development: false });
+      // An issuer or audience without a key is a mistake, not a request for the public development secret.
+      for (const env of [{ JWT_ISSUER: 'https://auth.example' }, { JWT_AUDIENCE: 'roomcast' }] as Array<Record<string, string>>) {
+        const error = configError(env);
+        expect(error.variable).to.equal('JWT_SECRET');
+        expect(error.message).to.contain('without a key');
+      }
+    });
+
+    it('takes JWKS_URL over https; http only to a loopback host outside production', () => {
+      expect(loadConfig({ JWKS_URL: 'https://keys.example/jwks.json' }).jwt.key).to.deep.include({ kind: 'jwks' });
+      expect(configError({ JWKS_URL: 'http://keys.example/jwks.json' }).variable).to.equal('JWKS_URL');
+      expect(configError({ JWKS_URL: 'http://10.0.0.7/jwks.json' }).message).to.contain('https://');
+      for (const local of ['http://127.0.0.1:9000/jwks.json', 'http://localhost/jwks.json', 'http://[::1]:9000/jwks.json']) {
+        expect(loadConfig({ JWKS_URL: local }).jwt.key, local).to.deep.include({ kind: 'jwks' });
+        expect(configError({ NODE_ENV: 'production', JWT_AUDIENCE: 'roomcast', JWKS_URL: local }).variable, local).to.equal('JWKS_URL');
+      }
+      expect(configError({ JWKS_URL: 'ftp://keys.example/jwks.json' }).variable).to.equal('JWKS_URL');
+    });
+
+    it('requires JWT_AUDIENCE with JWT_PUBLIC_KEY or JWKS_URL in production', () => {
+      const jwks = { JWKS_URL: 'https://keys.example/jwks.json' };
+      const pem = { JWT_PUBLIC_KEY: publicKey };
+      for (const key of [jwks, pem]) {
+        const error = configError({ NODE_ENV: 'production', ...key });
+        expect(error.variable).to.equal('JWT_AUDIENCE');
+        expect(loadConfig({ NODE_ENV: 'production', JWT_AUDIENCE: 'roomcast', ...key }).jwt.audience).to.equal('roomcast');
+        // Outside production it stays optional (local tools, tests).
+        expect(loadConfig(key).jwt.audience).to.equal(null);
+      }
+      // A shared secret is this gateway's own: no audience needed.
+      expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).jwt.audience).to.equal(null);
+    });
+
+    it('reads TOKEN_MAX_TTL_S from 60 s to 30 days', () => {
+      expect(loadConfig({ TOKEN_MAX_TTL_S: '60' }).jwt.maxTtlSeconds).to.equal(60);
+      expect(loadConfig({ TOKEN_MAX_TTL_S: '2592000' }).jwt.maxTtlSeconds).to.equal(2_592_000);
+      for (const value of ['59', '2592001', '0', 'forever']) {
+        expect(configError({ TOKEN_MAX_TTL_S: value }).variable, value).to.equal('TOKEN_MAX_TTL_S');
+      }
+    });
   });
 
   it('refuses a public key that is not a PEM RSA/EC key', () => {

@@ -1,18 +1,24 @@
 /**
  * History in this process's memory, for a single node. Bounded per room by
- * HISTORY_SIZE entries and HISTORY_TTL_S; a room whose entries all expired and
- * that saw no activity for the TTL is forgotten, so memory follows active rooms.
- * A restart loses everything, which the new epochs make visible to clients.
+ * HISTORY_SIZE entries and HISTORY_TTL_S, and in all by HISTORY_MAX_BYTES
+ * (the oldest entries of the whole store trimmed first, whichever room they are
+ * in: readers get a gap, a publish is never refused for it); a room whose
+ * entries all expired and that saw no activity for the TTL is forgotten, so
+ * memory follows active rooms. A restart loses everything, which the new
+ * epochs make visible to clients.
  */
 import { randomBytes } from 'node:crypto';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../history-store.js';
 
 interface RoomLog {
+  key: string;
   epoch: string;
   lastOffset: number;
   /** Contiguous offsets, oldest first. */
   entries: Message[];
+  /** The size counted for each entry (HISTORY_MAX_BYTES), in the same order. */
+  sizes: number[];
   /** idempotency key -> stored message; insertion order is age order. */
   idempotency: Map<string, Message>;
   touchedAt: number;
@@ -23,6 +29,8 @@ interface RoomLog {
 export interface MemoryHistoryOptions {
   size: number;
   ttlSeconds: number;
+  /** Bytes of entries held in all (their data's JSON, event and a fixed overhead); 0: no limit. */
+  maxBytes?: number;
   now?: () => number;
   /** How often expired rooms are swept; the timer does not keep the process alive. */
   sweepIntervalMs?: number;
@@ -38,6 +46,15 @@ export const MAX_TRACKED_ROOMS = 100_000;
 /** How far from the least recently used end eviction looks for a never-published room. */
 const EVICTION_SCAN = 64;
 
+/** What an entry costs beyond its data's JSON: the message object, its fields and its place in the arrays. */
+export const ENTRY_OVERHEAD_BYTES = 200;
+
+/** An entry in the store-wide age order (HISTORY_MAX_BYTES trims from its front). */
+interface AgedEntry {
+  log: RoomLog;
+  message: Message;
+}
+
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
 }
@@ -48,6 +65,11 @@ export class MemoryHistoryStore implements HistoryStore {
   private readonly now: () => number;
   private readonly idempotencyCap: number;
   private readonly sweepTimer: NodeJS.Timeout;
+  /** Every entry appended, oldest first; entries already gone (trimmed, expired) are skipped when reached. */
+  private aged: AgedEntry[] = [];
+  private agedHead = 0;
+  private totalBytes = 0;
+  private totalEntries = 0;
 
   constructor(private readonly options: MemoryHistoryOptions) {
     this.ttlMs = options.ttlSeconds * 1000;
@@ -58,11 +80,9 @@ export class MemoryHistoryStore implements HistoryStore {
     this.sweepTimer.unref();
   }
 
-  /** Rooms tracked and publications held now (the history gauges, read at scrape: O(rooms)). */
-  stats(): { rooms: number; entries: number } {
-    let entries = 0;
-    for (const log of this.rooms.values()) entries += log.entries.length;
-    return { rooms: this.rooms.size, entries };
+  /** Rooms tracked, publications held and their bytes (as HISTORY_MAX_BYTES counts them) now: the history gauges. */
+  stats(): { rooms: number; entries: number; bytes: number } {
+    return { rooms: this.rooms.size, entries: this.totalEntries, bytes: this.totalBytes };
   }
 
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
@@ -79,8 +99,14 @@ export class MemoryHistoryStore implements HistoryStore {
     const message: Message = { room, event: publication.event, data: publication.data, offset: log.lastOffset, epoch: log.epoch, ts: log.lastTs };
     if (publication.from !== undefined) message.from = publication.from;
     if (this.options.size > 0) {
+      const bytes = (publication.dataJson ?? JSON.stringify(publication.data) ?? '').length + publication.event.length + (publication.from?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
       log.entries.push(message);
-      if (log.entries.length > this.options.size) log.entries.shift();
+      log.sizes.push(bytes);
+      this.totalBytes += bytes;
+      this.totalEntries += 1;
+      if ((this.options.maxBytes ?? 0) > 0) this.aged.push({ log, message });
+      if (log.entries.length > this.options.size) this.dropOldest(log, 1);
+      this.enforceMaxBytes();
     }
     if (idempotencyKey !== undefined) {
       log.idempotency.set(idempotencyKey, message);
@@ -117,13 +143,41 @@ export class MemoryHistoryStore implements HistoryStore {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.rooms.clear();
+    this.aged = [];
+    this.agedHead = 0;
+    this.totalBytes = 0;
+    this.totalEntries = 0;
+  }
+
+  /** Removes a room's `count` oldest entries, keeping the totals. */
+  private dropOldest(log: RoomLog, count: number): void {
+    const removed = log.sizes.splice(0, count);
+    log.entries.splice(0, count);
+    for (const bytes of removed) this.totalBytes -= bytes;
+    this.totalEntries -= removed.length;
+  }
+
+  /** Past HISTORY_MAX_BYTES: the oldest entries of the whole store go first; compacts the age order now and then. */
+  private enforceMaxBytes(): void {
+    const maxBytes = this.options.maxBytes ?? 0;
+    while (maxBytes > 0 && this.totalBytes > maxBytes && this.agedHead < this.aged.length) {
+      const { log, message } = this.aged[this.agedHead] as AgedEntry;
+      this.agedHead += 1;
+      // Entries of a room leave from its front only, so a live entry reached here is its room's oldest.
+      if (log.entries[0] === message && this.rooms.get(log.key) === log) this.dropOldest(log, 1);
+    }
+    const queued = this.aged.length - this.agedHead;
+    if (queued > 2 * this.totalEntries + 1024) {
+      this.aged = this.aged.slice(this.agedHead).filter(({ log, message }) => this.rooms.get(log.key) === log && message.offset >= (log.entries[0]?.offset ?? Infinity));
+      this.agedHead = 0;
+    }
   }
 
   private log(namespace: string, room: string): RoomLog {
     const key = `${namespace}\u0000${room}`;
     let log = this.rooms.get(key);
     if (log === undefined) {
-      log = { epoch: newEpoch(), lastOffset: 0, entries: [], idempotency: new Map(), touchedAt: this.now(), lastTs: 0 };
+      log = { key, epoch: newEpoch(), lastOffset: 0, entries: [], sizes: [], idempotency: new Map(), touchedAt: this.now(), lastTs: 0 };
       if (this.rooms.size >= MAX_TRACKED_ROOMS) this.evictUnpublished();
     } else {
       // Re-inserting keeps the map in least-recently-used order.
@@ -151,7 +205,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const cutoff = now - this.ttlMs;
     let drop = 0;
     while (drop < log.entries.length && (log.entries[drop] as Message).ts < cutoff) drop += 1;
-    if (drop > 0) log.entries.splice(0, drop);
+    if (drop > 0) this.dropOldest(log, drop);
     for (const [key, message] of log.idempotency) {
       if (message.ts >= cutoff) break;
       log.idempotency.delete(key);

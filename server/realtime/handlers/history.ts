@@ -5,10 +5,11 @@ import { RoomcastError } from '../../errors.js';
 import type { NamespaceContext } from '../context.js';
 import { boundedRead, capPage } from '../history-reads.js';
 import type { RoomcastSocket } from '../types.js';
+import { hasJoined } from './membership.js';
 
 export async function handleHistory(ctx: NamespaceContext, socket: RoomcastSocket, request: HistoryRequest): Promise<HistoryResult> {
   const { room } = request;
-  if (!socket.rooms.has(room) && !mayJoinRoom(socket.data.userId, socket.data.roomPatterns, ctx.rules.publicRooms, room)) {
+  if (!hasJoined(socket, room) && !mayJoinRoom(socket.data.userId, socket.data.roomPatterns, ctx.rules.publicRooms, room)) {
     throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to read ${room}`);
   }
   const read = await boundedRead(socket, ctx.config.limits.maxRoomsPerSocket, () => ctx.history.read(ctx.rules.name, room, request.since, request.limit ?? HISTORY_PAGE_DEFAULT));

@@ -15,6 +15,7 @@ import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
 import { boundedRead, capPage } from '../history-reads.js';
 import type { RoomcastSocket } from '../types.js';
+import { hasJoined } from './membership.js';
 
 /** Most publications returned in one join ack; the client pages the rest with room:history. */
 export const RECOVERY_MAX_MESSAGES = 300;
@@ -25,7 +26,7 @@ export function handleJoin(ctx: NamespaceContext, socket: RoomcastSocket, reques
 
 async function join(ctx: NamespaceContext, socket: RoomcastSocket, request: JoinRequest): Promise<JoinResult> {
   const { room, since } = request;
-  const alreadyJoined = socket.rooms.has(room);
+  const alreadyJoined = hasJoined(socket, room);
   if (!alreadyJoined) await enterRoom(ctx, socket, room);
   try {
     await ctx.whenReceiving(ctx.rules.name, room);

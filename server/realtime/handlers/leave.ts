@@ -4,12 +4,13 @@ import { announcesPresence } from '../../presence/presence-store.js';
 import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
 import type { RoomcastSocket } from '../types.js';
+import { hasJoined } from './membership.js';
 
 /** Waits for a join of the same room still in progress, so the leave really takes the connection out. */
 export function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket, request: LeaveRequest): Promise<LeaveResult> {
   const { room } = request;
   return inRoomOrder(connectionState(socket), room, async () => {
-    if (socket.rooms.has(room)) {
+    if (hasJoined(socket, room)) {
       void socket.leave(room);
       await announceLeave(ctx, socket, room);
     }
