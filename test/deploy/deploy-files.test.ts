@@ -15,7 +15,7 @@ import { loadConfig } from '../../server/config/load.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { startRedis, type RedisProcess } from '../support/redis-server.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
-import { asArr, asObj, composeServices, DEPLOY, filesUnder, kubernetesObjects, parseYaml, read, rel, ROOT, type Json, type Obj } from './deploy-reader.js';
+import { asArr, asObj, composeServices, DEPLOY, filesUnder, interpolate, kubernetesObjects, nameOf, parseYaml, read, rel, ROOT, type Json, type Obj } from './deploy-reader.js';
 
 const run = promisify(execFile);
 
@@ -296,6 +296,38 @@ describe('deploy/ files', function () {
     ];
     for (const env of envs) {
       if (env.JWKS_URL !== undefined || env.JWT_PUBLIC_KEY !== undefined) expect(env.JWT_AUDIENCE, 'JWT_AUDIENCE beside a public key source').to.be.a('string');
+    }
+  });
+
+  it('every gateway environment of deploy/ is a valid production config, with its JWKS example too, and believes NGINX\'s X-Forwarded-For', () => {
+    const secrets = { JWT_SECRET: 's'.repeat(64), API_KEYS: 'k'.repeat(32), REDIS_PASSWORD: 'p'.repeat(32) };
+    const resolveVariables = (value: Json): string => Object.entries(secrets).reduce((text, [name, secret]) => interpolate(text, name, secret), String(value));
+    const compose = asObj(composeServices().node1?.environment, 'node1 environment');
+    const configMap = asObj(kubernetesObjects().find((o) => o.kind === 'ConfigMap' && nameOf(o) === 'roomcast-config')?.data, 'roomcast-config');
+    const environments = [
+      {
+        where: 'deploy/compose/compose.yaml',
+        // The image's ENV, then the service's.
+        env: { NODE_ENV: 'production', ...Object.fromEntries(Object.entries(compose).map(([key, value]) => [key, resolveVariables(value)])) },
+      },
+      {
+        where: 'deploy/kubernetes/configmap.yaml',
+        // The image's ENV, the ConfigMap, and the roomcast-secrets Secret as configmap.yaml says to create it.
+        env: { NODE_ENV: 'production', ...(configMap as Record<string, string>), JWT_SECRET: secrets.JWT_SECRET, API_KEYS: secrets.API_KEYS, REDIS_URL: `redis://roomcast:${secrets.REDIS_PASSWORD}@redis.roomcast.svc.cluster.local:6379` },
+      },
+    ];
+    for (const { where, env } of environments) {
+      const config = loadConfig(env);
+      expect(config.production, where).to.equal(true);
+      expect(config.trustedProxies.filter((entry) => entry !== 'loopback').length, `${where}: TRUSTED_PROXIES names NGINX's network`).to.be.greaterThan(0);
+      // The commented identity-provider example, switched on instead of JWT_SECRET, is accepted as is; without its audience it is refused.
+      const example = Object.fromEntries(
+        [...read(join(ROOT, where)).matchAll(/^\s*#\s*(JWKS_URL|JWT_PUBLIC_KEY|JWT_AUDIENCE|JWT_ISSUER|TOKEN_MAX_TTL_S):\s*"?([^"\s]+)"?\s*$/gm)].map((m) => [m[1] as string, m[2] as string]),
+      );
+      expect(example.JWKS_URL, `${where}: a JWKS_URL example`).to.be.a('string');
+      const withProvider = { ...env, ...example, JWT_SECRET: undefined };
+      expect(loadConfig(withProvider).jwt, where).to.deep.include({ audience: example.JWT_AUDIENCE, issuer: example.JWT_ISSUER });
+      expect(() => loadConfig({ ...withProvider, JWT_AUDIENCE: undefined }), `${where} without JWT_AUDIENCE`).to.throw(/JWT_AUDIENCE/);
     }
   });
 
