@@ -14,7 +14,8 @@ and NGINX in front, all on 127.0.0.1. Ctrl-C stops everything.
                        none: no Redis, every node on its own (sticky routing still works)
   --help               this text
 
-Environment: REDIS_URL or REDIS_CLUSTER_NODES use that Redis instead of starting
+Environment: REDIS_URL or REDIS_CLUSTER_NODES (with REDIS_USERNAME, REDIS_PASSWORD,
+REDIS_TLS) use that Redis instead of starting
 one. Gateway settings (JWT_SECRET, API_KEYS, LOG_LEVEL, ...) are passed on to
 every node; without JWT settings the nodes run in development mode (POST /dev/token).
 `;
@@ -66,7 +67,11 @@ export function parseClusterArgs(argv: readonly string[], env: NodeJS.ProcessEnv
 function redisPlan(mode: string, env: NodeJS.ProcessEnv): RedisPlan {
   if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) throw new RangeError('set REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (env.REDIS_URL) return { kind: 'given', env: { REDIS_URL: env.REDIS_URL } };
-  if (env.REDIS_CLUSTER_NODES) return { kind: 'given', env: { REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES } };
+  if (env.REDIS_CLUSTER_NODES) {
+    // A Cluster's credentials and TLS are settings of their own (REDIS_URL carries its own).
+    const auth = Object.fromEntries(['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'].flatMap((name) => (env[name] ? [[name, env[name] as string]] : [])));
+    return { kind: 'given', env: { REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES, ...auth } };
+  }
   if (mode === 'single') return { kind: 'start-single' };
   if (mode === 'cluster') return { kind: 'start-cluster' };
   if (mode === 'none') return { kind: 'none' };

@@ -18,6 +18,9 @@ describe('cluster script options', () => {
   it('uses a Redis given in the environment instead of starting one', () => {
     expect(parseClusterArgs([], { REDIS_URL: 'redis://10.0.0.1:6379' })).to.deep.include({ redis: { kind: 'given', env: { REDIS_URL: 'redis://10.0.0.1:6379' } } });
     expect(parseClusterArgs(['--redis', 'none'], { REDIS_CLUSTER_NODES: 'a:1,b:2' })).to.deep.include({ redis: { kind: 'given', env: { REDIS_CLUSTER_NODES: 'a:1,b:2' } } });
+    expect(parseClusterArgs([], { REDIS_CLUSTER_NODES: 'a:1', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' })).to.deep.include({
+      redis: { kind: 'given', env: { REDIS_CLUSTER_NODES: 'a:1', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' } },
+    });
     expect(() => parseClusterArgs([], { REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' })).to.throw(/not both/);
   });
 
