@@ -6,7 +6,7 @@ import { decodeJwt, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPay
 import { createLogger } from '../../server/ops/logger.js';
 import { loadConfig } from '../../server/config/load.js';
 import { startGateway as startGatewayNode } from '../../server/gateway.js';
-import { startGateway, type TestGateway } from '../support/gateway.js';
+import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, connectRefused, nextEvent, request, type TestSocket } from '../support/sockets.js';
 import { signToken, unsignedToken } from '../support/tokens.js';
 
@@ -221,7 +221,8 @@ describe('handshake authentication', () => {
   describe('development mode tokens', () => {
     for (const [env, ttl] of [[{}, 3600], [{ TOKEN_MAX_TTL_S: '120' }, 120]] as const) {
       it(`POST /dev/token mints tokens that expire (in ${ttl} s${'TOKEN_MAX_TTL_S' in env ? ', the TOKEN_MAX_TTL_S cap' : ''})`, async () => {
-        const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env });
+        // The parser the test run uses (npm run test:msgpack runs this file with msgpack clients).
+        const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', PARSER: TEST_PARSER, ...env });
         const gateway = await startGatewayNode({ config, logger: createLogger(config) });
         try {
           const response = await fetch(`${gateway.url}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"alice"}' });
