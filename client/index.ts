@@ -18,7 +18,7 @@ export type {
   RoomcastSocket,
   TypedMessage,
   TypedSignal,
-} from './roomcast-client.js';
+} from './client-types.js';
 export { CLIENT_ERROR_CATALOG, RoomcastError, isRetryableCode } from './errors.js';
 export type { ClientErrorCode, RoomcastErrorCode, RoomcastErrorContext } from './errors.js';
 export type { RoomcastClientOptions, TokenProvider } from './options.js';
@@ -29,7 +29,7 @@ export type { DebounceOptions, Shaped, ThrottleOptions } from './timing.js';
 export { DEFAULT_PRESENCE_EVENTS_MAX_MEMBERS, DEFAULT_PRESENCE_POLL_MS, LivePresence, PresenceRoster } from './presence-list.js';
 export type { LivePresenceEvents, LivePresenceOptions, PresenceSource } from './presence-list.js';
 export { RoomStream } from './room-stream.js';
-export type { GapEvent, GapReason, RecoveredEvent, RoomStreamOptions } from './room-stream.js';
+export type { GapEvent, GapReason, RecoveredEvent, RoomStreamOptions } from './room-stream-types.js';
 export type { Scheduler } from './scheduler.js';
 export { decodeJwtPayload } from './jwt.js';
 export { DEFAULT_REORDER_WINDOW_MS, ERROR_CODES } from '../shared/index.js';

@@ -25,59 +25,12 @@
  * history function and an injected scheduler, so it is unit-testable with a
  * fake clock.
  */
-import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../shared/index.js';
-import type { HistoryResult, JoinResult, Message, StreamPosition } from '../shared/index.js';
+import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, type HistoryResult, type JoinResult, type Message, type StreamPosition } from '../shared/index.js';
 import { RoomcastError } from './errors.js';
 import { OffsetSequencer } from './offset-sequencer.js';
 import { OtherEpochs } from './other-epochs.js';
-import type { Scheduler, TimerHandle } from './scheduler.js';
-
-/**
- * Why offsets could not be delivered:
- * - `expired`: history no longer holds them (trimmed by size or TTL);
- * - `epoch-changed`: the room's history was lost on the gateway and restarted under a new epoch, or the
- *   gateway lost acknowledged writes and went back to an older offset (the stream restarts at offset 0);
- * - `unavailable`: history could not be read (refused for good, or still failing after the retries).
- */
-export type GapReason = 'expired' | 'epoch-changed' | 'unavailable';
-
-export interface GapEvent {
-  room: string;
-  /** The epoch the missing offsets belong to. */
-  epoch: string;
-  /** First missing offset. */
-  from: number;
-  /** Last missing offset; null when an epoch ended at an offset nobody can know any more. */
-  to: number | null;
-  recovered: false;
-  reason: GapReason;
-}
-
-export interface RecoveredEvent {
-  room: string;
-  epoch: string;
-  /** How many publications happened while this client was away (all of them are delivered). */
-  missed: number;
-}
-
-export interface RoomStreamOptions {
-  room: string;
-  /** How long a later offset is held, waiting for the earlier ones, before history is asked. */
-  reorderWindowMs: number;
-  /** Largest `limit` of one history request. */
-  historyPageSize?: number;
-  /** Failed or fruitless history reads retried before the missing range is reported as a gap. */
-  maxHistoryRetries?: number;
-  scheduler: Scheduler;
-  /** `room:history` for this room; rejects with a RoomcastError. */
-  fetchHistory(since: StreamPosition, limit: number): Promise<HistoryResult>;
-  /** The application's callback; must not throw (the client wraps it). */
-  deliver(message: Message): void;
-  onGap(gap: GapEvent): void;
-  onRecovered?(event: RecoveredEvent): void;
-  /** A history request failed (it is retried or reported as a gap). */
-  onError?(error: RoomcastError): void;
-}
+import type { GapReason, RecoveredEvent, RoomStreamOptions } from './room-stream-types.js';
+import type { TimerHandle } from './scheduler.js';
 
 const DEFAULT_MAX_HISTORY_RETRIES = 5;
 const MAX_RETRY_DELAY_MS = 10_000;

@@ -4,14 +4,10 @@
  * rejoins every room with `since` after a reconnect, and routes each room's
  * traffic through a RoomStream, which makes the ordering guarantee.
  */
-import { Manager } from 'socket.io-client';
-import type { Socket } from 'socket.io-client';
+import { Manager, type Socket } from 'socket.io-client';
 import { isErrorPayload, roomNameProblem } from '../shared/index.js';
 import type {
-  Ack,
-  AckCallback,
   ClientEventName,
-  ClientToServerEvents,
   DrainingEvent,
   HistoryResult,
   JoinRequest,
@@ -22,7 +18,6 @@ import type {
   PresenceMember,
   PublishRequest,
   PublishResult,
-  ServerToClientEvents,
   Signal,
   StreamPosition,
 } from '../shared/index.js';
@@ -31,91 +26,30 @@ import { deferred, type Deferred } from './deferred.js';
 import { TypedEmitter } from './emitter.js';
 import { RoomcastError } from './errors.js';
 import { resolveOptions, socketIoOptions, type ResolvedOptions, type RoomcastClientOptions } from './options.js';
-import { Outbox, type OutboxEntry } from './outbox.js';
+import { Outbox } from './outbox.js';
+import { OutboxSender, type OutboxSenderHost } from './outbox-sender.js';
+import type {
+  ClientEvents,
+  ConnectionState,
+  DefaultEvents,
+  EventName,
+  HistoryOptions,
+  JoinOptions,
+  MessageHandler,
+  PresenceChange,
+  PublishOptions,
+  RoomcastSocket,
+  TypedMessage,
+  TypedSignal,
+} from './client-types.js';
+
 import { LivePresence, type LivePresenceOptions, type PresenceSource } from './presence-list.js';
 import { throttle, type Shaped } from './timing.js';
-import { RoomStream, type GapEvent, type RecoveredEvent } from './room-stream.js';
+import { RoomStream } from './room-stream.js';
+import { sendRequest, type RequestOf, type ResultOf } from './requests.js';
 import { callSafely } from './safe-call.js';
 import { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
 import { TokenKeeper } from './token-keeper.js';
-
-export type RoomcastSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
-
-export interface PresenceChange {
-  type: 'join' | 'leave';
-  room: string;
-  member: PresenceMember;
-}
-
-/**
- * The application's own events: publication event name -> type of its `data`, e.g.
- * `{ chat: { text: string }; typing: { typing: boolean } }`. The default allows any
- * event name with any JSON data. The types are the application's promise, not checked
- * at runtime: validate data from untrusted publishers yourself.
- */
-export type DefaultEvents = Record<string, JsonValue>;
-export type EventName<Events extends object> = keyof Events & string;
-
-/** A delivered publication, discriminated by `event`: `switch (message.event)` narrows `data`. */
-export type TypedMessage<Events extends object = DefaultEvents> = {
-  [K in EventName<Events>]: Omit<Message, 'event' | 'data'> & { event: K; data: Events[K] };
-}[EventName<Events>];
-
-/** A volatile signal of another member (typing, cursor), discriminated by `event`. */
-export type TypedSignal<Signals extends object = DefaultEvents> = {
-  [K in EventName<Signals>]: Omit<Signal, 'event' | 'data'> & { event: K; data: Signals[K] };
-}[EventName<Signals>];
-
-/** A publication that left the outbox without being sent: expired, did not fit, refused for good, or the client closed. */
-export interface OutboxDrop {
-  room: string;
-  event: string;
-  data: unknown;
-  idempotencyKey: string;
-  error: RoomcastError;
-}
-
-export type ClientEvents<Events extends object = DefaultEvents, Signals extends object = DefaultEvents> = {
-  state: (state: ConnectionState) => void;
-  /** Every publication delivered to a room's onMessage (once, in offset order), from every room. */
-  message: (message: TypedMessage<Events>) => void;
-  /** A volatile signal of another member of a joined room. */
-  signal: (signal: TypedSignal<Signals>) => void;
-  /** A room's join (or rejoin after a reconnect) was acknowledged. */
-  joined: (result: JoinResult) => void;
-  /** An outbox entry was given up (its publish() promise rejects with the same error). */
-  'outbox:dropped': (drop: OutboxDrop) => void;
-  error: (error: RoomcastError) => void;
-  /** Offsets of a room that will never be delivered (history no longer has them). */
-  gap: (gap: GapEvent) => void;
-  /** A room was rejoined after a reconnect and everything missed is (being) delivered. */
-  recovered: (event: RecoveredEvent) => void;
-  presence: (change: PresenceChange) => void;
-  /** The gateway node is shutting down; the client reconnects after `reconnectInMs`. */
-  draining: (event: DrainingEvent) => void;
-};
-
-export type MessageHandler<Events extends object = DefaultEvents> = (message: TypedMessage<Events>) => void;
-
-export interface JoinOptions<Signals extends object = DefaultEvents> {
-  onPresence?: (change: PresenceChange) => void;
-  onGap?: (gap: GapEvent) => void;
-  /** Volatile signals of the room's other members (room:signal): no offset, no history, may be dropped. */
-  onSignal?: (signal: TypedSignal<Signals>) => void;
-}
-
-export interface PublishOptions {
-  /** Makes a retried publication safe: the gateway stores it once and answers with the original offset. */
-  idempotencyKey?: string;
-}
-
-export interface HistoryOptions {
-  /** Read after this position (exclusive); without it, the oldest retained messages. */
-  since?: StreamPosition;
-  limit?: number;
-}
 
 interface RoomEntry {
   readonly room: string;
@@ -130,8 +64,6 @@ interface RoomEntry {
   retries: number;
 }
 
-type RequestOf<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0];
-type ResultOf<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[1] extends AckCallback<infer R> ? R : never;
 
 /** TOKEN_EXPIRED handshakes in a row, each after a new token, before the client gives up. */
 const MAX_TOKEN_EXPIRED_RETRIES = 3;
@@ -164,14 +96,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
   private drainTimer: TimerHandle | undefined;
   private drainReconnectAt: number | undefined;
   /** Publications made while offline (undefined with `outbox: false`). */
-  private readonly outbox: Outbox<JsonValue> | undefined;
-  private readonly outboxWaiters = new Map<OutboxEntry<JsonValue>, Deferred<PublishResult>>();
-  private outboxTimer: TimerHandle | undefined;
-  private outboxRetryTimer: TimerHandle | undefined;
-  private outboxRetries = 0;
-  private flushing = false;
-  /** The outbox entry being sent now: it does not expire under the request. */
-  private sending: OutboxEntry<JsonValue> | undefined;
+  private readonly outbox: OutboxSender | undefined;
 
   /**
    * @param url the gateway's origin, e.g. `https://rt.example.com` (the namespace is an option).
@@ -181,7 +106,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
     this.options = options;
     this.resolved = resolveOptions(options);
     this.tokens = new TokenKeeper({ token: options.token, refreshToken: options.refreshToken, scheduler: this.scheduler });
-    this.outbox = options.outbox === false ? undefined : new Outbox<JsonValue>({ ...options.outbox, scheduler: this.scheduler });
+    this.outbox = options.outbox === false ? undefined : new OutboxSender(new Outbox<JsonValue>({ ...options.outbox, scheduler: this.scheduler }), this.outboxHost());
     const ioOptions = socketIoOptions(options, this.resolved, (send) => this.authenticate(send));
     // An own Manager per client: io() would share one connection between clients of the same URL.
     this.socket = new Manager(url, ioOptions).socket(this.resolved.namespace, ioOptions);
@@ -234,8 +159,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
     for (const entry of this.rooms.values()) this.dropRoom(entry, error);
     this.rooms.clear();
     this.rejectWaiters(error);
-    this.clearOutboxTimers();
-    for (const item of this.outbox?.clear() ?? []) this.dropOutboxEntry(item, error);
+    this.outbox?.close(error);
     this.socket.disconnect();
     this.setState('closed');
   }
@@ -302,9 +226,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
   async publish<K extends EventName<Events>>(room: string, event: K, data: Events[K], options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) throw closedError(room);
     const json = data as unknown as JsonValue;
-    if (this.outbox !== undefined && (!this.socket.connected || this.outbox.size > 0)) {
-      return this.enqueue(room, event, json, options.idempotencyKey);
-    }
+    if (this.outbox?.shouldQueue() === true) return this.outbox.enqueue(room, event, json, options.idempotencyKey);
     const entry = this.rooms.get(room);
     // After a reconnect the gateway accepts a publication only once the room is rejoined.
     if (entry !== undefined && !entry.ready.settled) await this.whenReady(entry);
@@ -443,8 +365,7 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
     for (const waiter of this.connectWaiters) waiter.resolve();
     this.connectWaiters.clear();
     // After the rejoins were sent: each outbox entry waits for its room's rejoin.
-    this.outboxRetries = 0;
-    void this.flushOutbox();
+    this.outbox?.onConnect();
   }
 
   private onDisconnect(reason: Socket.DisconnectReason): void {
@@ -675,169 +596,42 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
 
   // ---- outbox -------------------------------------------------------------------
 
-  private enqueue(room: string, event: string, data: JsonValue, idempotencyKey: string | undefined): Promise<PublishResult> {
-    const outbox = this.outbox as Outbox<JsonValue>;
-    this.expireOutbox();
-    let item: OutboxEntry<JsonValue>;
-    try {
-      item = outbox.enqueue(room, event, data, idempotencyKey);
-    } catch (error) {
-      const failure = RoomcastError.from(error, { room, event: 'room:publish' });
-      this.emit('outbox:dropped', { room, event, data, idempotencyKey: idempotencyKey ?? '', error: failure });
-      return Promise.reject(failure);
-    }
-    const waiter = deferred<PublishResult>();
-    this.outboxWaiters.set(item, waiter);
-    this.armOutboxTimer();
-    if (this.socket.connected) void this.flushOutbox();
-    return waiter.promise;
-  }
-
-  /**
-   * Sends the outbox, oldest first, one at a time, each with its own idempotency key
-   * (kept across retries: the gateway stores an entry once however often it is sent).
-   * A retryable failure leaves the entry at the head and retries later (with backoff,
-   * or on the next connect); any other failure rejects it and goes on.
-   */
-  private async flushOutbox(): Promise<void> {
-    const outbox = this.outbox;
-    if (outbox === undefined || this.flushing) return;
-    this.flushing = true;
-    const connection = this.connection;
-    const stillCurrent = (): boolean => !this.closed && this.socket.connected && this.connection === connection;
-    try {
-      for (;;) {
-        this.expireOutbox();
-        const item = outbox.peek();
-        if (item === undefined || !stillCurrent()) return;
-        const entry = this.rooms.get(item.room);
-        if (entry !== undefined && !entry.ready.settled) {
-          try {
-            await this.whenReady(entry);
-          } catch {
-            if (!stillCurrent()) return;
-            // The room is still tracked but its rejoin is slow: try again later. A room that was dropped
-            // gets the publication anyway, and its refusal is reported.
-            if (this.rooms.get(item.room) === entry) {
-              this.retryOutboxLater();
-              return;
-            }
-          }
-          if (!stillCurrent()) return;
-        }
-        if (outbox.peek() !== item) continue; // expired while waiting
-        item.attempts += 1;
-        this.sending = item;
-        let result: PublishResult;
+  /** What the outbox sender needs of this client (see outbox-sender.ts). */
+  private outboxHost(): OutboxSenderHost {
+    return {
+      scheduler: this.scheduler,
+      backoff: this.resolved.backoff,
+      connection: () => this.connection,
+      connected: () => this.socket.connected,
+      closed: () => this.closed,
+      roomReady: async (room) => {
+        const entry = this.rooms.get(room);
+        if (entry === undefined || entry.ready.settled) return 'ready';
         try {
-          result = await this.request(
-            'room:publish',
-            { room: item.room, event: item.event, data: item.data, idempotencyKey: item.idempotencyKey },
-            item.room,
-            { idempotencyKey: item.idempotencyKey },
-          );
-        } catch (error) {
-          this.sending = undefined;
-          const failure = RoomcastError.from(error, { room: item.room, event: 'room:publish', idempotencyKey: item.idempotencyKey });
-          if (failure.retryable) {
-            // Outcome unknown or refused for now: the entry stays first, with its key. Once its TTL has
-            // passed it is reported (never as OUTBOX_EXPIRED once sent: see Outbox.expiredError).
-            Outbox.attemptFailed(item, failure);
-            if (stillCurrent()) this.retryOutboxLater();
-            return;
-          }
-          outbox.remove(item);
-          this.dropOutboxEntry(item, failure);
-          continue;
+          await this.whenReady(entry);
+          return 'ready';
+        } catch {
+          // Still tracked: its rejoin is slow, try later. Dropped: the publication goes anyway and its refusal is reported.
+          return this.rooms.get(room) === entry ? 'retry' : 'ready';
         }
-        this.sending = undefined;
-        this.outboxRetries = 0;
-        outbox.remove(item);
-        const waiter = this.outboxWaiters.get(item);
-        this.outboxWaiters.delete(item);
-        waiter?.resolve(result);
-      }
-    } finally {
-      this.flushing = false;
-      this.sending = undefined;
-      this.armOutboxTimer();
-      // A connect that came while this flush was ending on the old connection: flush on the new one.
-      if (!this.closed && this.socket.connected && this.connection !== connection && outbox.size > 0) void this.flushOutbox();
-    }
-  }
-
-  private retryOutboxLater(): void {
-    if (this.outboxRetryTimer !== undefined) return;
-    this.outboxRetryTimer = this.scheduler.setTimeout(
-      () => {
-        this.outboxRetryTimer = undefined;
-        void this.flushOutbox();
       },
-      backoffDelay(this.outboxRetries++, this.resolved.backoff),
-    );
-  }
-
-  /** Takes out the expired entries (not the one being sent) and reports each. */
-  private expireOutbox(): void {
-    for (const item of this.outbox?.takeExpired(this.sending) ?? []) this.dropOutboxEntry(item, Outbox.expiredError(item));
-  }
-
-  private dropOutboxEntry(item: OutboxEntry<JsonValue>, error: RoomcastError): void {
-    const waiter = this.outboxWaiters.get(item);
-    this.outboxWaiters.delete(item);
-    this.emit('outbox:dropped', { room: item.room, event: item.event, data: item.data, idempotencyKey: item.idempotencyKey, error });
-    waiter?.reject(error);
-  }
-
-  /** A timer at the next expiry, so an entry's TTL is reported on time even while offline. */
-  private armOutboxTimer(): void {
-    if (this.outboxTimer !== undefined) this.scheduler.clearTimeout(this.outboxTimer);
-    this.outboxTimer = undefined;
-    const next = this.closed ? undefined : this.outbox?.nextExpiry();
-    if (next === undefined) return;
-    this.outboxTimer = this.scheduler.setTimeout(() => {
-      this.outboxTimer = undefined;
-      this.expireOutbox();
-      this.armOutboxTimer();
-    }, next - this.scheduler.now());
-  }
-
-  private clearOutboxTimers(): void {
-    if (this.outboxTimer !== undefined) this.scheduler.clearTimeout(this.outboxTimer);
-    if (this.outboxRetryTimer !== undefined) this.scheduler.clearTimeout(this.outboxRetryTimer);
-    this.outboxTimer = undefined;
-    this.outboxRetryTimer = undefined;
+      send: (item) =>
+        this.request('room:publish', { room: item.room, event: item.event, data: item.data, idempotencyKey: item.idempotencyKey }, item.room, {
+          idempotencyKey: item.idempotencyKey,
+        }),
+      onDropped: (drop) => this.emit('outbox:dropped', drop),
+    };
   }
 
   // ---- requests -----------------------------------------------------------------
 
-  /**
-   * Sends a protocol request and unwraps its acknowledgement; every failure becomes a RoomcastError,
-   * with `unknown: true` when no answer came (the request may still have taken effect).
-   */
-  private async request<E extends ClientEventName>(
+  private request<E extends ClientEventName>(
     event: E,
     payload: RequestOf<E>,
     room?: string,
     options: { volatile?: boolean; idempotencyKey?: string | undefined } = {},
   ): Promise<ResultOf<E>> {
-    const context = { room, event, ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }) };
-    let ack: Ack<ResultOf<E>>;
-    try {
-      // socket.io-client's emitWithAck cannot infer through a generic event name; RequestOf/ResultOf
-      // still tie each call to ClientToServerEvents. The socket's ackTimeout bounds the wait.
-      const target = options.volatile === true ? this.socket.volatile : this.socket;
-      const emitWithAck = target.emitWithAck as (event: E, payload: RequestOf<E>) => Promise<Ack<ResultOf<E>>>;
-      ack = await emitWithAck.call(target, event, payload);
-    } catch (error) {
-      // Ack timeout or connection lost: sent or not, it may be (or be about to be) processed.
-      throw RoomcastError.from(error, { ...context, unknown: true });
-    }
-    if (!ack.ok) throw new RoomcastError(ack.error, context);
-    // The application gets the result alone; `ok` only made sense on the wire.
-    const result: Record<string, unknown> = { ...ack };
-    delete result.ok;
-    return result as ResultOf<E>;
+    return sendRequest(this.socket, event, payload, room, options);
   }
 
   // ---- small helpers ------------------------------------------------------------

@@ -14,7 +14,7 @@ import { MemoryHistoryStore } from './delivery/history/memory.js';
 import { Publisher } from './delivery/publisher.js';
 import { RoomListeners } from './delivery/room-listeners.js';
 import { createHttpApp, type Readiness } from './http/app.js';
-import { SseStreams } from './http/sse.js';
+import { SseStreams } from './http/sse-streams.js';
 import { Admission } from './ops/admission.js';
 import { createHttpServer } from './ops/http-server.js';
 import { ClientAddresses } from './ops/client-address.js';

@@ -24,7 +24,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
-import { DEFAULT_NAMESPACE, errorPayload, roomNameProblem, type ErrorPayload, type Message, type StreamPosition } from '../../shared/index.js';
+import { errorPayload, type Message, type StreamPosition } from '../../shared/index.js';
 import { mayJoinRoom } from '../auth/room-policy.js';
 import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
@@ -37,16 +37,15 @@ import type { ClientAddresses } from '../ops/client-address.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { HTTP_STATUS, sendError } from './errors.js';
+import { formatEventId, parseRequest, type SseRequest } from './sse-request.js';
+import type { SseStreams, StreamEnd } from './sse-streams.js';
 
 /** Messages per history read when a stream resumes or fills a gap. */
 export const SSE_HISTORY_PAGE = 100;
 /** `retry:` sent when a stream starts (what EventSource waits before reconnecting after a dropped stream). */
 export const SSE_DEFAULT_RETRY_MS = 3000;
-/** Share of DRAIN_TIMEOUT_MS over which drained streams are told to come back (as sockets: see realtime/drain.ts). */
-const DRAIN_SPREAD_SHARE = 0.6;
 // setTimeout cannot wait longer than 2^31-1 ms; a longer wait is re-armed.
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const ID_PATTERN = /^(.{1,64}):(\d{1,15})$/;
 
 /** A publication's event text, built once however many streams of the room write it (they get the same object). */
 const eventTexts = new WeakMap<Message, string>();
@@ -57,42 +56,6 @@ function eventText(message: Message): string {
     eventTexts.set(message, text);
   }
   return text;
-}
-
-/** The open SSE streams of this node: counted as connections, closed on drain and close. */
-export class SseStreams {
-  private readonly open = new Set<SseStream>();
-
-  get size(): number {
-    return this.open.size;
-  }
-
-  add(stream: SseStream): void {
-    this.open.add(stream);
-  }
-
-  delete(stream: SseStream): void {
-    this.open.delete(stream);
-  }
-
-  /**
-   * Drain: each stream gets `retry:` (its reconnection delay, spread evenly over
-   * the first 60% of the drain window, so the other nodes are not hit at once)
-   * and `event: server:draining`, and is closed now; EventSource reconnects
-   * after that delay with Last-Event-ID, through the proxy to another node.
-   */
-  drain(drainTimeoutMs: number): void {
-    const streams = [...this.open];
-    const spreadMs = Math.floor(drainTimeoutMs * DRAIN_SPREAD_SHARE);
-    streams.forEach((stream, index) => {
-      const reconnectInMs = Math.max(1, Math.floor((index / Math.max(streams.length, 1)) * spreadMs));
-      stream.end(`retry: ${reconnectInMs}\nevent: server:draining\ndata: ${JSON.stringify({ reconnectInMs })}\n\n`);
-    });
-  }
-
-  closeAll(): void {
-    for (const stream of [...this.open]) stream.end();
-  }
 }
 
 export interface SseDeps {
@@ -110,56 +73,6 @@ export interface SseDeps {
   streams: SseStreams;
   /** The client address of a request (per-address limits). */
   addresses: ClientAddresses;
-}
-
-interface SseRequest {
-  token: string;
-  namespace: string;
-  room: string;
-  since: StreamPosition | null;
-}
-
-function firstString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
-  return undefined;
-}
-
-/** Parses an SSE id, `<epoch>:<offset>`; null when it is not one. */
-export function parseEventId(id: string): StreamPosition | null {
-  const match = ID_PATTERN.exec(id.trim());
-  if (match === null) return null;
-  return { epoch: match[1] as string, offset: Number(match[2]) };
-}
-
-export function formatEventId(position: StreamPosition): string {
-  return `${position.epoch}:${position.offset}`;
-}
-
-/** The request's parameters, or the typed error (and its status) refusing it. */
-function parseRequest(req: Request, namespaces: Config['namespaces']): SseRequest | { error: ErrorPayload; status: number } {
-  const header = req.headers.authorization;
-  const bearer = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const token = bearer?.[1] ?? firstString(req.query.token);
-  if (token === undefined || token === '') {
-    return { error: errorPayload('UNAUTHENTICATED', 'a token is required: Authorization: Bearer <token> or ?token='), status: 401 };
-  }
-  const room = firstString(req.query.room);
-  const problem = roomNameProblem(room);
-  if (room === undefined || problem !== null) return { error: errorPayload('INVALID_PAYLOAD', problem ?? 'room is required'), status: 400 };
-  const namespace = firstString(req.query.namespace) ?? DEFAULT_NAMESPACE;
-  if (!namespaces.some((rules) => rules.name === namespace)) {
-    return { error: errorPayload('INVALID_PAYLOAD', `namespace ${namespace} is not declared`), status: 400 };
-  }
-  // The header is what EventSource sends on its own reconnections; the query is for a manual reconnect (a new EventSource).
-  const headerId = firstString(req.headers['last-event-id']);
-  const lastEventId = headerId !== undefined && headerId !== '' ? headerId : firstString(req.query.lastEventId);
-  let since: StreamPosition | null = null;
-  if (lastEventId !== undefined && lastEventId !== '') {
-    since = parseEventId(lastEventId);
-    if (since === null) return { error: errorPayload('INVALID_PAYLOAD', 'Last-Event-ID must be <epoch>:<offset>, an id this route sent'), status: 400 };
-  }
-  return { token, namespace, room, since };
 }
 
 export function sseRoute(deps: SseDeps) {
@@ -216,7 +129,7 @@ export function sseRoute(deps: SseDeps) {
 }
 
 /** One open stream: its position in the room, its timers, its serial queue of writes. */
-export class SseStream {
+export class SseStream implements StreamEnd {
   private position: StreamPosition | null = null;
   /** Live publications and the start-up read run one after the other, in arrival order. */
   private queue: Promise<void> = Promise.resolve();

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import type { Message } from '../../shared/index.js';
 import { RoomListeners } from '../../server/delivery/room-listeners.js';
-import { formatEventId, parseEventId } from '../../server/http/sse.js';
+import { formatEventId, parseEventId } from '../../server/http/sse-request.js';
 
 const message = (room: string, offset: number): Message => ({ room, event: 'e', data: offset, offset, epoch: 'ep', ts: 0 });
 

@@ -29,7 +29,7 @@ import fc from 'fast-check';
 import type { HistoryResult, JoinResult, Message, StreamPosition } from '../../shared/index.js';
 import { RoomcastError } from '../../client/errors.js';
 import { RoomStream } from '../../client/room-stream.js';
-import type { GapEvent } from '../../client/room-stream.js';
+import type { GapEvent } from '../../client/room-stream-types.js';
 import { FakeScheduler } from '../support/fake-scheduler.js';
 
 const ROOM = 'model:room';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { HistoryResult, JoinResult, Message, StreamPosition } from '../../shared/index.js';
 import { RoomcastError } from '../../client/errors.js';
 import { RoomStream } from '../../client/room-stream.js';
-import type { GapEvent, RecoveredEvent } from '../../client/room-stream.js';
+import type { GapEvent, RecoveredEvent } from '../../client/room-stream-types.js';
 import { FakeScheduler } from '../support/fake-scheduler.js';
 
 const ROOM = 'demo:lobby';
