@@ -8,7 +8,7 @@
  *
  * Epochs are opaque: a position of another epoch replaces the one held (the
  * recovery reads history from it and history answers with the current epoch).
- * Bounded: past `maxRooms` the least recently updated rooms are forgotten
+ * Bounded: past `maxRooms` the earliest tracked rooms are forgotten
  * (they are then not recovered after a reconnect; their clients fill the gap at
  * the next publication, as before).
  */
@@ -29,14 +29,22 @@ export class RoomWatermarks {
     return this.positions.size;
   }
 
-  /** A position of `room` seen now: kept when it is ahead of (or in another epoch than) the one held. */
+  /**
+   * A position of `room` seen now: kept when it is ahead of (or in another epoch than) the one held.
+   * Called for every broadcast: a room already held is updated in place (no allocation, no re-insertion).
+   */
   note(namespace: string, room: string, position: StreamPosition): void {
     const key = RoomWatermarks.key(namespace, room);
     const held = this.positions.get(key);
-    if (held !== undefined && held.epoch === position.epoch && held.offset >= position.offset) return;
-    // Re-inserted, so the map stays in least-recently-updated order.
-    this.positions.delete(key);
+    if (held !== undefined) {
+      if (held.epoch !== position.epoch || held.offset < position.offset) {
+        held.epoch = position.epoch;
+        held.offset = position.offset;
+      }
+      return;
+    }
     this.positions.set(key, { epoch: position.epoch, offset: position.offset });
+    // The oldest-inserted room goes first; rooms no longer served are pruned by each recovery anyway.
     if (this.positions.size > this.maxRooms) this.positions.delete(this.positions.keys().next().value as string);
   }
 

@@ -74,6 +74,6 @@ describe('ReceptionRecovery', () => {
     bounded.note('/', 'y', { epoch: 'e', offset: 1 });
     bounded.note('/', 'z', { epoch: 'e', offset: 1 });
     expect(bounded.size).to.equal(2);
-    expect(bounded.get('/', 'x'), 'the least recently updated goes first').to.equal(undefined);
+    expect(bounded.get('/', 'x'), 'the earliest tracked goes first').to.equal(undefined);
   });
 });
