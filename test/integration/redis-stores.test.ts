@@ -6,6 +6,8 @@ import { RedisPresenceStore } from '../../server/presence/redis.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
 import { presenceStoreContract } from '../contract/presence-store.contract.js';
 import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
+import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
+import { scrape } from '../support/metrics.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
 import { createCluster, type RedisClusterType } from 'redis';
 import type { RedisCommands } from '../../server/cluster/redis-connections.js';
@@ -228,6 +230,41 @@ describe('Redis stores', () => {
         await flushCluster();
         return new RedisHistoryStore(clusterClient as unknown as RedisCommands, options);
       },
+    });
+  });
+
+  describe('REDIS_DURABILITY at the gateway', function () {
+    this.timeout(60_000);
+
+    it('lossless on a Redis that is not AOF + appendfsync always warns at start', async () => {
+      const server = await startRedis();
+      const logs = captureLogs();
+      const gateway = await startGateway({ REDIS_URL: server.url, REDIS_DURABILITY: 'lossless', LOG_LEVEL: 'warn' }, logs);
+      try {
+        expect(logs.lines.some((line) => line.includes('REDIS_DURABILITY=lossless but Redis may lose acknowledged writes'))).to.equal(true);
+      } finally {
+        await gateway.close();
+        await server.stop();
+      }
+    });
+
+    it('lossy: after a Redis restart, each room moved to a new epoch counts once in roomcast_epoch_rotations_total', async () => {
+      const server = await startRedis({ extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+      const gateway = await startGateway({ REDIS_URL: server.url });
+      try {
+        for (const room of ['rot:a', 'rot:b']) expect((await httpPublish(gateway.url, { room, event: 'e', data: 1 })).status).to.equal(200);
+        await server.restart();
+        let status = 0;
+        for (let attempt = 0; attempt < 50 && status !== 200; attempt += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          status = (await fetch(`${gateway.url}/readyz`)).status;
+        }
+        for (const room of ['rot:a', 'rot:b', 'rot:a']) expect((await httpPublish(gateway.url, { room, event: 'e', data: 2 })).status).to.equal(200);
+        expect((await scrape(gateway.url)).value('roomcast_epoch_rotations_total', { reason: 'redis-replaced' })).to.equal(2);
+      } finally {
+        await gateway.close();
+        await server.stop();
+      }
     });
   });
 });
