@@ -14,7 +14,7 @@
  *   node --expose-gc dist/bench/soak-gateway.js   (with PORT, JWT_SECRET, API_KEYS, ... in the environment)
  */
 import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
-import { ConfigError } from '../server/config/config.js';
+import { ConfigError } from '../server/config/config-error.js';
 import { loadConfig } from '../server/config/load.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
 import { createLogger } from '../server/ops/logger.js';

@@ -36,3 +36,15 @@ export class OutcomeUnknownError extends RoomcastError {
 export function toErrorPayload(error: unknown): ErrorPayload {
   return error instanceof RoomcastError ? error.toPayload() : errorPayload('INTERNAL');
 }
+
+/** Longest part of one issue echoed back: messages may quote attacker-chosen keys. */
+const ISSUE_TEXT_MAX = 200;
+
+/** A short, client-safe description of what failed validation. */
+export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ${issue.message}` : issue.message))
+    .map((text) => (text.length > ISSUE_TEXT_MAX ? `${text.slice(0, ISSUE_TEXT_MAX)}…` : text))
+    .join('; ');
+}

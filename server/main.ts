@@ -3,7 +3,7 @@
  * SIGTERM/SIGINT drain the gateway (DRAIN_TIMEOUT_MS), close it and exit 0;
  * a second signal exits at once.
  */
-import { ConfigError } from './config/config.js';
+import { ConfigError } from './config/config-error.js';
 import { loadConfig } from './config/load.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './ops/logger.js';

@@ -1,7 +1,7 @@
 /**
  * 8. What REDIS_DURABILITY=lossy costs Redis: the append and read scripts then
  * call `INFO server` to learn which Redis process they run in (a room written by
- * another process starts a new epoch, see server/delivery/history/redis-scripts.ts).
+ * another process starts a new epoch, see server/backends/redis/history-scripts.ts).
  * Each run appends N publications into 100 rooms and reads N positions, 64 in
  * flight, through the gateway's own RedisHistoryStore, lossy and lossless in
  * turn on a fresh redis-server, and reads Redis's own CPU (INFO cpu) before and
@@ -10,7 +10,7 @@
  *
  *   npm run bench:durability -- [--runs 3] [--operations 20000] [--smoke]
  */
-import { RedisHistoryStore, type RedisDurability } from '../../server/delivery/history/redis.js';
+import { RedisHistoryStore, type RedisDurability } from '../../server/backends/redis/history.js';
 import { connectTestRedis, type TestRedisClient } from '../../test/support/redis-client.js';
 import { startRedis } from '../../test/support/redis-server.js';
 import { argValue, machineLine, median, ratio, round, runMain, table, writeReport } from '../lib/harness.js';

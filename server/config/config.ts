@@ -93,14 +93,3 @@ export interface Config {
   logLevel: LogLevel;
   logPretty: boolean;
 }
-
-/** A setting that cannot be used; start-up stops with this message and exit code 1. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    detail: string,
-  ) {
-    super(`${variable}: ${detail}`);
-    this.name = 'ConfigError';
-  }
-}

@@ -8,7 +8,8 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ADMIN_NAMESPACE } from '../../shared/index.js';
-import { ConfigError, type Config, type JwtKeySource, type LogLevel } from './config.js';
+import { ConfigError } from './config-error.js';
+import type { Config, JwtKeySource, LogLevel } from './config.js';
 import { loadNamespaces } from './namespaces.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;

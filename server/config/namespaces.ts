@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, LIVE_NAMESPACE, namespaceNameSchema } from '../../shared/index.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from './config-error.js';
 
 const roomPatternSchema = z.string().regex(/^[A-Za-z0-9_\-:.@*]{1,200}$/, 'a room pattern uses room characters and *');
 

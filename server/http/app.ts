@@ -9,16 +9,17 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import helmet from 'helmet';
 import { errorPayload } from '../../shared/index.js';
 import type { Config } from '../config/config.js';
-import type { Publisher } from '../delivery/publisher.js';
+import type { Publisher } from '../core/publisher.js';
 import type { Logger } from '../ops/logger.js';
+import type { Readiness } from '../ops/readiness.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { PresenceStore } from '../presence/presence-store.js';
-import { requireApiKey } from './api-key.js';
+import type { PresenceStore } from '../core/presence-store.js';
+import { requireApiKey } from '../auth/api-key.js';
 import { devTokenRoute } from './dev-token-route.js';
 import { COUNT_ERROR, sendError } from './errors.js';
 import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
-import { sseRoute, type SseDeps } from './sse.js';
+import { sseRoute, type SseDeps } from '../transports/sse/sse-stream.js';
 
 /** Built client bundle and demo page (dist/public, next to dist/server). */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -29,8 +30,6 @@ const STATUS_DIR = fileURLToPath(new URL('../../status/', import.meta.url));
 /** Room for the JSON envelope and a batch's room list around the largest allowed `data`. */
 const BODY_OVERHEAD_BYTES = 64 * 1024;
 
-/** Whether this node should receive traffic, and why not; extra fields (e.g. the canary's figures) are shown on /readyz. */
-export type Readiness = () => { ready: boolean; reason?: string; [detail: string]: unknown };
 
 export interface HttpAppDeps {
   config: Config;

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { DEFAULT_NAMESPACE, errorPayload, roomNameProblem } from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import { toErrorPayload } from '../errors.js';
-import type { PresenceStore } from '../presence/presence-store.js';
+import type { PresenceStore } from '../core/presence-store.js';
 import { sendError } from './errors.js';
 
 export function presenceRoute(presence: PresenceStore, namespaces: readonly NamespaceRules[]) {

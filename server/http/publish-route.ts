@@ -24,10 +24,9 @@ import {
   type PublishResult,
 } from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
-import { jsonDepth, type Publisher } from '../delivery/publisher.js';
-import { OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
+import { jsonDepth, type Publisher } from '../core/publisher.js';
+import { describeIssues, OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { describeIssues } from '../realtime/register-handlers.js';
 import { sendError } from './errors.js';
 
 /** The body object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */

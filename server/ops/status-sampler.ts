@@ -5,8 +5,7 @@
  * out) turned into rates between samples.
  */
 import type { NodeStatus } from '../../shared/index.js';
-import type { CanaryStatus } from '../cluster/canary.js';
-import type { Readiness } from '../http/app.js';
+import type { CanaryStatus, Readiness } from './readiness.js';
 
 /** Monotonic totals read at each sample (the metrics module keeps them). */
 export interface TrafficCounters {

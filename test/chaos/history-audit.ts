@@ -10,7 +10,7 @@
  * the client finds from the key's slot). The memory topology has no Redis to
  * read: no audit.
  */
-import { historyKeys } from '../../server/delivery/history/redis-keys.js';
+import { historyKeys } from '../../server/backends/redis/keys.js';
 import type { TestRedisClient } from '../support/redis-client.js';
 import { ranges, type PublishRecord } from './ledger.js';
 

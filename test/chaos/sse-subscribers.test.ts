@@ -1,6 +1,6 @@
 /**
  * The chaos suite's SSE consumer against a canned stream (a plain HTTP server
- * speaking server/http/sse.ts's format): what it records in the ledger for each
+ * speaking server/transports/sse/sse-stream.ts's format): what it records in the ledger for each
  * kind of event, and how it resumes. (Against real gateways it runs in the
  * chaos suite itself.)
  */

@@ -6,7 +6,7 @@
  * publication event in arrival order (the server promises each offset once and
  * in order per stream, and an exact resume), and every gap the stream reports.
  *
- * The stream's own events (see server/http/sse.ts):
+ * The stream's own events (see server/transports/sse/sse-stream.ts):
  * - `position` `{ epoch, offset }`: first on a fresh stream: where it starts (its
  *   membership's join position);
  * - `recovered` `{ epoch, offset, recovered: false }`: the stream goes on from

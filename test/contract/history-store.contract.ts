@@ -1,9 +1,9 @@
 /**
- * The HistoryStore contract (server/delivery/history-store.ts), as one suite
+ * The HistoryStore contract (server/core/history-store.ts), as one suite
  * that every implementation runs: memory now, Redis when it exists.
  */
 import { expect } from 'chai';
-import type { HistoryStore } from '../../server/delivery/history-store.js';
+import type { HistoryStore } from '../../server/core/history-store.js';
 
 export interface HistoryStoreFactory {
   /** A fresh, empty store keeping `size` entries per room; `now` is its clock (default Date.now). */

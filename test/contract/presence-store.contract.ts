@@ -1,7 +1,7 @@
-/** The PresenceStore contract (server/presence/presence-store.ts), run against every implementation. */
+/** The PresenceStore contract (server/core/presence-store.ts), run against every implementation. */
 import { expect } from 'chai';
 import type { PresenceMember } from '../../shared/index.js';
-import type { AddResult, PresenceStore } from '../../server/presence/presence-store.js';
+import type { AddResult, PresenceStore } from '../../server/core/presence-store.js';
 
 export interface PresenceStoreFactory {
   /** A fresh, empty store. */

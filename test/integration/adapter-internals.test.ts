@@ -1,7 +1,7 @@
 /**
- * The internals Roomcast hooks, pinned. server/realtime/adapter-taps.ts and
+ * The internals Roomcast hooks, pinned. server/transports/socketio/adapter-taps.ts and
  * sliced-fanout.ts wrap socket.io-adapter's broadcast path and take over the
- * sharded Redis adapter's room subscriptions; server/cluster/sharded-pubsub.ts
+ * sharded Redis adapter's room subscriptions; server/backends/redis/sharded-pubsub.ts
  * reads node-redis's pub/sub bookkeeping. An upgrade that moves any of these
  * must fail here, with the name of what moved, before it silently breaks
  * delivery. Real Redis (single and Cluster), no mocks.
@@ -14,8 +14,8 @@ import calculateSlot from 'cluster-key-slot';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import { Server, type Namespace } from 'socket.io';
 import { MessageType } from 'socket.io-adapter';
-import type { ChannelListener } from '../../server/cluster/channel-subscriptions.js';
-import { shardedPubSubDriver, type ClusterInternals } from '../../server/cluster/sharded-pubsub.js';
+import type { ChannelListener } from '../../server/backends/redis/channel-subscriptions.js';
+import { shardedPubSubDriver, type ClusterInternals } from '../../server/backends/redis/sharded-pubsub.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
 
 const require = createRequire(import.meta.url);

@@ -10,7 +10,7 @@
 import { request as httpRequest } from 'node:http';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
-import { isOriginAllowed } from '../../server/realtime/origin-check.js';
+import { isOriginAllowed } from '../../server/transports/socketio/origin-check.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 
 /** Status of an Engine.IO polling handshake with these headers. */

@@ -1,8 +1,8 @@
 /** The history and presence contracts, run against the Redis implementations on a real redis-server. */
 import { expect } from 'chai';
-import { RedisHistoryStore } from '../../server/delivery/history/redis.js';
-import { historyKeys } from '../../server/delivery/history/redis-keys.js';
-import { RedisPresenceStore } from '../../server/presence/redis.js';
+import { RedisHistoryStore } from '../../server/backends/redis/history.js';
+import { historyKeys } from '../../server/backends/redis/keys.js';
+import { RedisPresenceStore } from '../../server/backends/redis/presence.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
 import { presenceStoreContract } from '../contract/presence-store.contract.js';
 import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
@@ -10,7 +10,7 @@ import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
 import { createCluster, type RedisClusterType } from 'redis';
-import type { RedisCommands } from '../../server/cluster/redis-connections.js';
+import type { RedisCommands } from '../../server/backends/redis/redis-connections.js';
 
 describe('Redis stores', () => {
   let redis: RedisProcess;

@@ -1,5 +1,5 @@
 /**
- * Sliced fan-out (server/realtime/sliced-fanout.ts) with a tiny threshold and
+ * Sliced fan-out (server/transports/socketio/sliced-fanout.ts) with a tiny threshold and
  * slice: LARGE_ROOM_MEMBERS=20, FANOUT_SLICE_SIZE=5, 60 members. Publications
  * in quick succession are queued behind each other's slices; every member must
  * still get each of them once, in offset order, on one node (memory adapter)

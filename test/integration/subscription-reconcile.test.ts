@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import type { RedisClusterType } from 'redis';
-import { shardedPubSubDriver } from '../../server/cluster/sharded-pubsub.js';
+import { shardedPubSubDriver } from '../../server/backends/redis/sharded-pubsub.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-server.js';

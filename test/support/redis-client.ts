@@ -3,7 +3,7 @@
  * for store tests and for inspecting keys.
  */
 import { createClient, createCluster } from 'redis';
-import type { RedisCommands } from '../../server/cluster/redis-connections.js';
+import type { RedisCommands } from '../../server/backends/redis/redis-connections.js';
 
 export interface TestRedisClient {
   commands: RedisCommands;

@@ -6,7 +6,7 @@
  * lost rooms when the adapter subscribed and unsubscribed without waiting.
  */
 import { expect } from 'chai';
-import { ChannelSubscriptions, type ChannelListener, type PubSubDriver } from '../../server/cluster/channel-subscriptions.js';
+import { ChannelSubscriptions, type ChannelListener, type PubSubDriver } from '../../server/backends/redis/channel-subscriptions.js';
 
 interface Command {
   kind: 'subscribe' | 'unsubscribe';

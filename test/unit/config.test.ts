@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ConfigError } from '../../server/config/config.js';
+import { ConfigError } from '../../server/config/config-error.js';
 import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../server/config/load.js';
 
 function configError(env: Record<string, string>): ConfigError {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ENTRY_OVERHEAD_BYTES, MAX_TRACKED_ROOMS, MemoryHistoryStore } from '../../server/delivery/history/memory.js';
+import { ENTRY_OVERHEAD_BYTES, MAX_TRACKED_ROOMS, MemoryHistoryStore } from '../../server/backends/memory/history.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
 
 historyStoreContract('memory', { create: async (options) => new MemoryHistoryStore(options) });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { matchesApiKey } from '../../server/http/api-key.js';
-import { isOriginAllowed } from '../../server/realtime/origin-check.js';
-import { jsonDepth } from '../../server/delivery/publisher.js';
+import { matchesApiKey } from '../../server/auth/api-key.js';
+import { isOriginAllowed } from '../../server/transports/socketio/origin-check.js';
+import { jsonDepth } from '../../server/core/publisher.js';
 
 describe('API key matching', () => {
   const digests = ['first-key-0123456789', 'second-key-0123456789'].map((key) => createHash('sha256').update(key).digest());

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { normalizeToJson } from '../../server/realtime/json-normalize.js';
+import { normalizeToJson } from '../../server/transports/socketio/json-normalize.js';
 
 describe('msgpack payloads normalised to JSON', () => {
   it('returns the very same value when it is JSON already', () => {

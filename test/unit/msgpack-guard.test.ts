@@ -1,12 +1,12 @@
 /**
- * The msgpack frame check (server/realtime/msgpack-guard.ts): frames the
+ * The msgpack frame check (server/transports/socketio/msgpack-guard.ts): frames the
  * protocol produces pass; declared lengths past the end, counts larger than the
  * bytes left, deep nesting and unused extension types are refused before
  * notepack.io would allocate for them.
  */
 import { expect } from 'chai';
 import msgpackParser from 'socket.io-msgpack-parser';
-import { checkMsgpackFrame, MSGPACK_MAX_DEPTH, MsgpackFrameError } from '../../server/realtime/msgpack-guard.js';
+import { checkMsgpackFrame, MSGPACK_MAX_DEPTH, MsgpackFrameError } from '../../server/transports/socketio/msgpack-guard.js';
 
 const encode = (packet: unknown): Buffer => Buffer.from((new msgpackParser.Encoder().encode(packet) as unknown as ArrayBuffer[])[0] as ArrayBuffer);
 const refused = (frame: number[] | Buffer): string => {

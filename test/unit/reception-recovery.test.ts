@@ -5,11 +5,11 @@
  */
 import { expect } from 'chai';
 import type { Message } from '../../shared/index.js';
-import { MemoryHistoryStore } from '../../server/delivery/history/memory.js';
-import { RoomWatermarks } from '../../server/delivery/room-watermarks.js';
+import { MemoryHistoryStore } from '../../server/backends/memory/history.js';
+import { RoomWatermarks } from '../../server/core/room-watermarks.js';
 import { createLogger } from '../../server/ops/logger.js';
 import { loadConfig } from '../../server/config/load.js';
-import { ReceptionRecovery, type ServedRoom } from '../../server/realtime/reception-recovery.js';
+import { ReceptionRecovery, type ServedRoom } from '../../server/core/reception-recovery.js';
 
 const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }));
 const publication = (n: number) => ({ event: 'n', data: n, ts: Date.now() });

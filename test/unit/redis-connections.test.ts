@@ -1,6 +1,6 @@
 /** The node-redis options built from REDIS_CLUSTER_NODES + REDIS_USERNAME / REDIS_PASSWORD / REDIS_TLS. */
 import { expect } from 'chai';
-import { clusterOptions } from '../../server/cluster/redis-connections.js';
+import { clusterOptions } from '../../server/backends/redis/redis-connections.js';
 import { loadConfig } from '../../server/config/load.js';
 
 describe('Redis Cluster connection options', () => {

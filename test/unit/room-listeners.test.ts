@@ -1,8 +1,8 @@
 /** RoomListeners (what SSE streams hang on) and the SSE id format. */
 import { expect } from 'chai';
 import type { Message } from '../../shared/index.js';
-import { RoomListeners } from '../../server/delivery/room-listeners.js';
-import { formatEventId, parseEventId } from '../../server/http/sse-request.js';
+import { RoomListeners } from '../../server/core/room-listeners.js';
+import { formatEventId, parseEventId } from '../../server/transports/sse/sse-request.js';
 
 const message = (room: string, offset: number): Message => ({ room, event: 'e', data: offset, offset, epoch: 'ep', ts: 0 });
 

@@ -1,7 +1,7 @@
 /** The shared room-name rules (server, SDK, SSE and the HTTP API use them) and what counts as a joined room. */
 import { expect } from 'chai';
-import { hasJoined } from '../../server/realtime/handlers/membership.js';
-import type { RoomcastSocket } from '../../server/realtime/types.js';
+import { hasJoined } from '../../server/transports/socketio/handlers/membership.js';
+import type { RoomcastSocket } from '../../server/transports/socketio/types.js';
 import { roomNameProblem, roomNameSchema } from '../../shared/index.js';
 
 describe('room names', () => {

@@ -1,0 +1,158 @@
+/**
+ * Node liveness for presence: each node heartbeats into a sorted set; every
+ * node sweeps it, and the first to remove a node that stopped heartbeating
+ * (crashed, kill -9, partitioned) removes that node's members and announces
+ * their `presence:leave`. A member of a dead node is gone within
+ * NODE_TTL_MS plus one sweep interval.
+ *
+ * After Redis was unreachable, every node's heartbeat is old: a node sweeps
+ * only once its own heartbeats have succeeded for a whole NODE_TTL_MS, so the
+ * first node back does not take the others for dead. And once back, each node
+ * writes its own members again (Redis may have come back empty) and removes
+ * the ones that left while Redis could not be told.
+ */
+import type { PresenceMember } from '../../../shared/index.js';
+import type { RedisCommands } from './redis-connections.js';
+import { timed, type ObserveRedis } from './redis-errors.js';
+import type { Logger } from '../../ops/logger.js';
+import { indexEntry, nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './presence.js';
+
+/** `roomMembers`: the room's member count counting this member (after a join, before a leave). */
+export type PresenceAnnouncer = (namespace: string, room: string, member: PresenceMember, roomMembers: number) => void;
+
+export interface LocalMembership {
+  namespace: string;
+  room: string;
+  member: PresenceMember;
+}
+
+export interface PresenceHooks {
+  announceLeave: PresenceAnnouncer;
+  announceJoin: PresenceAnnouncer;
+  /** Every room membership of this node's connections, as the node itself knows them. */
+  localMemberships: () => LocalMembership[];
+}
+
+export interface NodeLivenessOptions extends PresenceHooks {
+  redis: RedisCommands;
+  presence: RedisPresenceStore;
+  nodeId: string;
+  ttlMs: number;
+  logger: Logger;
+  /** Times each heartbeat (metrics). */
+  observe?: ObserveRedis;
+}
+
+export class NodeLiveness {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  /** Since when this node's heartbeats succeed without a break; null after a failed one. */
+  private healthySince: number | null = null;
+  private needsReconcile = false;
+
+  constructor(private readonly options: NodeLivenessOptions) {}
+
+  /** Removes what a previous process with this node id left behind, then starts heartbeating and sweeping. */
+  async start(): Promise<void> {
+    await this.purge(this.options.nodeId);
+    await this.beat();
+    this.healthySince = Date.now();
+    const interval = Math.max(100, Math.floor(this.options.ttlMs / 3));
+    this.timer = setInterval(() => void this.tick(), interval);
+    this.timer.unref();
+  }
+
+  /** Stops heartbeating; a clean shutdown also withdraws the node at once. */
+  async stop(withdraw: boolean): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (!withdraw) return;
+    try {
+      await this.purge(this.options.nodeId);
+      await this.options.redis.zRem(NODES_KEY, this.options.nodeId);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not withdraw the node from presence');
+    }
+  }
+
+  private async beat(): Promise<void> {
+    await timed(this.options.observe, 'heartbeat', () => this.options.redis.zAdd(NODES_KEY, { score: Date.now(), value: this.options.nodeId }));
+  }
+
+  private async tick(): Promise<void> {
+    // One tick at a time: a slow Redis must not pile up sweeps.
+    if (this.running) return;
+    this.running = true;
+    try {
+      try {
+        await this.beat();
+      } catch (error) {
+        this.healthySince = null;
+        this.needsReconcile = true;
+        throw error;
+      }
+      this.healthySince ??= Date.now();
+      if (this.needsReconcile) {
+        await this.reconcile();
+        this.needsReconcile = false;
+      }
+      if (Date.now() - this.healthySince >= this.options.ttlMs) await this.sweep();
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'presence liveness tick failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Finds nodes whose heartbeat is older than the TTL; whoever removes one from the set cleans it up. */
+  async sweep(): Promise<void> {
+    const dead = await this.options.redis.zRangeByScore(NODES_KEY, '-inf', Date.now() - this.options.ttlMs);
+    for (const nodeId of dead) {
+      if (nodeId === this.options.nodeId) continue;
+      if ((await this.options.redis.zRem(NODES_KEY, nodeId)) === 1) {
+        this.options.logger.warn({ deadNode: nodeId }, 'node stopped heartbeating: removing its presence');
+        await this.purge(nodeId);
+      }
+    }
+  }
+
+  /** Makes Redis agree with this node's own connections again after an outage. */
+  async reconcile(): Promise<void> {
+    const local = this.options.localMemberships();
+    const localEntries = new Set(local.map(({ namespace, room, member }) => indexEntry(namespace, room, member.connectionId)));
+    let added = 0;
+    for (const { namespace, room, member } of local) {
+      // No member limit here: these connections are in their rooms already.
+      const result = await this.options.presence.add(namespace, room, member, 0);
+      if (result.outcome === 'added') {
+        added += 1;
+        this.options.announceJoin(namespace, room, member, result.members);
+      }
+    }
+    let removed = 0;
+    for (const raw of await this.options.redis.sMembers(nodeIndexKey(this.options.nodeId))) {
+      if (localEntries.has(raw)) continue;
+      const entry = parseIndexEntry(raw);
+      if (entry === null) continue;
+      const removal = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
+      await this.options.redis.sRem(nodeIndexKey(this.options.nodeId), raw);
+      if (removal !== null) {
+        removed += 1;
+        this.options.announceLeave(entry.namespace, entry.room, removal.member, removal.membersBefore);
+      }
+    }
+    this.options.logger.info({ added, removed }, 'presence reconciled after a Redis outage');
+  }
+
+  private async purge(nodeId: string): Promise<void> {
+    const indexKey = nodeIndexKey(nodeId);
+    const entries = await this.options.redis.sMembers(indexKey);
+    for (const raw of entries) {
+      const entry = parseIndexEntry(raw);
+      if (entry === null) continue;
+      const removal = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
+      if (removal !== null) this.options.announceLeave(entry.namespace, entry.room, removal.member, removal.membersBefore);
+    }
+    await this.options.redis.del(indexKey);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * History reads answered to clients (room:history pages and a join's missed[]):
+ * at most two in flight per connection, and each page cut at
+ * HISTORY_PAGE_MAX_BYTES of data, so a client asking for many large pages
+ * cannot make the node hold unbounded responses (it pages on instead).
+ *
+ * Reads beyond the two wait their turn, in order, up to MAX_ROOMS_PER_SOCKET of
+ * them: a client that reconnects rejoins all its rooms with `since` at once, and
+ * filling gaps in several rooms reads several pages; none of that is refused.
+ * Past that many waiting, a read is refused RATE_LIMITED (retryable).
+ */
+import { HISTORY_PAGE_MAX_BYTES, type Message } from '../../../shared/index.js';
+import { payloadBytes } from '../../core/publisher.js';
+import { RoomcastError } from '../../errors.js';
+import { connectionState } from './connection-state.js';
+import type { RoomcastSocket } from './types.js';
+
+export const MAX_READS_IN_FLIGHT = 2;
+
+export async function boundedRead<T>(socket: RoomcastSocket, maxWaiting: number, read: () => Promise<T>): Promise<T> {
+  const state = connectionState(socket);
+  if (state.readsInFlight >= MAX_READS_IN_FLIGHT) {
+    if (state.readWaiters.length >= maxWaiting) {
+      throw new RoomcastError('RATE_LIMITED', `at most ${MAX_READS_IN_FLIGHT} history reads at a time per connection, and ${maxWaiting} waiting`);
+    }
+    // A finishing read hands its slot over (readsInFlight stays as it is).
+    await new Promise<void>((resolve) => state.readWaiters.push(resolve));
+  } else {
+    state.readsInFlight += 1;
+  }
+  try {
+    return await read();
+  } finally {
+    const next = state.readWaiters.shift();
+    if (next !== undefined) next();
+    else state.readsInFlight -= 1;
+  }
+}
+
+/** The longest prefix of `messages` within the page's byte budget (at least one message). */
+export function capPage(messages: Message[]): Message[] {
+  let bytes = 0;
+  for (let index = 0; index < messages.length; index += 1) {
+    bytes += payloadBytes((messages[index] as Message).data);
+    if (bytes > HISTORY_PAGE_MAX_BYTES && index > 0) return messages.slice(0, index);
+  }
+  return messages;
+}

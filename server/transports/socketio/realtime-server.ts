@@ -1,0 +1,148 @@
+/**
+ * The Socket.IO side of the gateway: one namespace per declared rule set, each
+ * with handshake auth, the request guard and the protocol handlers. It takes an
+ * http.Server and its dependencies; it knows nothing of Express or the environment.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
+import { ADMIN_NAMESPACE, errorPayload, type Message } from '../../../shared/index.js';
+import { admissionMiddleware } from './admission-middleware.js';
+import { guardedMsgpackParser } from './msgpack-guard.js';
+import { registerAdminNamespace } from './admin-namespace.js';
+import { authMiddleware, handshakeError } from './auth-middleware.js';
+import { initConnectionState } from './connection-state.js';
+import type { NamespaceCounters } from '../../ops/metrics.js';
+import type { NamespaceContext, RealtimeDeps } from './context.js';
+import { announceLeave } from './handlers/leave.js';
+import { originGuard } from './origin-check.js';
+import { registerHandlers } from './register-handlers.js';
+import { requestGuard } from './request-guard.js';
+import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
+import { withSlicedFanout, type AdapterConstructor } from './sliced-fanout.js';
+import type { RoomcastServer, RoomcastSocket } from './types.js';
+
+interface EnginePacket {
+  type: string;
+  data?: unknown;
+}
+type EngineSocket = { request: unknown; on(event: 'data', listener: (data: unknown) => void): unknown; once(event: 'close', listener: () => void): unknown };
+
+function payloadSize(data: unknown): number {
+  if (typeof data === 'string') return data.length;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  return 0;
+}
+
+/** Room for the envelope (room, event, idempotency key) around a payload of the maximum size. */
+const PACKET_OVERHEAD_BYTES = 64 * 1024;
+
+export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps): RoomcastServer {
+  const { config } = deps;
+  const origins = config.corsOrigins;
+  const io: RoomcastServer = new Server(httpServer, {
+    serveClient: false,
+    pingInterval: config.heartbeat.pingIntervalMs,
+    // A session that has not completed an authenticated namespace CONNECT by then is closed (HANDSHAKE_TIMEOUT_MS).
+    connectTimeout: config.limits.handshakeTimeoutMs,
+    pingTimeout: config.heartbeat.pingTimeoutMs,
+    // Above MAX_PAYLOAD_BYTES, so an oversized `data` gets a typed PAYLOAD_TOO_LARGE;
+    // only packets far beyond it are cut off by the transport.
+    maxHttpBufferSize: config.limits.maxPayloadBytes * 2 + PACKET_OVERHEAD_BYTES,
+    allowRequest: originGuard(origins, () => deps.metrics.handshakeFailure('UNAUTHENTICATED')),
+    ...(origins.length > 0 ? { cors: { origin: origins.includes('*') ? true : [...origins] } } : {}),
+    // msgpack frames are checked before they are decoded (msgpack-guard.ts): a declared length is not trusted.
+    ...(config.parser === 'msgpack' ? { parser: guardedMsgpackParser } : {}),
+    // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
+    // SSE streams (RoomListeners) are fed from the same adapter, so they get other nodes' publications too (see adapter-taps.ts).
+    adapter: withSlicedFanout(deps.roomTaps?.wrap((deps.adapter ?? Adapter) as AdapterConstructor) ?? ((deps.adapter ?? Adapter) as AdapterConstructor), {
+      largeRoomMembers: config.largeRooms.slicedFanoutAbove,
+      sliceSize: config.largeRooms.fanoutSliceSize,
+      onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
+      // The status page's own traffic (/admin) is not the gateway's: it stays out of the delivery figures.
+      onDelivered: (namespace, recipients) => {
+        if (namespace !== ADMIN_NAMESPACE) deps.metrics.delivered(namespace, recipients);
+      },
+    }),
+  });
+
+  // Session ids carry the node id, so a proxy can route a session's polling requests
+  // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
+  io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
+  io.engine.use(admissionMiddleware(deps.admission, deps.addresses));
+  // Socket.IO keeps each connection's first HTTP request (headers, sockets, buffers) for the connection's
+  // whole life. Nothing reads it after the handshake here (origin and admission checks run before this
+  // event; the address stays in conn.remoteAddress; tokens come in the CONNECT packet's auth), so let it
+  // go: less memory per connection (Socket.IO's "memory usage" guide does the same).
+  io.engine.on('connection', (raw: EngineSocket) => {
+    // Every session counts for its client address until it closes (authenticated or not: MAX_CONNECTIONS_PER_IP).
+    const address = deps.addresses.of(raw.request as IncomingMessage);
+    deps.admission.opened(address);
+    raw.once('close', () => deps.admission.closed(address));
+    raw.request = null;
+    // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
+    raw.on('data', countReceived);
+  });
+  // Sent bytes and packets: ONE listener on the Engine.IO server, which emits 'flush' with the packets each
+  // connection writes (every packet: broadcasts, acks, direct events, pings). It costs a call and a loop over
+  // the flushed packets (usually one) per write, adding to plain numbers; no per-socket listener or closure.
+  // Computing bytes at broadcast time (encoded size x recipients) would miss acks and direct emits, and a
+  // per-connection 'packetCreate' listener would add a listener call per socket per packet.
+  const totals = deps.metrics.totals;
+  io.engine.on('flush', (_socket: unknown, packets: EnginePacket[]) => {
+    for (const packet of packets) {
+      // The packet type is one byte on the wire; string payloads are counted in UTF-16 units (bytes for ASCII JSON).
+      totals.sentBytes += 1 + payloadSize(packet.data);
+      if (packet.type === 'message') totals.messagesOut += 1;
+    }
+  });
+  function countReceived(data: unknown): void {
+    totals.receivedBytes += payloadSize(data);
+  }
+
+  const declared = new Set(config.namespaces.map((rules) => rules.name));
+  if (!declared.has('/')) {
+    // Socket.IO always serves "/"; refuse it when the configuration does not declare it.
+    io.use((_socket, next) => {
+      deps.metrics.handshakeFailure('UNAUTHENTICATED');
+      next(handshakeError(errorPayload('UNAUTHENTICATED', 'namespace / is not served')));
+    });
+  }
+
+  for (const rules of config.namespaces) {
+    const namespace = io.of(rules.name);
+    const ctx: NamespaceContext = { ...deps, rules, namespace };
+    namespace.use(authMiddleware(deps.verifyToken, deps.admission, deps.logger, deps.metrics));
+    const counters = deps.metrics.namespace(rules.name);
+    namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, counters, socket));
+  }
+  if (config.adminToken !== null) registerAdminNamespace(io, config.adminToken, deps.logger, deps.latestStatus);
+  return io;
+}
+
+function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {
+  counters.opened();
+  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst, ctx.config.limits.maxRoomsPerSocket);
+  scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
+  socket.use(requestGuard(socket, counters, ctx.metrics));
+  registerHandlers(ctx, socket);
+  socket.on('disconnecting', (reason) => {
+    counters.closed(reason);
+    cancelExpiry(socket);
+    for (const room of socket.rooms) {
+      if (room !== socket.id) {
+        announceLeave(ctx, socket, room).catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
+      }
+    }
+  });
+  ctx.logger.debug({ ns: ctx.rules.name, conn: socket.id, user: socket.data.userId }, 'connected');
+}
+
+/** Sends one stored publication to the members of its room on this node (and, through the adapter, on others). */
+export function broadcaster(io: RoomcastServer) {
+  return (namespace: string, message: Message): void => {
+    io.of(namespace).to(message.room).emit('message', message);
+  };
+}
