@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { errorPayload } from '../../shared/index.js';
-import { sendError } from '../http/errors.js';
+import { sendError } from '../ops/http-errors.js';
 
 /** The SHA-256 digest that matchesApiKey() compares (also used for ADMIN_TOKEN). */
 export const digestKey = (value: string): Buffer => createHash('sha256').update(value).digest();

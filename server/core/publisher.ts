@@ -1,15 +1,15 @@
 /**
  * One publication into one room: size check, store (which assigns the offset),
- * then broadcast. Shared by the HTTP API and the socket handler, so both give
+ * then fan out. Shared by the HTTP API and the socket handler, so both give
  * the same guarantees. A duplicate (same idempotency key) is broadcast again:
  * a node that stored a message and died before broadcasting it is repaired by
  * the publisher's retry, and clients drop the offset they already have.
  */
-import { MAX_DATA_DEPTH, type JsonValue, type Message, type PublishResult } from '../../shared/index.js';
+import { MAX_DATA_DEPTH, type JsonValue, type PublishResult } from '../../shared/index.js';
 import { RoomcastError } from '../errors.js';
+import type { Fanout } from './fanout.js';
 import type { HistoryStore } from './history-store.js';
 
-export type Broadcast = (namespace: string, message: Message) => void;
 /** Told of each new publication (not of idempotent repeats), after its broadcast: for metrics. */
 export type OnPublished = (namespace: string, source: 'client' | 'http') => void;
 
@@ -53,7 +53,7 @@ export function payloadBytes(data: JsonValue): number {
 export class Publisher {
   constructor(
     private readonly history: HistoryStore,
-    private readonly broadcast: Broadcast,
+    private readonly fanout: Fanout,
     private readonly maxPayloadBytes: number,
     private readonly onPublished: OnPublished = () => undefined,
   ) {}
@@ -83,7 +83,7 @@ export class Publisher {
       { event: input.event, data: input.data, dataJson, ts: Date.now(), ...(input.from !== undefined ? { from: input.from } : {}) },
       input.idempotencyKey,
     );
-    this.broadcast(input.namespace, message);
+    this.fanout.broadcast(input.namespace, message);
     if (!duplicate) this.onPublished(input.namespace, input.source ?? 'http');
     return { room: input.room, epoch: message.epoch, offset: message.offset, duplicate };
   }

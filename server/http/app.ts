@@ -13,13 +13,12 @@ import type { Publisher } from '../core/publisher.js';
 import type { Logger } from '../ops/logger.js';
 import type { Readiness } from '../ops/readiness.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { PresenceStore } from '../core/presence-store.js';
+import type { Membership } from '../core/membership.js';
 import { requireApiKey } from '../auth/api-key.js';
 import { devTokenRoute } from './dev-token-route.js';
-import { COUNT_ERROR, sendError } from './errors.js';
+import { COUNT_ERROR, sendError } from '../ops/http-errors.js';
 import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
-import { sseRoute, type SseDeps } from '../transports/sse/sse-stream.js';
 
 /** Built client bundle and demo page (dist/public, next to dist/server). */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -35,14 +34,14 @@ export interface HttpAppDeps {
   config: Config;
   logger: Logger;
   publisher: Publisher;
-  presence: PresenceStore;
+  membership: Membership;
   readiness: Readiness;
   metrics: GatewayMetrics;
-  /** What GET /sse needs (token verifier, history, room listeners, admission, open streams). */
-  sse: SseDeps;
+  /** GET /sse: the Server-Sent Events transport (server/transports/sse), mounted here beside the API. */
+  sse: RequestHandler;
 }
 
-export function createHttpApp({ config, logger, publisher, presence, readiness, metrics, sse }: HttpAppDeps): Express {
+export function createHttpApp({ config, logger, publisher, membership, readiness, metrics, sse }: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.locals[COUNT_ERROR] = (code: Parameters<GatewayMetrics['error']>[0]) => metrics.error(code);
@@ -77,8 +76,8 @@ export function createHttpApp({ config, logger, publisher, presence, readiness, 
   const json = jsonBody(express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false }));
   const apiKey = requireApiKey(config.apiKeys);
   app.post('/api/v1/publish', apiKey, json, publishRoute(publisher, config.namespaces, logger));
-  app.get('/api/v1/rooms/:room/presence', apiKey, presenceRoute(presence, config.namespaces));
-  app.get('/sse', sseRoute(sse));
+  app.get('/api/v1/rooms/:room/presence', apiKey, presenceRoute(membership, config.namespaces));
+  app.get('/sse', sse);
 
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {
     app.post('/dev/token', json, devTokenRoute(config.jwt.key.secret, config.jwt.issuer, config.jwt.audience, config.jwt.maxTtlSeconds));

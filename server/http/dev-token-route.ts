@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import { errorPayload } from '../../shared/index.js';
-import { sendError } from './errors.js';
+import { sendError } from '../ops/http-errors.js';
 
 export const DEV_TOKEN_ROOMS = ['demo:*'];
 const DEV_TOKEN_TTL_S = 3600;

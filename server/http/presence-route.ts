@@ -3,10 +3,10 @@ import type { Request, Response } from 'express';
 import { DEFAULT_NAMESPACE, errorPayload, roomNameProblem } from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import { toErrorPayload } from '../errors.js';
-import type { PresenceStore } from '../core/presence-store.js';
-import { sendError } from './errors.js';
+import type { Membership } from '../core/membership.js';
+import { sendError } from '../ops/http-errors.js';
 
-export function presenceRoute(presence: PresenceStore, namespaces: readonly NamespaceRules[]) {
+export function presenceRoute(membership: Membership, namespaces: readonly NamespaceRules[]) {
   return async (req: Request, res: Response): Promise<void> => {
     const room = req.params.room;
     const problem = roomNameProblem(room);
@@ -21,7 +21,7 @@ export function presenceRoute(presence: PresenceStore, namespaces: readonly Name
       return;
     }
     try {
-      res.json({ ok: true, room, namespace, members: await presence.list(namespace, room as string) });
+      res.json({ ok: true, room, namespace, members: await membership.list(namespace, room as string) });
     } catch (error) {
       sendError(res, toErrorPayload(error));
     }

@@ -25,9 +25,10 @@ import {
 } from '../../shared/index.js';
 import type { NamespaceRules } from '../config/namespaces.js';
 import { jsonDepth, type Publisher } from '../core/publisher.js';
-import { describeIssues, OutcomeUnknownError, RoomcastError, toErrorPayload } from '../errors.js';
+import { describeIssues, OutcomeUnknownError, toErrorPayload } from '../errors.js';
+import { reportError } from '../ops/report-error.js';
 import type { Logger } from '../ops/logger.js';
-import { sendError } from './errors.js';
+import { sendError } from '../ops/http-errors.js';
 
 /** The body object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
 const MAX_BODY_DEPTH = MAX_DATA_DEPTH + 1;
@@ -80,8 +81,7 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
           req.socket.destroy();
           return;
         }
-        if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL' }, 'publish failed');
-        sendError(res, toErrorPayload(error));
+        sendError(res, reportError(logger, error, {}, 'publish failed'));
         return;
       }
       res.status(200).json({ ok: true, results: [result] } satisfies HttpPublishResponse);
@@ -94,8 +94,8 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
         const outcome = await publisher.publish(input(room));
         results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });
       } catch (error) {
-        if (!(error instanceof RoomcastError)) logger.error({ err: error, code: 'INTERNAL', room }, 'publish failed');
-        results.push(error instanceof OutcomeUnknownError ? { room, error: toErrorPayload(error), unknown: true } : { room, error: toErrorPayload(error) });
+        const payload = reportError(logger, error, { room }, 'publish failed');
+        results.push(error instanceof OutcomeUnknownError ? { room, error: payload, unknown: true } : { room, error: payload });
       }
     }
     res.status(200).json({ ok: true, results } satisfies HttpPublishResponse);

@@ -14,7 +14,7 @@ import calculateSlot from 'cluster-key-slot';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import { Server, type Namespace } from 'socket.io';
 import { MessageType } from 'socket.io-adapter';
-import type { ChannelListener } from '../../server/backends/redis/channel-subscriptions.js';
+import type { ChannelListener } from '../../server/core/room-channels.js';
 import { shardedPubSubDriver, type ClusterInternals } from '../../server/backends/redis/sharded-pubsub.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
 

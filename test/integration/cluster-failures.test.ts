@@ -192,7 +192,7 @@ describe('cluster failures', function () {
 
     it('measures pub/sub lag and reports it on /readyz', async () => {
       const node1 = nodes[0] as TestGateway;
-      await waitFor(() => (node1.gateway.cluster?.canary.status().samples ?? 0) >= 2, 5000, 'canary samples');
+      await waitFor(() => (node1.gateway.backends.canary?.status().samples ?? 0) >= 2, 5000, 'canary samples');
       const body = await waitForReadiness(node1.url, 200, 1000);
       expect(body.canary).to.include({ healthy: true });
       expect((body.canary as { p99Ms: number }).p99Ms).to.be.a('number').and.at.least(0);
@@ -205,7 +205,7 @@ describe('cluster failures', function () {
       const inbox = collectMessages(reader);
       // Drop every subscription of node1's subscriber connection behind node-redis's back, as a reconnect that
       // did not resubscribe would: node-redis still believes it is subscribed.
-      const subscriber = node1.gateway.cluster?.redis.subscriberClient as unknown as { sendCommand(args: string[]): Promise<unknown> };
+      const subscriber = node1.gateway.backends.redis?.subscriberClient as unknown as { sendCommand(args: string[]): Promise<unknown> };
       subscriber.sendCommand(['UNSUBSCRIBE']).catch(() => undefined);
       subscriber.sendCommand(['PUNSUBSCRIBE']).catch(() => undefined);
       const failing = await waitForReadiness(node1.url, 503, 8000);

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
 import type { Message } from '../../shared/index.js';
-import { planDrain } from '../../server/transports/socketio/drain.js';
+import { planDrain } from '../../server/core/drain-plan.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { httpPublish, startGateway, TEST_API_KEY } from '../support/gateway.js';
 import { startGatewayProcess } from '../support/gateway-process.js';

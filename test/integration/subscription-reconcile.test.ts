@@ -41,7 +41,7 @@ describe('room subscriptions are reconciled (Redis Cluster)', function () {
     const before = (await scrape(serving.url)).value('roomcast_subscription_repairs_total', { kind: 'missing' });
 
     // The room's channel as the sharded adapter names it; node-redis forgets it once Redis answered.
-    const subscriber = serving.gateway.cluster?.redis.subscriberClient as RedisClusterType;
+    const subscriber = serving.gateway.backends.redis?.subscriberClient as RedisClusterType;
     await subscriber.sUnsubscribe('roomcast#/#rc:deaf#');
     expect(shardedPubSubDriver(subscriber).subscribedChannels().has('roomcast#/#rc:deaf#'), 'the subscription is gone').to.equal(false);
     expect((await httpPublish(publishing.url, { room: 'rc:deaf', event: 'n', data: 'while deaf' })).status).to.equal(200);

@@ -6,7 +6,8 @@
  * lost rooms when the adapter subscribed and unsubscribed without waiting.
  */
 import { expect } from 'chai';
-import { ChannelSubscriptions, type ChannelListener, type PubSubDriver } from '../../server/backends/redis/channel-subscriptions.js';
+import { ChannelSubscriptions, type PubSubDriver } from '../../server/backends/redis/channel-subscriptions.js';
+import type { ChannelListener } from '../../server/core/room-channels.js';
 
 interface Command {
   kind: 'subscribe' | 'unsubscribe';

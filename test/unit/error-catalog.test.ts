@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { ERROR_CATALOG, ERROR_CODES, errorPayload, isErrorPayload } from '../../shared/index.js';
-import { HTTP_STATUS } from '../../server/http/errors.js';
+import { HTTP_STATUS } from '../../server/ops/http-errors.js';
 
 const PROTOCOL_DOC = fileURLToPath(new URL('../../../docs/protocol.md', import.meta.url));
 

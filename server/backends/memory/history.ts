@@ -7,7 +7,7 @@
  * memory follows active rooms. A restart loses everything, which the new
  * epochs make visible to clients.
  */
-import { randomBytes } from 'node:crypto';
+import { newEpoch } from '../../core/epochs.js';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
 
@@ -53,10 +53,6 @@ export const ENTRY_OVERHEAD_BYTES = 200;
 interface AgedEntry {
   log: RoomLog;
   message: Message;
-}
-
-export function newEpoch(): string {
-  return randomBytes(6).toString('base64url');
 }
 
 export class MemoryHistoryStore implements HistoryStore {

@@ -6,11 +6,8 @@
  * members in.
  */
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import type { ServerOptions } from 'socket.io';
+import type { AdapterFactory } from '../backends.js';
 import type { RedisConnections } from './redis-connections.js';
-
-/** What Socket.IO's `adapter` option takes: a constructor of a namespace's adapter. */
-export type AdapterFactory = NonNullable<ServerOptions['adapter']>;
 
 /** The channel prefix of Roomcast's adapter traffic. */
 export const ADAPTER_KEY = 'roomcast';

@@ -27,10 +27,8 @@
  * Nothing here knows Socket.IO: the adapter hook (server/transports/socketio/adapter-taps.ts)
  * says which channels are wanted; the driver (sharded-pubsub.ts) talks to Redis.
  */
+import type { ChannelListener, RoomChannels } from '../../core/room-channels.js';
 import { RoomcastError } from '../../errors.js';
-
-/** A listener as node-redis takes it in buffer mode: the raw message and its channel. */
-export type ChannelListener = (message: Buffer, channel: Buffer) => void;
 
 /** What the subscriptions need from a Redis client: subscribing, and reading back what is really subscribed. */
 export interface PubSubDriver {
@@ -75,7 +73,7 @@ const WAIT_POLL_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-export class ChannelSubscriptions {
+export class ChannelSubscriptions implements RoomChannels {
   private readonly channels = new Map<string, ChannelState>();
   /** Every listener ever given to want(): the driver's other subscriptions (the adapter's own channels, the canary) are not ours. */
   private readonly listeners = new Set<ChannelListener>();

@@ -12,7 +12,7 @@ import type { RedisCommands } from './redis-connections.js';
 import { isDefiniteRefusal, REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from './redis-errors.js';
 import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
-import { newEpoch } from '../memory/history.js';
+import { newEpoch } from '../../core/epochs.js';
 import { historyKeys } from './keys.js';
 import { APPEND_SCRIPT, READ_SCRIPT } from './history-scripts.js';
 

@@ -11,29 +11,15 @@
  * writes its own members again (Redis may have come back empty) and removes
  * the ones that left while Redis could not be told.
  */
-import type { PresenceMember } from '../../../shared/index.js';
+import type { MemberChanges } from '../../core/membership.js';
 import type { RedisCommands } from './redis-connections.js';
 import { timed, type ObserveRedis } from './redis-errors.js';
 import type { Logger } from '../../ops/logger.js';
 import { indexEntry, nodeIndexKey, NODES_KEY, parseIndexEntry, type RedisPresenceStore } from './presence.js';
 
-/** `roomMembers`: the room's member count counting this member (after a join, before a leave). */
-export type PresenceAnnouncer = (namespace: string, room: string, member: PresenceMember, roomMembers: number) => void;
-
-export interface LocalMembership {
-  namespace: string;
-  room: string;
-  member: PresenceMember;
-}
-
-export interface PresenceHooks {
-  announceLeave: PresenceAnnouncer;
-  announceJoin: PresenceAnnouncer;
-  /** Every room membership of this node's connections, as the node itself knows them. */
-  localMemberships: () => LocalMembership[];
-}
-
-export interface NodeLivenessOptions extends PresenceHooks {
+export interface NodeLivenessOptions {
+  /** Members removed for a dead node or written back after an outage go to Membership (events, announcements). */
+  changes: MemberChanges;
   redis: RedisCommands;
   presence: RedisPresenceStore;
   nodeId: string;
@@ -118,7 +104,7 @@ export class NodeLiveness {
 
   /** Makes Redis agree with this node's own connections again after an outage. */
   async reconcile(): Promise<void> {
-    const local = this.options.localMemberships();
+    const local = this.options.changes.localMemberships();
     const localEntries = new Set(local.map(({ namespace, room, member }) => indexEntry(namespace, room, member.connectionId)));
     let added = 0;
     for (const { namespace, room, member } of local) {
@@ -126,7 +112,7 @@ export class NodeLiveness {
       const result = await this.options.presence.add(namespace, room, member, 0);
       if (result.outcome === 'added') {
         added += 1;
-        this.options.announceJoin(namespace, room, member, result.members);
+        this.options.changes.restored(namespace, room, member, result.members);
       }
     }
     let removed = 0;
@@ -138,7 +124,7 @@ export class NodeLiveness {
       await this.options.redis.sRem(nodeIndexKey(this.options.nodeId), raw);
       if (removal !== null) {
         removed += 1;
-        this.options.announceLeave(entry.namespace, entry.room, removal.member, removal.membersBefore);
+        this.options.changes.removed(entry.namespace, entry.room, removal.member, removal.membersBefore);
       }
     }
     this.options.logger.info({ added, removed }, 'presence reconciled after a Redis outage');
@@ -151,7 +137,7 @@ export class NodeLiveness {
       const entry = parseIndexEntry(raw);
       if (entry === null) continue;
       const removal = await this.options.presence.removeEntry(entry.namespace, entry.room, entry.connectionId);
-      if (removal !== null) this.options.announceLeave(entry.namespace, entry.room, removal.member, removal.membersBefore);
+      if (removal !== null) this.options.changes.removed(entry.namespace, entry.room, removal.member, removal.membersBefore);
     }
     await this.options.redis.del(indexKey);
   }

@@ -12,7 +12,8 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import type { RedisClusterType } from 'redis';
-import type { ChannelListener, PubSubDriver } from './channel-subscriptions.js';
+import type { ChannelListener } from '../../core/room-channels.js';
+import type { PubSubDriver } from './channel-subscriptions.js';
 
 interface ChannelListeners {
   buffers: Set<ChannelListener>;

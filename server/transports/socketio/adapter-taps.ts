@@ -30,45 +30,17 @@
  *    subscriber connection is up (its pattern subscription is restored before
  *    node-redis calls it ready); memory: at once.
  *
- * These are socket.io-adapter 2.5 and @socket.io/redis-adapter 8.3 internals
- * (`_encode`, `hasRoom`, `rooms`, `sids`, `dynamicChannel`,
- * `shouldUseASeparateNamespace`, `onRawMessage`, the create-room/delete-room
- * listeners the sharded adapter registers); test/integration/adapter-internals.test.ts
+ * These are socket.io-adapter 2.5 and @socket.io/redis-adapter 8.3 internals,
+ * declared in adapter-internals.ts; test/integration/adapter-internals.test.ts
  * fails if an upgrade moves them.
  */
-import type { Namespace } from 'socket.io';
-import type { Adapter, Room } from 'socket.io-adapter';
 import type { Message } from '../../../shared/index.js';
-import type { ChannelListener, ChannelSubscriptions } from '../../backends/redis/channel-subscriptions.js';
+import type { ChannelListener, RoomChannels } from '../../core/room-channels.js';
 import type { RoomListeners } from '../../core/room-listeners.js';
-import type { AdapterConstructor } from './sliced-fanout.js';
+import { isSharded, type AdapterHook, type AdapterInternals, type ShardedInternals } from './adapter-internals.js';
 
 /** socket.io-parser's EVENT packet type. */
 const EVENT_PACKET = 2;
-
-interface TappedInternals {
-  nsp: Namespace;
-  rooms: Map<Room, Set<string>>;
-  sids: Map<string, Set<Room>>;
-  _encode(packet: { type?: number; id?: number; data?: unknown }, packetOpts: unknown): unknown;
-  hasRoom?: (room: string) => boolean;
-  on(event: string, listener: (room: string) => void): unknown;
-  removeAllListeners(event: string): unknown;
-  close(): Promise<void> | void;
-}
-
-/** The sharded adapter's internals, checked on each instance before they are relied on. */
-interface ShardedInternals extends TappedInternals {
-  opts: { subscriptionMode?: string };
-  dynamicChannel(room: string): string;
-  shouldUseASeparateNamespace(room: string): boolean;
-  onRawMessage(message: Buffer, channel: Buffer): void;
-}
-
-function isSharded(adapter: TappedInternals): adapter is ShardedInternals {
-  const candidate = adapter as Partial<ShardedInternals>;
-  return typeof candidate.dynamicChannel === 'function' && typeof candidate.onRawMessage === 'function' && candidate.opts !== undefined;
-}
 
 function publicationOf(packet: { type?: number; id?: number; data?: unknown }): Message | null {
   if (packet.type !== EVENT_PACKET || packet.id !== undefined || !Array.isArray(packet.data)) return null;
@@ -80,7 +52,7 @@ function publicationOf(packet: { type?: number; id?: number; data?: unknown }): 
 export interface RoomTapsOptions {
   listeners: RoomListeners;
   /** Redis Cluster: the node's per-room channel subscriptions (null otherwise). */
-  subscriptions?: ChannelSubscriptions | null;
+  subscriptions?: RoomChannels | null;
   /** Single Redis (classic adapter): resolves once the subscriber connection is up; absent: always receiving. */
   subscriberReady?: () => Promise<void>;
   /** A room listener threw (the others still get the message). */
@@ -97,22 +69,13 @@ interface ShardedNamespace {
 
 export class RoomTaps {
   private readonly sharded = new Map<string, ShardedNamespace>();
-  private readonly adapters = new Map<string, TappedInternals>();
+  private readonly adapters = new Map<string, AdapterInternals>();
   private reconcileTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RoomTapsOptions) {}
 
-  /** Wraps an adapter constructor so that each namespace's adapter is tapped. */
-  wrap(base: AdapterConstructor): AdapterConstructor {
-    const construct = base as unknown as new (nsp: Namespace) => Adapter;
-    const tap = (adapter: Adapter): void => this.tap(adapter as unknown as TappedInternals);
-    // A plain function, not an arrow: Socket.IO calls it with `new`, which returns the object it returns.
-    return function roomTapsAdapter(nsp: Namespace): Adapter {
-      const adapter = new construct(nsp);
-      tap(adapter);
-      return adapter;
-    };
-  }
+  /** The hook that taps each namespace's adapter as it is built (see adapter-internals.ts). */
+  readonly hook: AdapterHook = (adapter) => this.tap(adapter);
 
   /** Resolves once publications of `room` made on any node reach this one (see 4. above). */
   whenReceiving(namespace: string, room: string): Promise<void> {
@@ -166,7 +129,7 @@ export class RoomTaps {
     this.reconcileTimer = null;
   }
 
-  private tap(adapter: TappedInternals): void {
+  private tap(adapter: AdapterInternals): void {
     const { listeners, onError, observe } = this.options;
     const namespace = adapter.nsp.name;
     this.adapters.set(namespace, adapter);

@@ -7,7 +7,8 @@
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Admission, Refusal } from '../../ops/admission.js';
+import type { Sessions } from '../../core/session.js';
+import type { Refusal } from '../../ops/admission.js';
 import type { ClientAddresses } from '../../ops/client-address.js';
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
@@ -28,11 +29,11 @@ function reply(res: EngineResponse, refusal: Refusal): void {
   res.end();
 }
 
-export function admissionMiddleware(admission: Admission, addresses: ClientAddresses) {
+export function admissionMiddleware(sessions: Sessions, addresses: ClientAddresses) {
   return (req: EngineRequest, res: EngineResponse, next: (error?: unknown) => void): void => {
     // Requests carrying a sid belong to a session that was already admitted.
     const isHandshake = req._query?.sid === undefined;
-    const refusal = isHandshake ? admission.admitConnection(addresses.of(req)) : null;
+    const refusal = isHandshake ? sessions.admitAddress(addresses.of(req)) : null;
     if (refusal === null) next();
     else reply(res, refusal);
   };

@@ -1,13 +1,16 @@
 /**
  * Per-connection server state that must not live in socket.data (which the
- * cluster adapter may serialise): the rate-limit bucket and the token-expiry timer.
+ * cluster adapter may serialise): the session, the rate-limit bucket, the
+ * room operations and history reads in progress.
  */
+import type { Session } from '../../core/session.js';
 import { TokenBucket } from '../../ops/token-bucket.js';
 import type { RoomcastSocket } from './types.js';
 
 export interface ConnectionState {
+  /** Who is connected (the core's Session: grants, expiry, the user's count). */
+  session: Session;
   bucket: TokenBucket;
-  expiryTimer: NodeJS.Timeout | null;
   /** Joins past their checks but not yet in the room: they count against MAX_ROOMS_PER_SOCKET. */
   pendingJoins: number;
   /** The last join/leave of each room still running: the next one for that room waits for it. */
@@ -42,11 +45,20 @@ export function inRoomOrder<T>(state: ConnectionState, room: string, operation: 
 }
 
 const states = new WeakMap<RoomcastSocket, ConnectionState>();
+/** Sessions opened by the handshake middleware, picked up when the connection starts. */
+const handshakeSessions = new WeakMap<RoomcastSocket, Session>();
+
+export function attachSession(socket: RoomcastSocket, session: Session): void {
+  handshakeSessions.set(socket, session);
+}
 
 export function initConnectionState(socket: RoomcastSocket, ratePerSecond: number, burst: number, rejoinAllowance: number): ConnectionState {
+  const session = handshakeSessions.get(socket);
+  if (session === undefined) throw new Error('session missing: the auth middleware did not run');
+  handshakeSessions.delete(socket);
   const state: ConnectionState = {
+    session,
     bucket: new TokenBucket(ratePerSecond, burst),
-    expiryTimer: null,
     pendingJoins: 0,
     roomOps: new Map(),
     readsInFlight: 0,

@@ -1,33 +1,15 @@
 /**
  * Graceful drain: the node stops taking connections (Admission), tells every
  * client `server:draining { reconnectInMs }` with the reconnections spread
- * evenly over the first 60% of DRAIN_TIMEOUT_MS (no thundering herd on the
- * other nodes), then disconnects, batch by batch, the clients that have not
+ * evenly over the first 60% of DRAIN_TIMEOUT_MS (core/drain-plan.ts: no
+ * thundering herd on the other nodes), then disconnects, batch by batch, the clients that have not
  * left a couple of seconds after their turn. It resolves when no connection is
  * left or the window is over. History and offsets need no saving: they are
  * stored before any broadcast (in Redis when clustered).
  */
+import { planDrain } from '../../core/drain-plan.js';
 import type { Logger } from '../../ops/logger.js';
 import type { RoomcastServer, RoomcastSocket } from './types.js';
-
-/** Share of the drain window over which reconnections are spread. */
-const SPREAD_SHARE = 0.6;
-/** Reconnections are paced in slots of this length. */
-const SLOT_MS = 250;
-
-export interface DrainPlan {
-  /** reconnectInMs of each connection, in the order given. */
-  delays: number[];
-  /** How long after its turn a connection still open is disconnected by the server. */
-  graceMs: number;
-}
-
-/** Spreads n connections evenly over the window, in slots. */
-export function planDrain(count: number, drainTimeoutMs: number): DrainPlan {
-  const spreadMs = Math.floor(drainTimeoutMs * SPREAD_SHARE);
-  const delays = Array.from({ length: count }, (_, index) => Math.floor((index / Math.max(count, 1)) * spreadMs / SLOT_MS) * SLOT_MS);
-  return { delays, graceMs: Math.min(2000, Math.floor(drainTimeoutMs * 0.2)) };
-}
 
 export async function drainConnections(io: RoomcastServer, namespaces: readonly string[], drainTimeoutMs: number, logger: Logger): Promise<void> {
   // One entry per Engine.IO connection; its namespace sockets share one delay.

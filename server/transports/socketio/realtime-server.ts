@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import { ADMIN_NAMESPACE, errorPayload, type Message } from '../../../shared/index.js';
+import { ADMIN_NAMESPACE, errorPayload } from '../../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
 import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
@@ -15,13 +15,12 @@ import { authMiddleware, handshakeError } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
 import type { NamespaceCounters } from '../../ops/metrics.js';
 import type { NamespaceContext, RealtimeDeps } from './context.js';
-import { announceLeave } from './handlers/leave.js';
 import { originGuard } from './origin-check.js';
 import { registerHandlers } from './register-handlers.js';
 import { requestGuard } from './request-guard.js';
-import { cancelExpiry, scheduleExpiry } from './session-expiry.js';
-import { withSlicedFanout, type AdapterConstructor } from './sliced-fanout.js';
-import type { RoomcastServer, RoomcastSocket } from './types.js';
+import { hookAdapters, type AdapterConstructor } from './adapter-internals.js';
+import { slicedFanout } from './sliced-fanout.js';
+import type { AdapterFactory, RoomcastServer, RoomcastSocket } from './types.js';
 
 interface EnginePacket {
   type: string;
@@ -39,7 +38,17 @@ function payloadSize(data: unknown): number {
 /** Room for the envelope (room, event, idempotency key) around a payload of the maximum size. */
 const PACKET_OVERHEAD_BYTES = 64 * 1024;
 
-export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps): RoomcastServer {
+/** What the Socket.IO server needs before the core exists: the wire, the adapter, the admission of new sessions. */
+export type SocketServerDeps = Pick<RealtimeDeps, 'config' | 'logger' | 'metrics' | 'sessions' | 'addresses' | 'roomTaps'> & {
+  /** The cluster adapter; absent: Socket.IO's in-memory adapter (one node). */
+  adapter?: AdapterFactory;
+};
+
+/**
+ * The Socket.IO server on the http.Server, with its engine hooks (admission, origin, ids, traffic totals)
+ * but no namespace served yet: the core's Fanout is built on it, then serveNamespaces() adds the handlers.
+ */
+export function createSocketServer(httpServer: HttpServer, deps: SocketServerDeps): RoomcastServer {
   const { config } = deps;
   const origins = config.corsOrigins;
   const io: RoomcastServer = new Server(httpServer, {
@@ -57,21 +66,24 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
     ...(config.parser === 'msgpack' ? { parser: guardedMsgpackParser } : {}),
     // Large rooms are written to in slices so they do not hold up everything else (see sliced-fanout.ts).
     // SSE streams (RoomListeners) are fed from the same adapter, so they get other nodes' publications too (see adapter-taps.ts).
-    adapter: withSlicedFanout(deps.roomTaps?.wrap((deps.adapter ?? Adapter) as AdapterConstructor) ?? ((deps.adapter ?? Adapter) as AdapterConstructor), {
-      largeRoomMembers: config.largeRooms.slicedFanoutAbove,
-      sliceSize: config.largeRooms.fanoutSliceSize,
-      onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
-      // The status page's own traffic (/admin) is not the gateway's: it stays out of the delivery figures.
-      onDelivered: (namespace, recipients) => {
-        if (namespace !== ADMIN_NAMESPACE) deps.metrics.delivered(namespace, recipients);
-      },
-    }),
+    adapter: hookAdapters((deps.adapter ?? Adapter) as AdapterConstructor, [
+      ...(deps.roomTaps ? [deps.roomTaps.hook] : []),
+      slicedFanout({
+        largeRoomMembers: config.largeRooms.slicedFanoutAbove,
+        sliceSize: config.largeRooms.fanoutSliceSize,
+        onError: (error) => deps.logger.error({ err: error, code: 'INTERNAL' }, 'a sliced broadcast write failed'),
+        // The status page's own traffic (/admin) is not the gateway's: it stays out of the delivery figures.
+        onDelivered: (namespace, recipients) => {
+          if (namespace !== ADMIN_NAMESPACE) deps.metrics.delivered(namespace, recipients);
+        },
+      }),
+    ]),
   });
 
   // Session ids carry the node id, so a proxy can route a session's polling requests
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
   io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
-  io.engine.use(admissionMiddleware(deps.admission, deps.addresses));
+  io.engine.use(admissionMiddleware(deps.sessions, deps.addresses));
   // Socket.IO keeps each connection's first HTTP request (headers, sockets, buffers) for the connection's
   // whole life. Nothing reads it after the handshake here (origin and admission checks run before this
   // event; the address stays in conn.remoteAddress; tokens come in the CONNECT packet's auth), so let it
@@ -79,8 +91,8 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   io.engine.on('connection', (raw: EngineSocket) => {
     // Every session counts for its client address until it closes (authenticated or not: MAX_CONNECTIONS_PER_IP).
     const address = deps.addresses.of(raw.request as IncomingMessage);
-    deps.admission.opened(address);
-    raw.once('close', () => deps.admission.closed(address));
+    deps.sessions.opened(address);
+    raw.once('close', () => deps.sessions.closed(address));
     raw.request = null;
     // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
     raw.on('data', countReceived);
@@ -101,7 +113,12 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   function countReceived(data: unknown): void {
     totals.receivedBytes += payloadSize(data);
   }
+  return io;
+}
 
+/** Serves every declared namespace (handshake auth, request guard, protocol handlers) and, with ADMIN_TOKEN, /admin. */
+export function serveNamespaces(io: RoomcastServer, deps: RealtimeDeps): void {
+  const { config } = deps;
   const declared = new Set(config.namespaces.map((rules) => rules.name));
   if (!declared.has('/')) {
     // Socket.IO always serves "/"; refuse it when the configuration does not declare it.
@@ -114,35 +131,30 @@ export function createRealtimeServer(httpServer: HttpServer, deps: RealtimeDeps)
   for (const rules of config.namespaces) {
     const namespace = io.of(rules.name);
     const ctx: NamespaceContext = { ...deps, rules, namespace };
-    namespace.use(authMiddleware(deps.verifyToken, deps.admission, deps.logger, deps.metrics));
+    namespace.use(authMiddleware(deps.sessions, deps.logger, deps.metrics));
     const counters = deps.metrics.namespace(rules.name);
     namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, counters, socket));
   }
   if (config.adminToken !== null) registerAdminNamespace(io, config.adminToken, deps.logger, deps.latestStatus);
-  return io;
 }
 
 function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {
   counters.opened();
-  initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst, ctx.config.limits.maxRoomsPerSocket);
-  scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
+  const { session } = initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst, ctx.config.limits.maxRoomsPerSocket);
+  session.watchExpiry(() => {
+    socket.emit('protocol:error', errorPayload('TOKEN_EXPIRED', 'the token expired; reconnect with a fresh one or send auth:refresh before expiry'));
+    socket.disconnect(true);
+  });
   socket.use(requestGuard(socket, counters, ctx.metrics));
   registerHandlers(ctx, socket);
   socket.on('disconnecting', (reason) => {
     counters.closed(reason);
-    cancelExpiry(socket);
+    session.close();
     for (const room of socket.rooms) {
       if (room !== socket.id) {
-        announceLeave(ctx, socket, room).catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
+        ctx.membership.remove(ctx.rules.name, room, socket.id).catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
       }
     }
   });
   ctx.logger.debug({ ns: ctx.rules.name, conn: socket.id, user: socket.data.userId }, 'connected');
-}
-
-/** Sends one stored publication to the members of its room on this node (and, through the adapter, on others). */
-export function broadcaster(io: RoomcastServer) {
-  return (namespace: string, message: Message): void => {
-    io.of(namespace).to(message.room).emit('message', message);
-  };
 }

@@ -16,7 +16,8 @@ import {
   type Ack,
   type ClientEventName,
 } from '../../../shared/index.js';
-import { describeIssues, OutcomeUnknownError, RoomcastError, toErrorPayload } from '../../errors.js';
+import { describeIssues, OutcomeUnknownError } from '../../errors.js';
+import { reportError } from '../../ops/report-error.js';
 import type { NamespaceContext } from './context.js';
 import { handleAuthRefresh } from './handlers/auth-refresh.js';
 import { handleHistory } from './handlers/history.js';
@@ -62,8 +63,7 @@ function bind<Request, Result extends object>(
     } catch (error) {
       // Unknown outcome: no ack at all, so the client's ack timeout says "unknown" and it retries with its key.
       if (error instanceof OutcomeUnknownError) return;
-      const payload = toErrorPayload(error);
-      if (!(error instanceof RoomcastError)) ctx.logger.error({ err: error, code: payload.code, event, conn: socket.id, user: socket.data.userId }, 'handler failed');
+      const payload = reportError(ctx.logger, error, { event, conn: socket.id, user: socket.data.userId }, 'handler failed');
       ctx.metrics.error(payload.code);
       ack({ ok: false, error: payload });
     }

@@ -30,12 +30,11 @@
  * broadcast's first slice runs; a socket that disconnected or left the room
  * before its slice is skipped; one that joined meanwhile may or may not get it
  * (the join's history read covers it either way).
+ *
+ * The internals it wraps are declared in adapter-internals.ts.
  */
-import type { Namespace } from 'socket.io';
-import type { Adapter, BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
-
-/** What Socket.IO's `adapter` option takes. */
-export type AdapterConstructor = typeof Adapter | ((nsp: Namespace) => Adapter);
+import type { BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
+import type { AdapterHook, AdapterInternals, Deliver } from './adapter-internals.js';
 
 export interface SlicedFanoutOptions {
   /** A broadcast to more local sockets than this is sliced. */
@@ -51,18 +50,6 @@ export interface SlicedFanoutOptions {
   onDelivered?: (namespace: string, recipients: number) => void;
 }
 
-type Deliver = (socket: unknown) => void;
-
-/** The socket.io-adapter 2.5 internals this relies on (see in-memory-adapter.js). */
-interface AdapterInternals {
-  nsp: Namespace;
-  rooms: Map<Room, Set<SocketId>>;
-  sids: Map<SocketId, Set<Room>>;
-  _encode(packet: { id?: number }, packetOpts: unknown): unknown;
-  apply(opts: BroadcastOptions, callback: Deliver): void;
-  close(): Promise<void> | void;
-}
-
 interface Job {
   rooms: ReadonlySet<Room>;
   except: ReadonlySet<Room>;
@@ -72,15 +59,9 @@ interface Job {
   next: number;
 }
 
-/** Wraps an adapter constructor (or factory) so that each namespace's adapter slices large broadcasts. */
-export function withSlicedFanout(base: AdapterConstructor, options: SlicedFanoutOptions): AdapterConstructor {
-  const construct = base as unknown as new (nsp: Namespace) => Adapter;
-  // A plain function, not an arrow: Socket.IO calls it with `new`, which returns the object it returns.
-  return function slicedFanoutAdapter(nsp: Namespace): Adapter {
-    const adapter = new construct(nsp);
-    new SlicedFanout(adapter as unknown as AdapterInternals, options);
-    return adapter;
-  };
+/** The hook that makes each namespace's adapter slice large broadcasts (see adapter-internals.ts). */
+export function slicedFanout(options: SlicedFanoutOptions): AdapterHook {
+  return (adapter) => void new SlicedFanout(adapter, options);
 }
 
 class SlicedFanout {

@@ -1,5 +1,5 @@
 /** Socket.IO typed with the shared protocol maps; never DefaultEventsMap. */
-import type { Namespace, Server, Socket } from 'socket.io';
+import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import type {
   AdminClientToServerEvents,
   AdminServerToClientEvents,
@@ -16,3 +16,6 @@ export type RoomcastSocket = Socket<ClientToServerEvents, ServerToClientEvents, 
 /** The status page's namespace (`/admin`): its own event maps, no per-socket data. */
 export type AdminNamespace = Namespace<AdminClientToServerEvents, AdminServerToClientEvents, InterServerEvents, Record<never, never>>;
 export type AdminSocket = Socket<AdminClientToServerEvents, AdminServerToClientEvents, InterServerEvents, Record<never, never>>;
+
+/** What Socket.IO's `adapter` option takes: a constructor of a namespace's adapter (the Redis backends build one). */
+export type AdapterFactory = NonNullable<ServerOptions['adapter']>;

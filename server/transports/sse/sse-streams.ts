@@ -2,14 +2,13 @@
  * The open SSE streams of this node: counted as connections, told to move on a
  * drain, closed with the node.
  */
+import { planDrain } from '../../core/drain-plan.js';
 
 /** What the registry needs of a stream: to end it, optionally after a last piece of text. */
 export interface StreamEnd {
   end(last?: string): void;
 }
 
-/** Share of DRAIN_TIMEOUT_MS over which drained streams are told to come back (as sockets: see realtime/drain.ts). */
-const DRAIN_SPREAD_SHARE = 0.6;
 
 export class SseStreams {
   private readonly open = new Set<StreamEnd>();
@@ -27,16 +26,17 @@ export class SseStreams {
   }
 
   /**
-   * Drain: each stream gets `retry:` (its reconnection delay, spread evenly over
-   * the first 60% of the drain window, so the other nodes are not hit at once)
+   * Drain: each stream gets `retry:` (its reconnection delay, spread over the
+   * drain window like sockets', see core/drain-plan.ts)
    * and `event: server:draining`, and is closed now; EventSource reconnects
    * after that delay with Last-Event-ID, through the proxy to another node.
    */
   drain(drainTimeoutMs: number): void {
     const streams = [...this.open];
-    const spreadMs = Math.floor(drainTimeoutMs * DRAIN_SPREAD_SHARE);
+    const { delays } = planDrain(streams.length, drainTimeoutMs);
     streams.forEach((stream, index) => {
-      const reconnectInMs = Math.max(1, Math.floor((index / Math.max(streams.length, 1)) * spreadMs));
+      // At least 1 ms: `retry: 0` would have EventSource come straight back to this node.
+      const reconnectInMs = Math.max(1, delays[index] as number);
       stream.end(`retry: ${reconnectInMs}\nevent: server:draining\ndata: ${JSON.stringify({ reconnectInMs })}\n\n`);
     });
   }

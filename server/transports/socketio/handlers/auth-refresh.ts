@@ -3,25 +3,20 @@
  * Rooms the new token no longer allows are left, so a narrowed grant takes effect at once.
  */
 import { errorPayload, type AuthRefreshRequest, type AuthRefreshResult } from '../../../../shared/index.js';
-import { mayJoinRoom } from '../../../auth/room-policy.js';
-import { RoomcastError } from '../../../errors.js';
+import { connectionState } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
-import { scheduleExpiry } from '../session-expiry.js';
 import type { RoomcastSocket } from '../types.js';
-import { announceLeave } from './leave.js';
 
 export async function handleAuthRefresh(ctx: NamespaceContext, socket: RoomcastSocket, request: AuthRefreshRequest): Promise<AuthRefreshResult> {
-  const verified = await ctx.verifyToken(request.token);
-  if (verified.userId !== socket.data.userId) {
-    throw new RoomcastError('UNAUTHENTICATED', 'the new token is for another user');
-  }
+  const verified = await ctx.sessions.authenticate(request.token);
+  const session = connectionState(socket).session;
+  session.refresh(verified);
   socket.data.roomPatterns = verified.roomPatterns;
   socket.data.expiresAt = verified.expiresAt;
-  scheduleExpiry(socket, () => ctx.metrics.error('TOKEN_EXPIRED'));
   for (const room of socket.rooms) {
-    if (room === socket.id || mayJoinRoom(verified.userId, verified.roomPatterns, ctx.rules.publicRooms, room)) continue;
+    if (room === socket.id || session.mayJoin(ctx.rules, room)) continue;
     void socket.leave(room);
-    await announceLeave(ctx, socket, room);
+    await ctx.membership.remove(ctx.rules.name, room, socket.id);
     ctx.metrics.error('FORBIDDEN_ROOM');
     socket.emit('protocol:error', { ...errorPayload('FORBIDDEN_ROOM', `the refreshed token no longer allows ${room}`), event: 'auth:refresh', room });
   }

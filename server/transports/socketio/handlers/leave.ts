@@ -1,6 +1,5 @@
-/** room:leave, and the presence side of leaving (also used when a connection closes). */
+/** room:leave: the connection leaves the Socket.IO room and the room's members (Membership announces it). */
 import type { LeaveRequest, LeaveResult } from '../../../../shared/index.js';
-import { announcesPresence } from '../../../core/presence-store.js';
 import { connectionState, inRoomOrder } from '../connection-state.js';
 import type { NamespaceContext } from '../context.js';
 import type { RoomcastSocket } from '../types.js';
@@ -12,19 +11,8 @@ export function handleLeave(ctx: NamespaceContext, socket: RoomcastSocket, reque
   return inRoomOrder(connectionState(socket), room, async () => {
     if (hasJoined(socket, room)) {
       void socket.leave(room);
-      await announceLeave(ctx, socket, room);
+      await ctx.membership.remove(ctx.rules.name, room, socket.id);
     }
     return { room };
   });
-}
-
-/**
- * Removes the connection from the room's members (every namespace counts members) and tells the room where
- * presence is on and the room, counting the one leaving, is within PRESENCE_EVENTS_MAX_MEMBERS.
- */
-export async function announceLeave(ctx: NamespaceContext, socket: RoomcastSocket, room: string): Promise<void> {
-  const removal = await ctx.presence.remove(ctx.rules.name, room, socket.id);
-  if (removal !== null && ctx.rules.presence && announcesPresence(ctx.config.largeRooms.presenceEventsMaxMembers, removal.membersBefore)) {
-    ctx.namespace.to(room).emit('presence:leave', { room, member: removal.member });
-  }
 }

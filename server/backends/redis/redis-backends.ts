@@ -1,51 +1,31 @@
 /**
- * Everything a node needs to run as one of many: the Redis connections, the
- * shared stores, the adapter, presence liveness and the canary. Built only when
- * REDIS_URL or REDIS_CLUSTER_NODES is set; a single node uses memory instead.
+ * The backends of a node that is one of many: the Redis connections, the
+ * shared stores, the adapter, presence liveness, the room channel
+ * subscriptions (Cluster) and the canary. Built only when REDIS_URL or
+ * REDIS_CLUSTER_NODES is set; a single node uses memory instead.
  */
 import type { Config } from '../../config/config.js';
-import { RedisHistoryStore, type EpochRotation } from './history.js';
+import { RedisHistoryStore } from './history.js';
 import type { Logger } from '../../ops/logger.js';
-import { NodeLiveness, type PresenceHooks } from './node-liveness.js';
+import { NodeLiveness } from './node-liveness.js';
 import { RedisPresenceStore } from './presence.js';
 import type { RedisClusterType } from 'redis';
 import { RoomcastError } from '../../errors.js';
-import { createRedisAdapter, type AdapterFactory } from './adapter-factory.js';
+import type { BackendHooks, Backends } from '../backends.js';
+import { createRedisAdapter } from './adapter-factory.js';
 import { Canary } from './canary.js';
 import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { connectRedis, type RedisConnections } from './redis-connections.js';
-import { REDIS_CALL_TIMEOUT_MS, type ObserveRedis } from './redis-errors.js';
+import { REDIS_CALL_TIMEOUT_MS } from './redis-errors.js';
 import { shardedPubSubDriver } from './sharded-pubsub.js';
 
-export interface ClusterServices {
-  redis: RedisConnections;
-  history: RedisHistoryStore;
-  presence: RedisPresenceStore;
-  adapter: AdapterFactory;
-  canary: Canary;
-  /** Redis Cluster: the per-room channel subscriptions (the sharded adapter's, driven by the node); null on a single Redis. */
-  subscriptions: ChannelSubscriptions | null;
-  /** Resolves once the subscriber connection is up (its subscriptions restored); UNAVAILABLE after a deadline. */
-  subscriberReady(): Promise<void>;
-  /** Starts liveness and the canary; the hooks tell rooms about members removed or restored in Redis. */
-  start(hooks: PresenceHooks): Promise<void>;
-  /** Redis reachable and the canary's probes coming back. */
-  ready(): { ready: boolean; reason?: string };
-  close(): Promise<void>;
+/** The Redis side's parts a test or an operator tool may reach (the gateway exposes them). */
+export interface RedisBackends extends Backends {
+  readonly redis: RedisConnections;
+  readonly canary: Canary;
 }
 
-export interface ClusterMetrics {
-  /** Times the stores' and the heartbeat's Redis calls. */
-  observeRedis?: ObserveRedis;
-  /** Each canary round trip, in seconds. */
-  onCanaryLag?: (seconds: number) => void;
-  /** A room channel subscription that reconciliation found wrong and repaired. */
-  onSubscriptionRepair?: (kind: 'missing' | 'extra') => void;
-  /** A room moved to a new epoch because Redis's data was replaced. */
-  onEpochRotation?: (reason: EpochRotation) => void;
-}
-
-export async function createClusterServices(config: Config, logger: Logger, metrics: ClusterMetrics = {}): Promise<ClusterServices> {
+export async function redisBackends(config: Config, logger: Logger, metrics: BackendHooks = {}): Promise<RedisBackends> {
   const redis = await connectRedis(config, logger);
   const observe = metrics.observeRedis;
   const history = new RedisHistoryStore(redis.commands, {
@@ -99,15 +79,19 @@ export async function createClusterServices(config: Config, logger: Logger, metr
   let liveness: NodeLiveness | null = null;
 
   return {
+    redisMode: redis.mode,
     redis,
     history,
     presence,
     adapter,
     canary,
-    subscriptions,
-    subscriberReady,
-    async start(hooks) {
-      liveness = new NodeLiveness({ redis: redis.commands, presence, nodeId: config.nodeId, ttlMs: config.nodeTtlMs, logger, ...(observe ? { observe } : {}), ...hooks });
+    roomChannels: subscriptions,
+    // With per-room channels, a room's own subscription says when it is live; otherwise the one subscriber connection does.
+    subscriberReady: subscriptions === null ? subscriberReady : null,
+    onReceptionRestored: (listener) => redis.onSubscriberReconnected(listener),
+    historyStats: () => ({ entries: 0, rooms: 0, bytes: 0 }),
+    async start(changes) {
+      liveness = new NodeLiveness({ redis: redis.commands, presence, nodeId: config.nodeId, ttlMs: config.nodeTtlMs, logger, ...(observe ? { observe } : {}), changes });
       await liveness.start();
       await canary.start();
     },
@@ -117,6 +101,8 @@ export async function createClusterServices(config: Config, logger: Logger, metr
       return { ready: true };
     },
     async close() {
+      await history.close();
+      await presence.close();
       subscriptions?.close();
       await canary.stop();
       await liveness?.stop(true);

@@ -1,0 +1,28 @@
+/** One node alone: history and presence in this process, Socket.IO's in-memory adapter. */
+import type { Config } from '../../config/config.js';
+import type { Backends } from '../backends.js';
+import { MemoryHistoryStore } from './history.js';
+import { MemoryPresenceStore } from './presence.js';
+
+export function memoryBackends(config: Config): Backends {
+  const history = new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds, maxBytes: config.history.maxBytes });
+  const presence = new MemoryPresenceStore();
+  return {
+    redisMode: 'none',
+    history,
+    presence,
+    adapter: null,
+    roomChannels: null,
+    subscriberReady: null,
+    redis: null,
+    canary: null,
+    onReceptionRestored: () => () => undefined,
+    historyStats: () => history.stats(),
+    start: async () => undefined,
+    ready: () => ({ ready: true }),
+    async close() {
+      await history.close();
+      await presence.close();
+    },
+  };
+}
