@@ -1,11 +1,101 @@
-// Lint: typescript-eslint's recommended type-aware rules, plus the layering rule
-// of the design: shared/ imports nothing from server/ or client/ and no Node API.
+// Lint: typescript-eslint's recommended type-aware rules, plus the layering of the
+// design (docs: /DESIGN "Layout"): shared/ imports nothing from server/ or client/ and
+// no Node API; client/ nothing from server/; inside server/ dependencies point one way:
+//   ops/ auth/ config/ errors.ts (bottom, beside shared/)  <-  core/  <-  transports/, http/
+//   backends/ implement core's interfaces;  gateway.ts (composition root) and main.ts wire.
+// Folder rules use import-x/no-restricted-paths, which compares RESOLVED file paths (so
+// '../../backends/x.js', 'server/backends/x.js' and re-exports are all caught, whatever
+// the spelling); package rules use @typescript-eslint/no-restricted-imports. Import
+// cycles are forbidden in shared/, client/ and server/ (import-x/no-cycle; `import type`
+// edges are ignored since they vanish at run time, the folder rules still apply to them).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+const root = import.meta.dirname;
+
+// ---- server/ layering: folders (resolved paths) ----
+const S = 'server';
+const core = `${S}/core`;
+const socketio = `${S}/transports/socketio`;
+const sse = `${S}/transports/sse`;
+const transports = `${S}/transports`;
+const http = `${S}/http`;
+const backends = `${S}/backends`;
+const gateway = `${S}/gateway.ts`;
+const main = `${S}/main.ts`;
+const bottom = [`${S}/ops`, `${S}/auth`, `${S}/config`, `${S}/errors.ts`];
+
+const serverZones = [
+  {
+    target: core,
+    from: [transports, http, backends, gateway, main],
+    message:
+      'server/core/ depends on nothing but shared/, server/errors.ts, auth/, config/, ops/ and core/ itself: transports, http and backends depend on core, not the reverse (declare an interface in core/ and let gateway.ts wire the implementation).',
+  },
+  {
+    target: socketio,
+    from: [sse, http],
+    message: 'server/transports/socketio/ must not import transports/sse/ or http/: transports and http are siblings over core/ (move what they share into core/ or ops/).',
+  },
+  {
+    target: sse,
+    from: [socketio, http],
+    message: 'server/transports/sse/ must not import transports/socketio/ or http/: transports and http are siblings over core/ (move what they share into core/ or ops/).',
+  },
+  {
+    target: http,
+    from: [transports],
+    message: 'server/http/ must not import server/transports/: transports and http are siblings over core/ (move what they share into core/ or ops/).',
+  },
+  {
+    target: [transports, http],
+    from: [backends],
+    message: 'server/transports/ and server/http/ reach stores and the adapter through core/ interfaces, never server/backends/ (gateway.ts injects the implementation).',
+  },
+  {
+    target: [transports, http, backends],
+    from: [gateway, main],
+    message: 'Only main.ts may import gateway.ts (composition root); nothing imports main.ts. Pass what you need in from gateway.ts instead.',
+  },
+  {
+    target: backends,
+    from: [transports, http],
+    message: 'server/backends/ implement core/ interfaces: they must not import transports/ or http/.',
+  },
+  {
+    target: bottom,
+    from: [core, transports, http, backends, gateway, main],
+    message:
+      'server/ops/, auth/, config/ and errors.ts are the bottom layer (beside shared/): they must not import core/, transports/, http/, backends/, gateway.ts or main.ts.',
+  },
+  {
+    target: [core, transports, http, backends, ...bottom, gateway],
+    from: [main],
+    message: 'Nothing imports server/main.ts (process entry: env, signals).',
+  },
+  {
+    target: 'shared',
+    from: ['server', 'client'],
+    message: 'shared/ must not depend on server/ or client/.',
+  },
+  {
+    target: 'client',
+    from: ['server'],
+    message: 'client/ must not depend on server/.',
+  },
+];
+
+// ---- server/ layering: packages ----
+// Regexes, anchored on the package name: a gitignore-style group such as 'redis/*' would also
+// match a relative path like '../backends/redis/x.js'.
+const socketIoServer = String.raw`^(socket\.io|socket\.io-adapter|@socket\.io/[^/]+)(/.*)?$`;
+const redisPkgs = String.raw`^(redis|@redis/[^/]+)(/.*)?$`;
+const expressPkgs = String.raw`^(express|helmet)(/.*)?$`;
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
@@ -13,7 +103,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: root } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
@@ -24,7 +114,55 @@ export default tseslint.config(
   },
   {
     files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts'],
-    rules: { 'no-console': 'error' },
+    plugins: { 'import-x': importX },
+    settings: {
+      // import-x only follows files of these extensions (no-cycle silently sees nothing in .ts without them).
+      'import-x/extensions': ['.ts', '.js', '.mjs', '.cjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/external-module-folders': ['node_modules', 'node_modules/@types'],
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: `${root}/tsconfig.json`, alwaysTryTypes: true })],
+    },
+    rules: {
+      'no-console': 'error',
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { basePath: root, zones: serverZones }],
+    },
+  },
+  {
+    files: ['server/core/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: socketIoServer, message: 'server/core/ is transport-free: no Socket.IO (that belongs in server/transports/socketio/).' },
+            { regex: expressPkgs, message: 'server/core/ is transport-free: no Express or helmet (that belongs in server/http/).' },
+            { regex: redisPkgs, message: 'server/core/ declares store interfaces; Redis belongs in server/backends/redis/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['server/transports/**/*.ts', 'server/http/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: redisPkgs, message: 'Transports and http reach stores through core/ interfaces: no Redis client here (see server/backends/redis/).' }] },
+      ],
+    },
+  },
+  {
+    files: ['server/backends/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'socket.io', allowTypeImports: true, message: 'server/backends/ builds the adapter (@socket.io/redis-adapter, socket.io-adapter) but not the Socket.IO server: `import type` only.' }],
+          patterns: [{ regex: expressPkgs, message: 'server/backends/ has no HTTP layer: no Express or helmet.' }],
+        },
+      ],
+    },
   },
   {
     files: ['shared/**/*.ts'],

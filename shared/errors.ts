@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   TOO_MANY_ROOMS: { retryable: false, message: 'This connection has joined as many rooms as allowed' },
   PUBLISH_FORBIDDEN: { retryable: false, message: 'Publishing is not allowed here' },
   UNKNOWN_EVENT: { retryable: false, message: 'This event is not part of the protocol' },
+  NOT_FOUND: { retryable: false, message: 'No such route or resource' },
   TOO_MANY_CONNECTIONS: { retryable: false, message: 'This user has as many connections as allowed' },
   SLOW_CONSUMER: { retryable: true, message: 'The connection did not read fast enough and was closed' },
   UNAVAILABLE: { retryable: true, message: 'The gateway cannot serve this now; retry later' },

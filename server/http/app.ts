@@ -101,11 +101,11 @@ export function createHttpApp({ config, logger, publisher, membership, readiness
     });
     app.use('/status', express.static(STATUS_DIR, { index: false, redirect: false, maxAge: '1m' }));
   }
-  app.use('/status', (_req, res) => sendError(res, errorPayload('UNKNOWN_EVENT', 'no such page'), 404));
+  app.use('/status', (_req, res) => sendError(res, errorPayload('NOT_FOUND', 'no such page')));
 
   if (existsSync(PUBLIC_DIR)) app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '1m' }));
 
-  app.use('/api', (_req, res) => sendError(res, errorPayload('UNKNOWN_EVENT', 'no such API route'), 404));
+  app.use('/api', (_req, res) => sendError(res, errorPayload('NOT_FOUND', 'no such API route')));
   app.use(errorHandler(logger));
   return app;
 }

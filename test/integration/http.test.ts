@@ -41,7 +41,7 @@ describe('HTTP routes', () => {
     expect(response.status).to.equal(404);
     expect(response.headers.get('x-content-type-options')).to.equal('nosniff');
     expect(response.headers.get('x-powered-by')).to.equal(null);
-    expect(((await response.json()) as { error: { code: string } }).error.code).to.equal('UNKNOWN_EVENT');
+    expect(((await response.json()) as { error: { code: string } }).error.code).to.equal('NOT_FOUND');
   });
 
   it('issues Engine.IO session ids that start with the node id, for sticky routing', async () => {

@@ -111,11 +111,13 @@ describe('status page: /admin and status:node', function () {
     });
   });
 
-  it('ADMIN_TOKEN unset: GET /status is 404 and /admin is refused', async () => {
+  it('ADMIN_TOKEN unset: GET /status is a NOT_FOUND 404 and /admin is refused', async () => {
     const gw = await startGateway();
     try {
       for (const path of ['/status', '/status/', '/status/app.js', '/status/index.html']) {
-        expect((await fetch(`${gw.url}${path}`)).status, path).to.equal(404);
+        const response = await fetch(`${gw.url}${path}`);
+        expect(response.status, path).to.equal(404);
+        expect(((await response.json()) as { error: { code: string } }).error.code, path).to.equal('NOT_FOUND');
       }
       const refusal = await adminRefused(gw.url, { adminToken: ADMIN_TOKEN });
       expect(refusal.message).to.equal('Invalid namespace');
