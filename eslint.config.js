@@ -1,11 +1,31 @@
-// Lint: typescript-eslint's recommended type-aware rules, plus the layering rule
-// of the design: shared/ imports nothing from server/ or client/ and no Node API.
+// Lint: typescript-eslint's recommended type-aware rules, plus the layering rules
+// of the design: shared/ imports nothing from server/, client/ or web/ and no Node
+// API; client/ (the SDK) and web/ (the demo and status pages built on it) run in
+// browsers: no Node API, nothing from server/, and the SDK nothing from the pages.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+
+/** The rules of a folder whose code runs in browsers; `notFrom` lists the folders it must not import. */
+function browserCode(dir, notFrom) {
+  return {
+    files: [`${dir}/**/*.ts`],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: `${dir}/ runs in browsers: no Node API.` })),
+          patterns: notFrom.map((other) => ({ group: [`**/${other}/**`, `../${other}`], message: `${dir}/ must not depend on ${other}/.` })),
+        },
+      ],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename'],
+    },
+  };
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
@@ -23,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts'],
+    files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts', 'web/**/*.ts'],
     rules: { 'no-console': 'error' },
   },
   {
@@ -35,7 +55,7 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'shared/ runs in browsers too: no Node API.' })),
           patterns: [
-            { group: ['**/server/**', '../server', '**/client/**', '../client'], message: 'shared/ must not depend on server/ or client/.' },
+            { group: ['**/server/**', '../server', '**/client/**', '../client', '**/web/**', '../web'], message: 'shared/ must not depend on server/, client/ or web/.' },
             { group: ['node:*'], message: 'shared/ runs in browsers too: no Node API.' },
           ],
         },
@@ -43,20 +63,8 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'],
     },
   },
-  {
-    files: ['client/**/*.ts'],
-    languageOptions: { globals: { ...globals.browser } },
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'client/ runs in browsers: no Node API.' })),
-          patterns: [{ group: ['**/server/**', '../server'], message: 'client/ must not depend on server/.' }],
-        },
-      ],
-      'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename'],
-    },
-  },
+  browserCode('client', ['server', 'web']),
+  browserCode('web', ['server']),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { ...globals.node } },
