@@ -28,7 +28,8 @@ function browserCode(dir, notFrom) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
+  // dist/: the root build; */dist/: a workspace's own build (client/dist).
+  { ignores: ['dist/**', '*/dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
