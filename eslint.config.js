@@ -8,6 +8,8 @@
 // the spelling); package rules use @typescript-eslint/no-restricted-imports. Import
 // cycles are forbidden in shared/, client/ and server/ (import-x/no-cycle; `import type`
 // edges are ignored since they vanish at run time, the folder rules still apply to them).
+// client/ (the SDK) and web/ (the demo and status pages built on it) run in browsers:
+// no Node API, nothing from server/, and the SDK nothing from the pages.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
@@ -80,13 +82,18 @@ const serverZones = [
   },
   {
     target: 'shared',
-    from: ['server', 'client'],
-    message: 'shared/ must not depend on server/ or client/.',
+    from: ['server', 'client', 'web'],
+    message: 'shared/ must not depend on server/, client/ or web/.',
   },
   {
     target: 'client',
+    from: ['server', 'web'],
+    message: 'client/ (the SDK) must not depend on server/ or on the pages in web/.',
+  },
+  {
+    target: 'web',
     from: ['server'],
-    message: 'client/ must not depend on server/.',
+    message: 'web/ (the demo and status pages) must not depend on server/.',
   },
 ];
 
@@ -97,8 +104,27 @@ const socketIoServer = String.raw`^(socket\.io|socket\.io-adapter|@socket\.io/[^
 const redisPkgs = String.raw`^(redis|@redis/[^/]+)(/.*)?$`;
 const expressPkgs = String.raw`^(express|helmet)(/.*)?$`;
 
+/** The rules of a folder whose code runs in browsers; `notFrom` lists the folders it must not import. */
+function browserCode(dir, notFrom) {
+  return {
+    files: [`${dir}/**/*.ts`],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: `${dir}/ runs in browsers: no Node API.` })),
+          patterns: notFrom.map((other) => ({ group: [`**/${other}/**`, `../${other}`], message: `${dir}/ must not depend on ${other}/.` })),
+        },
+      ],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename'],
+    },
+  };
+}
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
+  // dist/: the root build; */dist/: a workspace's own build (client/dist).
+  { ignores: ['dist/**', '*/dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -113,7 +139,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts'],
+    files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts', 'web/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: {
       // import-x only follows files of these extensions (no-cycle silently sees nothing in .ts without them).
@@ -173,7 +199,7 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'shared/ runs in browsers too: no Node API.' })),
           patterns: [
-            { group: ['**/server/**', '../server', '**/client/**', '../client'], message: 'shared/ must not depend on server/ or client/.' },
+            { group: ['**/server/**', '../server', '**/client/**', '../client', '**/web/**', '../web'], message: 'shared/ must not depend on server/, client/ or web/.' },
             { group: ['node:*'], message: 'shared/ runs in browsers too: no Node API.' },
           ],
         },
@@ -181,20 +207,8 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'],
     },
   },
-  {
-    files: ['client/**/*.ts'],
-    languageOptions: { globals: { ...globals.browser } },
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'client/ runs in browsers: no Node API.' })),
-          patterns: [{ group: ['**/server/**', '../server'], message: 'client/ must not depend on server/.' }],
-        },
-      ],
-      'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename'],
-    },
-  },
+  browserCode('client', ['server', 'web']),
+  browserCode('web', ['server']),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { ...globals.node } },

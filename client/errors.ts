@@ -98,3 +98,8 @@ export class RoomcastError<C extends RoomcastErrorCode = RoomcastErrorCode> exte
     return RoomcastError.local('UNAVAILABLE', message, { ...context, cause: error });
   }
 }
+
+/** What every call on a closed client fails with (UNAVAILABLE: a new client can connect). */
+export function clientClosedError(room?: string): RoomcastError {
+  return RoomcastError.local('UNAVAILABLE', 'the client is closed', room === undefined ? {} : { room });
+}

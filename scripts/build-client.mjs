@@ -1,7 +1,8 @@
 /**
- * Bundles the browser SDK and the demo page into dist/public, which the gateway
- * serves at `/`: roomcast.js (IIFE, global `Roomcast`), demo.js and index.html;
- * and the status page into dist/status (app.js, index.html), served at `/status`.
+ * Bundles the browser SDK (client/) and the demo page (web/demo/) into
+ * dist/public, which the gateway serves at `/`: roomcast.js (IIFE, global
+ * `Roomcast`), demo.js and index.html; and the status page (web/status/) into
+ * dist/status (app.js, index.html), served at `/status`.
  * Run after tsc (npm run build); esbuild does its own TypeScript transform.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -59,14 +60,14 @@ await Promise.all([
   }),
   build({
     ...common,
-    entryPoints: [join(root, 'client', 'demo', 'demo.ts')],
+    entryPoints: [join(root, 'web', 'demo', 'demo.ts')],
     outfile: join(outdir, 'demo.js'),
   }),
-  copyFile(join(root, 'client', 'demo', 'index.html'), join(outdir, 'index.html')),
+  copyFile(join(root, 'web', 'demo', 'index.html'), join(outdir, 'index.html')),
   build({
     ...common,
-    entryPoints: [join(root, 'client', 'status', 'status.ts')],
+    entryPoints: [join(root, 'web', 'status', 'status.ts')],
     outfile: join(statusDir, 'app.js'),
   }),
-  copyFile(join(root, 'client', 'status', 'index.html'), join(statusDir, 'index.html')),
+  copyFile(join(root, 'web', 'status', 'index.html'), join(statusDir, 'index.html')),
 ]);

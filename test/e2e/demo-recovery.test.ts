@@ -11,7 +11,7 @@ import { enterDemo, nodesOf } from '../support/demo-page.js';
 import { httpPublish } from '../support/gateway.js';
 import { artifactPath, launchBrowser, type TestBrowser } from '../support/browser.js';
 
-/** The publication event the demo page shows as a chat line (client/demo/demo.ts). */
+/** The publication event the demo page shows as a chat line (web/demo/demo.ts). */
 const CHAT_EVENT = 'chat';
 
 /** The texts of the demo's message lines, in page order. */

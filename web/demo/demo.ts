@@ -6,8 +6,9 @@
  * resumes by itself with Last-Event-ID when its connection drops).
  * Plain DOM; every user-provided string goes through textContent.
  */
-import { RoomcastClient, RoomcastError, debounce, throttle } from '../index.js';
-import type { ConnectionState, DefaultEvents, GapEvent, Message, PresenceMember, TypedSignal } from '../index.js';
+import { RoomcastClient, RoomcastError, debounce, throttle } from '../../client/index.js';
+import type { ConnectionState, DefaultEvents, GapEvent, Message, PresenceMember, TypedSignal } from '../../client/index.js';
+import { element } from '../dom.js';
 
 /** The demo's volatile signals (never stored). */
 type DemoSignals = { typing: { typing: boolean; name: string } };
@@ -17,12 +18,6 @@ const TYPING_SHOWN_MS = 4000;
 const CHAT_EVENT = 'chat';
 /** How much of a room's history is shown on joining it. */
 const RECENT_MESSAGES = 20;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (found === null) throw new Error(`#${id} is missing from the page`);
-  return found as T;
-}
 
 const ui = {
   state: element<HTMLSpanElement>('state'),

@@ -14,6 +14,7 @@ import {
   type AdminServerToClientEvents,
   type NodeStatus,
 } from '../../shared/index.js';
+import { element } from '../dom.js';
 
 type AdminSocket = Socket<AdminServerToClientEvents, AdminClientToServerEvents>;
 
@@ -25,12 +26,6 @@ const FORGET_AFTER_MS = 10 * 60_000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const SPARK_WIDTH = 120;
 const SPARK_HEIGHT = 28;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (found === null) throw new Error(`#${id} is missing from the page`);
-  return found as T;
-}
 
 const ui = {
   state: element<HTMLSpanElement>('state'),
