@@ -20,7 +20,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { profileMarkdown as profileTables, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import { LatencyHistogram } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';

@@ -23,7 +23,7 @@ import { processCpuSeconds } from '../lib/proc-cpu.js';
 import { LatencyHistogram } from '../lib/lean-client.js';
 import type { RoomsWorkerStart } from '../lib/rooms-worker.js';
 import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers } from '../lib/rooms-run.js';
-import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import {
   BENCH_JWT_SECRET,
   argValue,

@@ -11,8 +11,8 @@
  *   npm run bench:durability -- [--runs 3] [--operations 20000] [--smoke]
  */
 import { RedisHistoryStore, type RedisDurability } from '../../server/delivery/history/redis.js';
-import { connectTestRedis, type TestRedisClient } from '../../test/support/redis-client.js';
-import { startRedis } from '../../test/support/redis-server.js';
+import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
+import { startRedis } from '../../tools/processes/redis-server.js';
 import { argValue, machineLine, median, ratio, round, runMain, table, writeReport } from '../lib/harness.js';
 
 const argv = process.argv.slice(2);
