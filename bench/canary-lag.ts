@@ -10,10 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
-import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
-import { TEST_API_KEY } from '../test/support/gateway.js';
-import { startRedis, type RedisProcess } from '../test/support/redis-server.js';
-import { signToken, TEST_JWT_SECRET } from '../test/support/tokens.js';
+import { startGatewayProcess, type GatewayProcess } from '../tools/processes/gateway-process.js';
+import { startRedis, type RedisProcess } from '../tools/processes/redis-server.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../tools/processes/tokens.js';
 
 const { values } = parseArgs({
   options: {

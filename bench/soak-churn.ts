@@ -33,11 +33,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../shared/index.js';
-import { TEST_API_KEY } from '../test/support/gateway.js';
-import { track, untrack } from '../test/support/reaper.js';
-import { redisCommand } from '../test/support/redis-command.js';
-import { startRedis, type RedisProcess } from '../test/support/redis-server.js';
-import { signToken, TEST_JWT_SECRET } from '../test/support/tokens.js';
+import { track, untrack } from '../tools/processes/reaper.js';
+import { redisCommand } from '../tools/processes/redis-command.js';
+import { startRedis, type RedisProcess } from '../tools/processes/redis-server.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../tools/processes/tokens.js';
 import { diffClasses, formatDeltas, HeapSnapshot, topGrowth, type ClassDelta } from './soak-heapdiff.js';
 import type { ChildMessage, MemoryFigures, ParentMessage } from './soak-gateway.js';
 

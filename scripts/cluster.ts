@@ -4,15 +4,15 @@
  * their URLs, and stops every child by PID on Ctrl-C/SIGTERM, or as soon as any
  * of them dies unexpectedly (exit code 1, naming it).
  *
- * The process helpers are the ones the integration tests use (test/support/), so
+ * The process helpers are the ones the integration tests use (tools/processes/), so
  * the cluster a developer runs is the cluster the tests run.
  */
 import { isDevelopment } from '../server/config/load.js';
 import { fitToFileLimit, hardFileLimit } from '../nginx/file-limit.js';
-import { freePort } from '../test/support/free-port.js';
-import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
-import { startNginx, type NginxProcess } from '../test/support/nginx.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../test/support/redis-server.js';
+import { freePort } from '../tools/processes/free-port.js';
+import { startGatewayProcess, type GatewayProcess } from '../tools/processes/gateway-process.js';
+import { startNginx, type NginxProcess } from '../tools/processes/nginx.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../tools/processes/redis-server.js';
 import { CLUSTER_USAGE, parseClusterArgs, type ClusterPlan } from './cluster-options.js';
 
 const HOST = '127.0.0.1';

@@ -7,7 +7,7 @@
  * them, and CPU / RSS per process.
  */
 import { Agent, request } from 'node:http';
-import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { LatencyHistogram, nowMs } from './lean-client.js';
 import { processCpuSeconds, processRssBytes } from './proc-cpu.js';
 import { RECONNECT_SCALE, type RoomWorkerCounters, type RoomWorkerStart, type RoomWorkerStats } from './room-worker.js';

@@ -6,7 +6,7 @@
  * Client g (global index) holds one LeanSioClient with a JWT of sub `bench-<g>`,
  * joins its personal room `user:bench-<g>` and its group room `group:<g / groupSize>`,
  * and tracks, per room, which offsets it has seen since its first join position.
- * It reconnects the way the SDK does (client/roomcast-client.ts):
+ * It reconnects the way the SDK does (client/connection.ts):
  * - `server:draining { reconnectInMs }`: after reconnectInMs + up to 500 ms of
  *   jitter it closes and connects again (to `reconnectUrls` when given: another
  *   node); if the node closes it first, it waits for that moment anyway;

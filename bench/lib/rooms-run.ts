@@ -2,13 +2,15 @@
  * Driving rooms-worker.ts from a scenario: start workers and wait until every
  * member joined (with a progress bar), publish over HTTP at paced rates into
  * many rooms for a phase, drain until every member has every publication, and
- * collect the merged latency per class, loss, publication spread and ping gaps.
+ * collect the merged latency per class, loss, publication spread and ping gaps;
+ * the CPU of each process over a phase.
  * Used by the cross-node (3) and large-room (7) scenarios.
  */
 import { Agent, request } from 'node:http';
 import { LatencyHistogram, nowMs } from './lean-client.js';
+import { processCpuSeconds } from './proc-cpu.js';
 import type { RoomsCollect, RoomsStats, RoomsWorkerStart } from './rooms-worker.js';
-import { BENCH_API_KEY, Progress, askAll, forkWorker, sleep, waitFor, type WorkerHandle } from './harness.js';
+import { BENCH_API_KEY, Progress, askAll, forkWorker, round, sleep, waitFor, type WorkerHandle } from './harness.js';
 
 export interface Publisher {
   publish(room: string, data: Record<string, number>): Promise<boolean>;
@@ -117,6 +119,21 @@ export async function publishPhase(publisher: Publisher, streams: Stream[], phas
     else errors++;
   }
   return { published, sent: answers.length, errors, seconds: (nowMs() - began) / 1000 };
+}
+
+/** Runs `work` (a phase) and the CPU of each named process over it, in % of one core; this process is `bench`. */
+export async function withCpuPercent<T>(pids: Record<string, number>, work: () => Promise<T>): Promise<{ value: T; cpuPct: Record<string, number> }> {
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await work();
+  const wall = (performance.now() - t0) / 1000;
+  const cpuPct: Record<string, number> = Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, round(((processCpuSeconds(pid) - (cpu0[name] ?? 0)) / wall) * 100, 1)]),
+  );
+  const self = process.cpuUsage(self0);
+  cpuPct.bench = round(((self.user + self.system) / 1e6 / wall) * 100, 1);
+  return { value, cpuPct };
 }
 
 /** Members per room, to compute expected deliveries. */

@@ -31,20 +31,18 @@ import { processCpuSeconds } from '../lib/proc-cpu.js';
 import type { CapacityStart } from '../lib/capacity-worker.js';
 import { HeapSnapshot, diffClasses, topGrowth } from '../soak-heapdiff.js';
 import { profileMarkdown as cpuProfileTables, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
+import { medianOf, reportHeader, runScenario, type ScenarioArgs } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
   Progress,
   cpuProfileArgs,
   TARGETS,
-  argValue,
   forkWorker,
   ipcHandle,
-  machineLine,
   median,
   ratio,
   repoRoot,
   round,
-  runMain,
   sleep,
   sourceAddresses,
   startTarget,
@@ -52,7 +50,6 @@ import {
   stopWorkers,
   table,
   waitFor,
-  writeReport,
   type ServerHandle,
   type Target,
   type WorkerHandle,
@@ -79,28 +76,25 @@ interface Options {
   smoke: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const targets = (get('targets') ?? TARGETS.join(',')).split(',').map((t) => t.trim()) as Target[];
-  for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
-  const connections = Number(get('connections') ?? (smoke ? 60 : 19_500));
-  const workers = Number(get('workers') ?? (smoke ? 2 : Math.max(3, Math.ceil(connections / 9000))));
+function parseOptions({ has, number, list, smoke }: ScenarioArgs): Options {
+  const targets = list('targets', TARGETS, TARGETS);
+  const connections = number('connections', smoke ? 60 : 19_500);
+  const workers = number('workers', smoke ? 2 : Math.max(3, Math.ceil(connections / 9000)));
   if (Math.ceil(connections / workers) >= 10_000) throw new Error('keep each worker under 10,000 connections (--workers)');
   return {
     targets,
     smoke,
     connections,
     workers,
-    step: Number(get('step') ?? (smoke ? 20 : 2500)),
-    concurrency: Number(get('concurrency') ?? (smoke ? 4 : 16)),
-    groups: Number(get('groups') ?? (smoke ? 5 : 100)),
-    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
+    step: number('step', smoke ? 20 : 2500),
+    concurrency: number('concurrency', smoke ? 4 : 16),
+    groups: number('groups', smoke ? 5 : 100),
+    runs: number('runs', smoke ? 1 : 3),
     settleMs: smoke ? 200 : 1000,
     // The smoke run exercises the profile path on a tiny heap.
-    profile: argv.includes('--no-profile') ? 'off' : argv.includes('--profile') || smoke ? 'on' : 'auto',
-    profileAt: Number(get('profile-at') ?? (smoke ? 20 : 2500)),
-    cpuProf: argv.includes('--cpu-prof'),
+    profile: has('no-profile') ? 'off' : has('profile') || smoke ? 'on' : 'auto',
+    profileAt: number('profile-at', smoke ? 20 : 2500),
+    cpuProf: has('cpu-prof'),
   };
 }
 
@@ -371,7 +365,7 @@ interface TargetSummary {
 function summarize(results: TargetRun[], targets: Target[]): TargetSummary[] {
   return targets.map((target) => {
     const mine = results.filter((r) => r.target === target);
-    const m = (f: (r: TargetRun) => number, digits = 2): number => round(median(mine.map(f)), digits);
+    const m = (f: (r: TargetRun) => number, digits = 2): number => medianOf(mine, f, digits);
     return {
       target,
       runs: mine.length,
@@ -536,11 +530,11 @@ function markdown(results: TargetRun[], summary: string, options: Options, comma
     ]),
   );
   return [
-    `# Capacity: ${options.connections} idle connections, each in 2 rooms, one server process`,
-    '',
-    `Command: \`${command}\`  `,
-    `Machine: ${machineLine()}; ${options.workers} load workers, connect concurrency ${options.concurrency} each; ${options.groups} group rooms; memory after forced GC in the server; medians over ${options.runs} run(s), targets interleaved per run`,
-    '',
+    ...reportHeader(
+      `Capacity: ${options.connections} idle connections, each in 2 rooms, one server process`,
+      command,
+      `${options.workers} load workers, connect concurrency ${options.concurrency} each; ${options.groups} group rooms; memory after forced GC in the server; medians over ${options.runs} run(s), targets interleaved per run`,
+    ),
     summary,
     '',
     cpuProfileSection(results),
@@ -555,35 +549,27 @@ function markdown(results: TargetRun[], summary: string, options: Options, comma
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/capacity.js ${process.argv.slice(2).join(' ')}`.trim();
-  const results: TargetRun[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    for (const target of options.targets) {
-      process.stderr.write(`${target} run ${run + 1}/${options.runs}: ${options.connections} connections x 2 rooms, ${options.workers} worker(s)\n`);
-      results.push(await runTarget(target, options, run));
+runScenario({
+  name: 'capacity',
+  options: parseOptions,
+  // ~ 20 s per 1,000 connections at worst per target and run, plus the profile.
+  timeLimitMs: (options) => 120_000 + options.runs * options.targets.length * (60_000 + options.connections * 20) + (options.profile === 'off' ? 0 : 300_000),
+  units: (options) => options.targets,
+  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.connections} connections x 2 rooms, ${options.workers} worker(s)`,
+  run: (target, { options, run }) => runTarget(target, options, run),
+  report: async (results, { options, command }) => {
+    const summaries = summarize(results, options.targets);
+    const rs = ratios(summaries);
+    const verdict = targetLine(rs);
+    let profile: Profile | null = null;
+    if (options.targets.includes('roomcast') && (options.profile === 'on' || (options.profile === 'auto' && verdict.met === false))) {
+      process.stderr.write(`roomcast heap profile at ${options.profileAt} connections\n`);
+      profile = await profileRoomcast(options);
     }
-  }
-  const summaries = summarize(results, options.targets);
-  const rs = ratios(summaries);
-  const verdict = targetLine(rs);
-  let profile: Profile | null = null;
-  if (options.targets.includes('roomcast') && (options.profile === 'on' || (options.profile === 'auto' && verdict.met === false))) {
-    process.stderr.write(`roomcast heap profile at ${options.profileAt} connections\n`);
-    profile = await profileRoomcast(options);
-  }
-  const summaryMarkdown = summarySection(summaries, rs, profile);
-  const md = markdown(results, summaryMarkdown, options, command);
-  process.stdout.write(md);
-  writeReport(
-    'capacity',
-    options.smoke,
-    { command, options, results, summaries, ratios: rs, target: { rssRatioMax: TARGET_RSS_RATIO, met: verdict.met }, profile, summaryMarkdown, charts: charts(results, options.targets, options.connections) },
-    md,
-  );
-}
-
-const parsed = parseArgs(process.argv.slice(2));
-// ~ 20 s per 1,000 connections at worst per target and run, plus the profile.
-runMain('capacity', main, 120_000 + parsed.runs * parsed.targets.length * (60_000 + parsed.connections * 20) + (parsed.profile === 'off' ? 0 : 300_000));
+    const summaryMarkdown = summarySection(summaries, rs, profile);
+    return {
+      markdown: markdown(results, summaryMarkdown, options, command),
+      json: { results, summaries, ratios: rs, target: { rssRatioMax: TARGET_RSS_RATIO, met: verdict.met }, profile, summaryMarkdown, charts: charts(results, options.targets, options.connections) },
+    };
+  },
+});

@@ -20,33 +20,31 @@
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { profileMarkdown as profileTables, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import { LatencyHistogram } from '../lib/lean-client.js';
-import { processCpuSeconds } from '../lib/proc-cpu.js';
-import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers, type Stream } from '../lib/rooms-run.js';
+import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers, withCpuPercent, type Stream } from '../lib/rooms-run.js';
 import type { RoomsGroup, RoomsWorkerStart } from '../lib/rooms-worker.js';
+import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
-  argValue,
   cpuProfileArgs,
   repoRoot,
-  machineLine,
   median,
   round,
-  runMain,
   sleep,
   sourceAddresses,
   startTarget,
   stopServer,
   stopWorkers,
   table,
-  writeReport,
+  type ChartSpec,
   type ServerHandle,
   type WorkerHandle,
 } from '../lib/harness.js';
 
 type Target = 'roomcast' | 'socketio';
+const TARGETS: readonly Target[] = ['roomcast', 'socketio'];
 const NODES = 3;
 const HOP_P50_TARGET_MS = 2;
 const HOP_P99_TARGET_MS = 5;
@@ -65,26 +63,6 @@ interface Options {
   runs: number;
   profile: boolean;
   smoke: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const targets = (get('targets') ?? 'roomcast,socketio').split(',').map((t) => t.trim()) as Target[];
-  for (const t of targets) if (t !== 'roomcast' && t !== 'socketio') throw new Error(`unknown target ${t} (roomcast, socketio)`);
-  return {
-    targets,
-    smoke,
-    profile: argv.includes('--profile'),
-    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
-    rooms: Number(get('rooms') ?? (smoke ? 6 : 100)),
-    roomSize: Number(get('room-size') ?? (smoke ? 4 : 10)),
-    rate: Number(get('rate') ?? (smoke ? 60 : 500)),
-    idleMs: Number(get('idle-s') ?? (smoke ? 2 : 30)) * 1000,
-    loadMs: Number(get('load-s') ?? (smoke ? 2 : 30)) * 1000,
-    warmMs: Number(get('warm-s') ?? (smoke ? 0.5 : 3)) * 1000,
-    workers: Number(get('workers') ?? (smoke ? 1 : 2)),
-  };
 }
 
 interface Canary {
@@ -194,16 +172,7 @@ async function runTarget(target: Target, options: Options, run: number, profileD
       const pids: Record<string, number> = { redis: redis.pid };
       nodes.forEach((node, n) => (pids[`node${n + 1}`] = node.pid));
       workers.forEach((worker, w) => (pids[`worker${w + 1}`] = worker.pid));
-      const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
-      const self0 = process.cpuUsage();
-      const t0 = performance.now();
-      const outcome = await publishPhase(publisher, [stream], 1, options.loadMs, seq);
-      const wall = (performance.now() - t0) / 1000;
-      const cpuPct: Record<string, number> = Object.fromEntries(
-        Object.entries(pids).map(([name, pid]) => [name, round(((processCpuSeconds(pid) - (cpu0[name] ?? 0)) / wall) * 100, 1)]),
-      );
-      const self = process.cpuUsage(self0);
-      cpuPct.bench = round(((self.user + self.system) / 1e6 / wall) * 100, 1);
+      const { value: outcome, cpuPct } = await withCpuPercent(pids, () => publishPhase(publisher, [stream], 1, options.loadMs, seq));
       const canaryLoad = target === 'roomcast' ? await Promise.all(nodes.map(canaryOf)) : [];
 
       const wanted = expectedDeliveries(outcome.published, membersPerRoom);
@@ -276,7 +245,7 @@ const worst = (canaries: Array<Canary | null>, key: 'p50Ms' | 'p99Ms'): number =
 function summarize(results: RunResult[], targets: Target[]): TargetSummary[] {
   return targets.map((target) => {
     const mine = results.filter((r) => r.target === target && !r.profiled);
-    const m = (f: (r: RunResult) => number): number => round(median(mine.map(f)));
+    const m = (f: (r: RunResult) => number): number => medianOf(mine, f);
     const processes = [...new Set(mine.flatMap((r) => Object.keys(r.cpuPct)))];
     return {
       target,
@@ -422,42 +391,36 @@ function profileMarkdown(profile: ProfileSummary, callers: ReturnType<typeof nat
   return ['Profile of the publishing Roomcast node (node --cpu-prof over a whole extra run, start-up included):', '', profileTables(profile), '', callerTable].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/cross-node.js ${process.argv.slice(2).join(' ')}`.trim();
-  const results: RunResult[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    for (const target of options.targets) {
-      process.stderr.write(`${target} run ${run + 1}/${options.runs}: ${options.rooms} rooms x ${options.roomSize} over ${NODES} nodes, ${options.rate}/s on node 1\n`);
-      results.push(await runTarget(target, options, run, null));
-    }
+interface Profiled {
+  profile: ProfileSummary | null;
+  callers: ReturnType<typeof nativeCallers>;
+  profileFile: string | null;
+}
+
+/** --profile: one extra Roomcast run (added to `results`, not counted) with node 1 under --cpu-prof. */
+async function profiledRun(options: Options, results: RunResult[]): Promise<Profiled> {
+  const profiled: Profiled = { profile: null, callers: [], profileFile: null };
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-cross-node-prof-'));
+  try {
+    process.stderr.write(`roomcast profiled run (not counted): node 1 under --cpu-prof\n`);
+    results.push(await runTarget('roomcast', options, options.runs, dir));
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file !== undefined) {
+      const raw = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileFile;
+      profiled.profile = summarizeProfile(raw, 20);
+      profiled.callers = nativeCallers(raw);
+      // Kept beside the reports (not committed) for a closer look, e.g. in Chrome DevTools.
+      profiled.profileFile = join(repoRoot, 'bench/reports', `cross-node-node1-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.cpuprofile`);
+      copyFileSync(join(dir, file), profiled.profileFile);
+    } else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  let profile: ProfileSummary | null = null;
-  let callers: ReturnType<typeof nativeCallers> = [];
-  let profileFile: string | null = null;
-  if (options.profile && options.targets.includes('roomcast')) {
-    const dir = mkdtempSync(join(tmpdir(), 'roomcast-cross-node-prof-'));
-    try {
-      process.stderr.write(`roomcast profiled run (not counted): node 1 under --cpu-prof\n`);
-      results.push(await runTarget('roomcast', options, options.runs, dir));
-      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file !== undefined) {
-        const raw = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileFile;
-        profile = summarizeProfile(raw, 20);
-        callers = nativeCallers(raw);
-        // Kept beside the reports (not committed) for a closer look, e.g. in Chrome DevTools.
-        profileFile = join(repoRoot, 'bench/reports', `cross-node-node1-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.cpuprofile`);
-        copyFileSync(join(dir, file), profileFile);
-      }
-      else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  const summaries = summarize(results, options.targets);
-  const { met } = targetsTable(summaries);
-  const summary = summaryMarkdown(summaries, options);
-  const perRun = table(
+  return profiled;
+}
+
+function everyRunTable(results: RunResult[]): string {
+  return table(
     ['target', 'run', 'connected', 'published/s', 'pub errors', 'lost', 'same p50/p99/max ms', 'remote p50/p99/max ms', 'hop p50/p99 ms', 'canary p99 idle (per node)', 'canary p99 load (per node)'],
     results.map((r) => [
       r.target + (r.profiled ? ' (profiled)' : ''),
@@ -473,7 +436,10 @@ async function main(): Promise<void> {
       r.canaryLoad.map((c) => c?.p99Ms ?? '-').join(', ') || '-',
     ]),
   );
-  const charts = [
+}
+
+function charts(results: RunResult[], options: Options): ChartSpec[] {
+  return [
     {
       id: 'cross-node-latency-percentiles',
       title: `Delivery latency percentiles, same node vs remote (through Redis), ${options.rate} msg/s into ${options.rooms} rooms of ${options.roomSize}`,
@@ -487,25 +453,55 @@ async function main(): Promise<void> {
       ),
     },
   ];
-  const md = [
-    '# Cross-node: the Redis hop',
-    '',
-    `Command: \`${command}\`  `,
-    `Machine: ${machineLine()}`,
-    '',
-    summary,
-    '',
-    profile ? profileMarkdown(profile, callers) : '',
-    '',
-    '## Every run',
-    '',
-    perRun,
-    '',
-  ].join('\n');
-  process.stdout.write(md);
-  writeReport('cross-node', options.smoke, { command, options, results, summaries, targetsMet: met, profile, profileCallers: callers, profileFile, summaryMarkdown: summary + (profile ? `\n\n${profileMarkdown(profile, callers)}` : ''), charts }, md);
 }
 
-const parsed = parseArgs(process.argv.slice(2));
-const perRunMs = 90_000 + parsed.idleMs + parsed.loadMs + parsed.warmMs + 30_000;
-runMain('cross-node', main, (parsed.runs * parsed.targets.length + (parsed.profile ? 1 : 0)) * perRunMs);
+runScenario({
+  name: 'cross-node',
+  options: ({ has, number, list, smoke }): Options => ({
+    targets: list('targets', TARGETS, TARGETS),
+    smoke,
+    profile: has('profile'),
+    runs: number('runs', smoke ? 1 : 3),
+    rooms: number('rooms', smoke ? 6 : 100),
+    roomSize: number('room-size', smoke ? 4 : 10),
+    rate: number('rate', smoke ? 60 : 500),
+    idleMs: number('idle-s', smoke ? 2 : 30) * 1000,
+    loadMs: number('load-s', smoke ? 2 : 30) * 1000,
+    warmMs: number('warm-s', smoke ? 0.5 : 3) * 1000,
+    workers: number('workers', smoke ? 1 : 2),
+  }),
+  timeLimitMs: (options) => (options.runs * options.targets.length + (options.profile ? 1 : 0)) * (90_000 + options.idleMs + options.loadMs + options.warmMs + 30_000),
+  units: (options) => options.targets,
+  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.rooms} rooms x ${options.roomSize} over ${NODES} nodes, ${options.rate}/s on node 1`,
+  run: (target, { options, run }) => runTarget(target, options, run, null),
+  report: async (results, { options, command }) => {
+    const { profile, callers, profileFile } = options.profile && options.targets.includes('roomcast') ? await profiledRun(options, results) : { profile: null, callers: [], profileFile: null };
+    const summaries = summarize(results, options.targets);
+    const { met } = targetsTable(summaries);
+    const summary = summaryMarkdown(summaries, options);
+    const markdown = [
+      ...reportHeader('Cross-node: the Redis hop', command),
+      summary,
+      '',
+      profile ? profileMarkdown(profile, callers) : '',
+      '',
+      '## Every run',
+      '',
+      everyRunTable(results),
+      '',
+    ].join('\n');
+    return {
+      markdown,
+      json: {
+        results,
+        summaries,
+        targetsMet: met,
+        profile,
+        profileCallers: callers,
+        profileFile,
+        summaryMarkdown: summary + (profile ? `\n\n${profileMarkdown(profile, callers)}` : ''),
+        charts: charts(results, options),
+      },
+    };
+  },
+});

@@ -18,18 +18,16 @@ import { BareWsClient, LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import { httpPublisher } from '../lib/rooms-run.js';
 import type { FanoutTarget, WorkerStart } from '../lib/fanout-worker.js';
+import { reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET as JWT_SECRET,
   Progress,
-  argValue,
   askAll,
   cpuProfileArgs,
   forkWorker,
-  machineLine,
   median,
   ratio,
   round,
-  runMain,
   sleep,
   sourceAddresses,
   startTarget,
@@ -37,13 +35,13 @@ import {
   stopWorkers,
   table,
   waitFor,
-  writeReport,
   type ChartSpec,
   type ServerHandle,
   type WorkerHandle,
 } from '../lib/harness.js';
 
 const ROOM = 'bench:fan';
+const TARGETS: readonly FanoutTarget[] = ['roomcast', 'bare-ws', 'socketio'];
 const SLO_P99_MS = 50;
 
 interface Options {
@@ -59,26 +57,6 @@ interface Options {
   cpuProfDir?: string;
   smoke: boolean;
   allSteps: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const targets = (get('targets') ?? 'roomcast,bare-ws,socketio').split(',').map((t) => t.trim()) as FanoutTarget[];
-  for (const t of targets) if (!['roomcast', 'bare-ws', 'socketio'].includes(t)) throw new Error(`unknown target ${t}`);
-  return {
-    targets,
-    smoke,
-    allSteps: argv.includes('--all-steps'),
-    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
-    ...(get('cpu-prof-dir') !== undefined ? { cpuProfDir: get('cpu-prof-dir') } : {}),
-    members: Number(get('members') ?? (smoke ? 20 : 1000)),
-    workers: Number(get('workers') ?? (smoke ? 1 : 2)),
-    rates: (get('rates') ?? (smoke ? '20,50' : '10,25,50,100,200,400')).split(',').map(Number),
-    stepMs: Number(get('step-s') ?? (smoke ? 1 : 5)) * 1000,
-    drainMs: smoke ? 300 : 1000,
-    drainMaxMs: smoke ? 3000 : 20_000,
-  };
 }
 
 // ---------- publisher
@@ -337,11 +315,14 @@ function charts(results: TargetResult[], options: Options): ChartSpec[] {
   ];
 }
 
-function summaryMarkdown(summaries: TargetSummary[]): string {
-  const summary = table(
+function summaryTable(summaries: TargetSummary[]): string {
+  return table(
     ['target', 'runs', 'median join time ms', 'highest rate with p99 <= 50 ms, nothing lost (median; per run)', 'median server µs/delivery'],
     summaries.map((s) => [s.target, s.runs, s.connectMs, `${s.maxRateOk} (${s.maxRatesOk.join(', ')})`, s.cpuPerDeliveryUs]),
   );
+}
+
+function summaryMarkdown(summaries: TargetSummary[]): string {
   const rs = ratios(summaries);
   const bare = rs.find((r) => r.baseline === 'bare-ws');
   const sio = rs.find((r) => r.baseline === 'socketio');
@@ -349,7 +330,7 @@ function summaryMarkdown(summaries: TargetSummary[]): string {
     bare ? `- Server CPU per delivery: ${bare.cpuPerDeliveryRatio}x bare ws (target <= 1.25x): ${bare.cpuPerDeliveryRatio <= 1.25 ? 'met' : 'missed'}` : '',
     sio ? `- Highest fan-out rate with p99 <= 50 ms: ${sio.maxRateRatio}x plain Socket.IO (target >= 2x): ${sio.maxRateRatio >= 2 ? 'met' : 'missed'}` : '',
   ].filter((line) => line !== '');
-  return [summary, '', ...verdicts].join('\n');
+  return [summaryTable(summaries), '', ...verdicts].join('\n');
 }
 
 function markdown(results: TargetResult[], summaries: TargetSummary[], options: Options, command: string): string {
@@ -359,22 +340,14 @@ function markdown(results: TargetResult[], summaries: TargetSummary[], options: 
       r.steps.map((s) => [r.target, r.run + 1, s.rate, s.deliveriesPerS, s.p50, s.p99, s.max, s.lost, s.pubErrors, s.serverCpuPct, s.serverCpuPerDeliveryUs, s.loadGenCpuPct, s.ok]),
     ),
   );
-  const summary = table(
-    ['target', 'runs', 'median join time ms', 'highest rate with p99 <= 50 ms, nothing lost (median; per run)', 'median server µs/delivery'],
-    summaries.map((s) => [s.target, s.runs, s.connectMs, `${s.maxRateOk} (${s.maxRatesOk.join(', ')})`, s.cpuPerDeliveryUs]),
-  );
   const rs = ratios(summaries);
   const ratioTable = table(
     ['Roomcast vs', 'CPU per delivery ratio (target <= 1.25 vs bare-ws)', 'max-rate ratio (target >= 2 vs socketio)'],
     rs.map((r) => [r.baseline, r.cpuPerDeliveryRatio, r.maxRateRatio]),
   );
   return [
-    `# Fan-out: ${options.members} members in one room`,
-    '',
-    `Command: \`${command}\`  `,
-    `Machine: ${machineLine()}; step ${options.stepMs / 1000} s; ${options.runs} run(s), targets interleaved per run`,
-    '',
-    summary,
+    ...reportHeader(`Fan-out: ${options.members} members in one room`, command, `step ${options.stepMs / 1000} s; ${options.runs} run(s), targets interleaved per run`),
+    summaryTable(summaries),
     '',
     rs.length > 0 ? ratioTable : '',
     '',
@@ -385,27 +358,32 @@ function markdown(results: TargetResult[], summaries: TargetSummary[], options: 
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/fanout.js ${process.argv.slice(2).join(' ')}`.trim();
-  const results: TargetResult[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    for (const target of options.targets) {
-      process.stderr.write(`${target} run ${run + 1}/${options.runs}: ${options.members} members, ${options.workers} worker(s), rates ${options.rates.join(', ')}/s\n`);
-      results.push(await runTarget(target, options, run));
-    }
-  }
-  const summaries = summarize(results, options.targets);
-  const md = markdown(results, summaries, options, command);
-  process.stdout.write(md);
-  writeReport(
-    'fanout',
-    options.smoke,
-    { command, options, summaryMarkdown: summaryMarkdown(summaries), charts: charts(results, options), results, summaries, ratios: ratios(summaries) },
-    md,
-  );
-}
-
 const perRunMs = (options: Options): number => 60_000 + options.rates.length * (options.stepMs + options.drainMaxMs + 35_000);
-const parsed = parseArgs(process.argv.slice(2));
-runMain('fanout', main, parsed.runs * parsed.targets.length * perRunMs(parsed));
+
+runScenario({
+  name: 'fanout',
+  options: ({ get, has, number, list, smoke }): Options => ({
+    targets: list('targets', TARGETS, TARGETS),
+    smoke,
+    allSteps: has('all-steps'),
+    runs: number('runs', smoke ? 1 : 3),
+    ...(get('cpu-prof-dir') !== undefined ? { cpuProfDir: get('cpu-prof-dir') } : {}),
+    members: number('members', smoke ? 20 : 1000),
+    workers: number('workers', smoke ? 1 : 2),
+    rates: (get('rates') ?? (smoke ? '20,50' : '10,25,50,100,200,400')).split(',').map(Number),
+    stepMs: number('step-s', smoke ? 1 : 5) * 1000,
+    drainMs: smoke ? 300 : 1000,
+    drainMaxMs: smoke ? 3000 : 20_000,
+  }),
+  timeLimitMs: (options) => options.runs * options.targets.length * perRunMs(options),
+  units: (options) => options.targets,
+  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.members} members, ${options.workers} worker(s), rates ${options.rates.join(', ')}/s`,
+  run: (target, { options, run }) => runTarget(target, options, run),
+  report: (results, { options, command }) => {
+    const summaries = summarize(results, options.targets);
+    return {
+      markdown: markdown(results, summaries, options, command),
+      json: { summaryMarkdown: summaryMarkdown(summaries), charts: charts(results, options), results, summaries, ratios: ratios(summaries) },
+    };
+  },
+});

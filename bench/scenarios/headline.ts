@@ -55,7 +55,8 @@ import {
   type Fleet,
   type Verdict,
 } from '../lib/room-fleet.js';
-import { Progress, argValue, machineLine, median, round, runMain, table, writeReport } from '../lib/harness.js';
+import { Progress, round, table, type ChartSpec } from '../lib/harness.js';
+import { medianOf, reportHeader, runScenario, type ScenarioArgs } from '../lib/scenario-runner.js';
 
 const SLO_P99_MS = 50;
 const GROUP_SIZE = 10;
@@ -79,23 +80,21 @@ interface Options {
   smoke: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const connections = Number(get('connections') ?? (smoke ? 200 : 100_000));
+function parseOptions({ has, number, smoke }: ScenarioArgs): Options {
+  const connections = number('connections', smoke ? 200 : 100_000);
   const options: Options = {
     smoke,
     connections,
-    nodes: Number(get('nodes') ?? Math.max(2, Math.ceil(connections / PER_NODE))),
-    workers: Number(get('workers') ?? Math.max(2, Math.ceil(connections / PER_WORKER))),
-    seconds: Number(get('seconds') ?? (smoke ? 4 : 180)),
-    rate: Number(get('rate') ?? (smoke ? 20 : 200)),
-    userRate: Number(get('user-rate') ?? (smoke ? 5 : 20)),
-    churn: Number(get('churn') ?? (smoke ? 5 : 20)),
-    concurrency: Number(get('concurrency') ?? 50),
-    windowS: Number(get('window-s') ?? (smoke ? 1 : 10)),
-    runs: Number(get('runs') ?? 1),
-    profile: argv.includes('--profile'),
+    nodes: number('nodes', Math.max(2, Math.ceil(connections / PER_NODE))),
+    workers: number('workers', Math.max(2, Math.ceil(connections / PER_WORKER))),
+    seconds: number('seconds', smoke ? 4 : 180),
+    rate: number('rate', smoke ? 20 : 200),
+    userRate: number('user-rate', smoke ? 5 : 20),
+    churn: number('churn', smoke ? 5 : 20),
+    concurrency: number('concurrency', 50),
+    windowS: number('window-s', smoke ? 1 : 10),
+    runs: number('runs', 1),
+    profile: has('profile'),
   };
   if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
   if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
@@ -263,7 +262,7 @@ function cpuByGroup(cpu: RunResult['cpuLoad']): string {
 }
 
 function summaryMarkdown(results: RunResult[], options: Options): string {
-  const m = (pick: (r: RunResult) => number): number => round(median(results.map(pick)));
+  const m = (pick: (r: RunResult) => number): number => medianOf(results, pick);
   const lost = Math.max(...results.map((r) => r.verdict.lost));
   const duplicates = Math.max(...results.map((r) => r.verdict.duplicates));
   const connected = Math.min(...results.map((r) => r.connected));
@@ -294,29 +293,21 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
   return [verdictLine, '', main, '', `Per process (last run):`, '', perProcess].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/headline.js ${process.argv.slice(2).join(' ')}`.trim();
-  const results: RunResult[] = [];
-  // --profile: node 1 of the last run under --cpu-prof (one node of several: its overhead barely moves the figures)
-  let profileDir: string | undefined;
-  for (let run = 0; run < options.runs; run++) {
-    if (options.profile && run === options.runs - 1) profileDir = mkdtempSync(join(tmpdir(), 'roomcast-headline-prof-'));
-    process.stderr.write(
-      `headline run ${run + 1}/${options.runs}: ${options.connections} connections, ${options.nodes} nodes, ${options.workers} workers, ${options.rate}+${options.userRate} publications/s for ${options.seconds} s, churn ${options.churn}/s\n`,
-    );
-    results.push(await runOnce(options, run, profileDir));
-  }
+/** One run; with --profile, the last run has node 1 under --cpu-prof (one node of several: its overhead barely moves the figures). */
+async function runProfiled(options: Options, run: number): Promise<{ result: RunResult; profile?: ProfileSummary | null }> {
+  if (!options.profile || run !== options.runs - 1) return { result: await runOnce(options, run, undefined) };
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-headline-prof-'));
+  const result = await runOnce(options, run, dir);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   let profile: ProfileSummary | null = null;
-  if (profileDir !== undefined) {
-    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-    if (file !== undefined) profile = summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
-    else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
-    rmSync(profileDir, { recursive: true, force: true });
-  }
-  const summary = summaryMarkdown(results, options);
-  const last = results[results.length - 1] as RunResult;
-  const charts = [
+  if (file !== undefined) profile = summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
+  else process.stderr.write('  no .cpuprofile written (node 1 did not exit gracefully)\n');
+  rmSync(dir, { recursive: true, force: true });
+  return { result, profile };
+}
+
+function charts(last: RunResult, options: Options): ChartSpec[] {
+  return [
     {
       id: 'headline-memory-vs-connections',
       title: 'Memory (RSS) against connections during the ramp',
@@ -337,25 +328,35 @@ async function main(): Promise<void> {
       series: (['p50', 'p99', 'max'] as const).map((q) => ({ name: q, points: last.latencyOverTime.map((w) => [w.atS, w[q]] as [number, number]) })),
     },
   ];
-  const md = [
-    `# Headline: ${options.connections.toLocaleString('en-US')} connections on ${options.nodes} nodes + Redis`,
-    '',
-    `Command: \`${command}\`  `,
-    `Machine: ${machineLine()}; clients connect to the nodes directly (one NGINX worker has the same 20,000-descriptor limit and spends two per proxied connection); ${options.runs} run(s)`,
-    '',
-    summary,
-    '',
-    ...(profile ? ['## Profile of node 1 (last run, node --cpu-prof over the whole run: ramp, load, churn)', '', profileMarkdown(profile), ''] : []),
-    '## Latency over time (last run)',
-    '',
-    table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
-    '',
-  ].join('\n');
-  process.stdout.write(md);
-  writeReport('headline', options.smoke, { command, options, summaryMarkdown: summary, charts, results, ...(profile ? { profile } : {}) }, md);
 }
 
-const parsed = parseArgs(process.argv.slice(2));
-// ramp at >= ~150 connections/s, the load, settle + verify, start/stop
-const perRunMs = 60_000 + (parsed.connections / 150) * 1000 + parsed.seconds * 1000 + 120_000;
-runMain('headline', main, parsed.runs * perRunMs);
+runScenario({
+  name: 'headline',
+  options: parseOptions,
+  // ramp at >= ~150 connections/s, the load, settle + verify, start/stop
+  timeLimitMs: (options) => options.runs * (60_000 + (options.connections / 150) * 1000 + options.seconds * 1000 + 120_000),
+  describe: (_unit, options, run) =>
+    `headline run ${run + 1}/${options.runs}: ${options.connections} connections, ${options.nodes} nodes, ${options.workers} workers, ${options.rate}+${options.userRate} publications/s for ${options.seconds} s, churn ${options.churn}/s`,
+  run: (_unit, { options, run }) => runProfiled(options, run),
+  report: (runs, { options, command }) => {
+    const results = runs.map((r) => r.result);
+    const profile = runs.find((r) => r.profile !== undefined)?.profile ?? null;
+    const summary = summaryMarkdown(results, options);
+    const last = results[results.length - 1] as RunResult;
+    const markdown = [
+      ...reportHeader(
+        `Headline: ${options.connections.toLocaleString('en-US')} connections on ${options.nodes} nodes + Redis`,
+        command,
+        `clients connect to the nodes directly (one NGINX worker has the same 20,000-descriptor limit and spends two per proxied connection); ${options.runs} run(s)`,
+      ),
+      summary,
+      '',
+      ...(profile ? ['## Profile of node 1 (last run, node --cpu-prof over the whole run: ramp, load, churn)', '', profileMarkdown(profile), ''] : []),
+      '## Latency over time (last run)',
+      '',
+      table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
+      '',
+    ].join('\n');
+    return { markdown, json: { summaryMarkdown: summary, charts: charts(last, options), results, ...(profile ? { profile } : {}) } };
+  },
+});

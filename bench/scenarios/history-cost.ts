@@ -23,22 +23,20 @@ import { processCpuSeconds } from '../lib/proc-cpu.js';
 import { LatencyHistogram } from '../lib/lean-client.js';
 import type { RoomsWorkerStart } from '../lib/rooms-worker.js';
 import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers } from '../lib/rooms-run.js';
-import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
-  argValue,
-  machineLine,
   median,
   ratio,
   round,
-  runMain,
   sleep,
   sourceAddresses,
   startTarget,
   stopServer,
   stopWorkers,
   table,
-  writeReport,
+  type ChartSpec,
   type ServerHandle,
   type WorkerHandle,
 } from '../lib/harness.js';
@@ -61,27 +59,6 @@ interface Options {
   stallMs: number;
   drainMaxMs: number;
   smoke: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const modes = (get('modes') ?? MODES.join(',')).split(',').map((m) => m.trim()) as Mode[];
-  for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
-  return {
-    modes,
-    smoke,
-    members: Number(get('members') ?? (smoke ? 20 : 500)),
-    rooms: Number(get('rooms') ?? (smoke ? 4 : 50)),
-    rate: Number(get('rate') ?? (smoke ? 40 : 200)),
-    steps: Number(get('steps') ?? (smoke ? 1 : 3)),
-    stepMs: Number(get('step-s') ?? (smoke ? 2 : 8)) * 1000,
-    warmMs: smoke ? 500 : 5000,
-    workers: Number(get('workers') ?? (smoke ? 1 : 2)),
-    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
-    stallMs: smoke ? 300 : 1000,
-    drainMaxMs: smoke ? 3000 : 20_000,
-  };
 }
 
 interface StepResult {
@@ -244,7 +221,7 @@ function summarize(results: ConfigRun[], options: Options): ConfigSummary[] {
   return options.modes.flatMap((mode) =>
     [true, false].map((history) => {
       const mine = results.filter((r) => r.mode === mode && r.history === history);
-      const m = (f: (r: ConfigRun) => number, digits = 2): number => round(median(mine.map(f)), digits);
+      const m = (f: (r: ConfigRun) => number, digits = 2): number => medianOf(mine, f, digits);
       return {
         mode,
         history,
@@ -317,7 +294,7 @@ function summarySection(summaries: ConfigSummary[], vs: ModeVerdict[], options: 
   ].join('\n');
 }
 
-function charts(results: ConfigRun[], options: Options): Array<{ id: string; title: string; xLabel: string; yLabel: string; series: Array<{ name: string; points: Array<[number, number]> }> }> {
+function charts(results: ConfigRun[], options: Options): ChartSpec[] {
   return [
     {
       id: 'history-cost-cpu',
@@ -342,11 +319,11 @@ function markdown(results: ConfigRun[], summary: string, options: Options, comma
     ),
   );
   return [
-    '# The cost of guarantees: history on vs off',
-    '',
-    `Command: \`${command}\`  `,
-    `Machine: ${machineLine()}; one Roomcast node per configuration (Redis mode: with its own fresh redis-server); medians over ${options.runs} run(s), on/off order alternating per run`,
-    '',
+    ...reportHeader(
+      'The cost of guarantees: history on vs off',
+      command,
+      `one Roomcast node per configuration (Redis mode: with its own fresh redis-server); medians over ${options.runs} run(s), on/off order alternating per run`,
+    ),
     summary,
     '',
     '## Every step',
@@ -356,27 +333,39 @@ function markdown(results: ConfigRun[], summary: string, options: Options, comma
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/history-cost.js ${process.argv.slice(2).join(' ')}`.trim();
-  const results: ConfigRun[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    for (const mode of options.modes) {
-      for (const history of run % 2 === 0 ? [true, false] : [false, true]) {
-        process.stderr.write(`${mode} history ${history ? 'on' : 'off'} run ${run + 1}/${options.runs}: ${options.members} members in ${options.rooms} rooms, ${options.rate} publications/s\n`);
-        results.push(await runConfig(mode, history, options, run));
-        await sleep(200);
-      }
-    }
-  }
-  const summaries = summarize(results, options);
-  const vs = verdicts(summaries, results, options.modes);
-  const summaryMarkdown = summarySection(summaries, vs, options);
-  const md = markdown(results, summaryMarkdown, options, command);
-  process.stdout.write(md);
-  writeReport('history-cost', options.smoke, { command, options, results, summaries, verdicts: vs, targetOverhead: TARGET_OVERHEAD, summaryMarkdown, charts: charts(results, options) }, md);
-}
-
-const parsed = parseArgs(process.argv.slice(2));
-const perConfigMs = 60_000 + parsed.warmMs + parsed.steps * (parsed.stepMs + parsed.drainMaxMs + 10_000);
-runMain('history-cost', main, parsed.runs * parsed.modes.length * 2 * perConfigMs);
+runScenario({
+  name: 'history-cost',
+  options: ({ number, list, smoke }): Options => ({
+    modes: list('modes', MODES, MODES),
+    smoke,
+    members: number('members', smoke ? 20 : 500),
+    rooms: number('rooms', smoke ? 4 : 50),
+    rate: number('rate', smoke ? 40 : 200),
+    steps: number('steps', smoke ? 1 : 3),
+    stepMs: number('step-s', smoke ? 2 : 8) * 1000,
+    warmMs: smoke ? 500 : 5000,
+    workers: number('workers', smoke ? 1 : 2),
+    runs: number('runs', smoke ? 1 : 3),
+    stallMs: smoke ? 300 : 1000,
+    drainMaxMs: smoke ? 3000 : 20_000,
+  }),
+  timeLimitMs: (options) => options.runs * options.modes.length * 2 * (60_000 + options.warmMs + options.steps * (options.stepMs + options.drainMaxMs + 10_000)),
+  // On/off order alternates per run.
+  units: (options, run) => options.modes.flatMap((mode) => (run % 2 === 0 ? [true, false] : [false, true]).map((history) => ({ mode, history }))),
+  describe: ({ mode, history }, options, run) =>
+    `${mode} history ${history ? 'on' : 'off'} run ${run + 1}/${options.runs}: ${options.members} members in ${options.rooms} rooms, ${options.rate} publications/s`,
+  run: async ({ mode, history }, { options, run }) => {
+    const result = await runConfig(mode, history, options, run);
+    await sleep(200);
+    return result;
+  },
+  report: (results, { options, command }) => {
+    const summaries = summarize(results, options);
+    const vs = verdicts(summaries, results, options.modes);
+    const summaryMarkdown = summarySection(summaries, vs, options);
+    return {
+      markdown: markdown(results, summaryMarkdown, options, command),
+      json: { results, summaries, verdicts: vs, targetOverhead: TARGET_OVERHEAD, summaryMarkdown, charts: charts(results, options) },
+    };
+  },
+});

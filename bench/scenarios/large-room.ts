@@ -19,31 +19,17 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { processCpuSeconds } from '../lib/proc-cpu.js';
-import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, mergeSpread, publishPhase, quantileOf, startRoomsWorkers, type Stream } from '../lib/rooms-run.js';
+import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, mergeSpread, publishPhase, quantileOf, startRoomsWorkers, withCpuPercent, type Stream } from '../lib/rooms-run.js';
+import { medianOf, reportHeader, runScenario, type ScenarioArgs } from '../lib/scenario-runner.js';
 import type { RoomsGroup, RoomsWorkerStart } from '../lib/rooms-worker.js';
-import {
-  BENCH_JWT_SECRET,
-  argValue,
-  machineLine,
-  median,
-  repoRoot,
-  round,
-  runMain,
-  sourceAddresses,
-  startTarget,
-  stopServer,
-  stopWorkers,
-  table,
-  writeReport,
-  type WorkerHandle,
-} from '../lib/harness.js';
+import { BENCH_JWT_SECRET, repoRoot, round, sourceAddresses, startTarget, stopServer, stopWorkers, table, type ChartSpec, type WorkerHandle } from '../lib/harness.js';
 
 const LARGE_ROOM = 'bench:large';
 const PROBE_ROOM = 'bench:probe';
 const OFF_MEMBERS = 1_000_000;
 
 type Variant = 'on' | 'off';
+const VARIANTS: readonly Variant[] = ['on', 'off'];
 
 interface Options {
   members: number;
@@ -64,33 +50,29 @@ interface Options {
   smoke: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const variants = (get('variants') ?? 'on,off').split(',').map((v) => v.trim()) as Variant[];
-  for (const v of variants) if (v !== 'on' && v !== 'off') throw new Error(`unknown variant ${v} (on, off)`);
+function parseOptions({ get, number, list, smoke }: ScenarioArgs): Options {
   const lrm = get('large-room-members') ?? (smoke ? '20' : undefined);
   const slice = get('slice-size') ?? (smoke ? '16' : undefined);
   return {
     smoke,
-    variants,
-    members: Number(get('members') ?? (smoke ? 60 : 15_000)),
-    largeWorkers: Number(get('large-workers') ?? (smoke ? 1 : 3)),
-    smallRooms: Number(get('small-rooms') ?? (smoke ? 5 : 50)),
-    smallSize: Number(get('small-size') ?? (smoke ? 4 : 10)),
-    smallRate: Number(get('small-rate') ?? (smoke ? 20 : 100)),
+    variants: list('variants', VARIANTS, VARIANTS),
+    members: number('members', smoke ? 60 : 15_000),
+    largeWorkers: number('large-workers', smoke ? 1 : 3),
+    smallRooms: number('small-rooms', smoke ? 5 : 50),
+    smallSize: number('small-size', smoke ? 4 : 10),
+    smallRate: number('small-rate', smoke ? 20 : 100),
     largeRates: (get('large-rates') ?? '2,5').split(',').map(Number),
-    phaseMs: Number(get('phase-s') ?? (smoke ? 2.5 : 10)) * 1000,
-    warmMs: Number(get('warm-s') ?? (smoke ? 0.5 : 2)) * 1000,
-    pingIntervalMs: Number(get('ping-interval-ms') ?? (smoke ? 1000 : 5000)),
-    probes: Number(get('probes') ?? (smoke ? 3 : 20)),
+    phaseMs: number('phase-s', smoke ? 2.5 : 10) * 1000,
+    warmMs: number('warm-s', smoke ? 0.5 : 2) * 1000,
+    pingIntervalMs: number('ping-interval-ms', smoke ? 1000 : 5000),
+    probes: number('probes', smoke ? 3 : 20),
     largeRoomMembers: lrm !== undefined ? Number(lrm) : undefined,
     sliceSize: slice !== undefined ? Number(slice) : undefined,
-    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
+    runs: number('runs', smoke ? 1 : 3),
   };
 }
 
-/** Whether the server build uses server/realtime/sliced-fanout (another engineer is adding it). */
+/** Whether the server build uses server/transports/socketio/sliced-fanout (a check kept from before it was wired in). */
 function slicingWired(): boolean {
   const dir = join(repoRoot, 'dist/server');
   const walk = (d: string): string[] =>
@@ -184,16 +166,9 @@ async function runVariant(variant: Variant, options: Options, run: number): Prom
         const largeRate = options.largeRates[k] ?? 1;
         const pids: Record<string, number> = { server: server.pid };
         workers.forEach((worker, w) => (pids[w < largeWorkerCount ? `large-worker${w + 1}` : 'small-worker'] = worker.pid));
-        const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
-        const self0 = process.cpuUsage();
-        const t0 = performance.now();
-        const outcome = await publishPhase(publisher, [smallStream, { rate: largeRate, room: () => LARGE_ROOM }], phase, options.phaseMs, seq);
-        const wall = (performance.now() - t0) / 1000;
-        const cpuPct: Record<string, number> = Object.fromEntries(
-          Object.entries(pids).map(([name, pid]) => [name, round(((processCpuSeconds(pid) - (cpu0[name] ?? 0)) / wall) * 100, 1)]),
+        const { value: outcome, cpuPct } = await withCpuPercent(pids, () =>
+          publishPhase(publisher, [smallStream, { rate: largeRate, room: () => LARGE_ROOM }], phase, options.phaseMs, seq),
         );
-        const self = process.cpuUsage(self0);
-        cpuPct.bench = round(((self.user + self.system) / 1e6 / wall) * 100, 1);
         const wanted = expectedDeliveries(outcome.published, membersPerRoom);
         const stats = await drainAndCollect(workers, phase, outcome.published, wanted, options.smoke ? 500 : 2000, options.smoke ? 5000 : 30_000);
         const classes = mergeClasses(stats);
@@ -278,7 +253,7 @@ function summarize(results: RunResult[], options: Options): Summary[] {
   return options.variants.flatMap((variant) =>
     options.largeRates.map((largeRate) => {
       const phases = results.filter((r) => r.variant === variant).flatMap((r) => r.phases.filter((p) => p.largeRate === largeRate));
-      const m = (f: (p: PhaseResult) => number): number => round(median(phases.map(f)));
+      const m = (f: (p: PhaseResult) => number): number => medianOf(phases, f);
       const processes = [...new Set(phases.flatMap((p) => Object.keys(p.cpuPct)))];
       return {
         variant,
@@ -357,21 +332,8 @@ function summaryMarkdown(summaries: Summary[], options: Options, wired: boolean)
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/large-room.js ${process.argv.slice(2).join(' ')}`.trim();
-  const wired = slicingWired();
-  if (!wired) process.stderr.write('large-room: the server build does not use sliced-fanout yet (both variants run the same code)\n');
-  const results: RunResult[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    for (const variant of options.variants) {
-      process.stderr.write(`slicing ${variant} run ${run + 1}/${options.runs}: ${options.members} members in one room + ${options.smallRooms} x ${options.smallSize}\n`);
-      results.push(await runVariant(variant, options, run));
-    }
-  }
-  const summaries = summarize(results, options);
-  const summary = summaryMarkdown(summaries, options, wired);
-  const perRun = table(
+function everyRunTable(results: RunResult[]): string {
+  return table(
     ['slicing', 'run', 'large members', 'join ms', 'large /s', 'small p50/p99/max ms', 'small lost', 'large p50/p99 ms', 'first p50/max ms', 'last p50/max ms', 'large lost', 'ping gaps n, p50/max ms', 'server CPU %'],
     results.flatMap((r) =>
       r.phases.map((p) => [
@@ -391,7 +353,10 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  const charts = [
+}
+
+function charts(summaries: Summary[], options: Options): ChartSpec[] {
+  return [
     {
       id: 'large-room-small-p99',
       title: `Small-room p99 while a ${options.members}-member room receives broadcasts, slicing on vs off`,
@@ -413,11 +378,24 @@ async function main(): Promise<void> {
       })),
     },
   ];
-  const md = ['# A large room', '', `Command: \`${command}\`  `, `Machine: ${machineLine()}`, '', summary, '', '## Every run and phase', '', perRun, ''].join('\n');
-  process.stdout.write(md);
-  writeReport('large-room', options.smoke, { command, options, slicingWired: wired, results, summaries, summaryMarkdown: summary, charts }, md);
 }
 
-const parsed = parseArgs(process.argv.slice(2));
-const perRunMs = 180_000 + parsed.largeRates.length * (parsed.phaseMs + 35_000);
-runMain('large-room', main, parsed.runs * parsed.variants.length * perRunMs);
+runScenario({
+  name: 'large-room',
+  options: parseOptions,
+  timeLimitMs: (options) => options.runs * options.variants.length * (180_000 + options.largeRates.length * (options.phaseMs + 35_000)),
+  setup: () => {
+    const wired = slicingWired();
+    if (!wired) process.stderr.write('large-room: the server build does not use sliced-fanout yet (both variants run the same code)\n');
+    return Promise.resolve({ wired });
+  },
+  units: (options) => options.variants,
+  describe: (variant, options, run) => `slicing ${variant} run ${run + 1}/${options.runs}: ${options.members} members in one room + ${options.smallRooms} x ${options.smallSize}`,
+  run: (variant, { options, run }) => runVariant(variant, options, run),
+  report: (results, { options, command, shared: { wired } }) => {
+    const summaries = summarize(results, options);
+    const summary = summaryMarkdown(summaries, options, wired);
+    const markdown = [...reportHeader('A large room', command), summary, '', '## Every run and phase', '', everyRunTable(results), ''].join('\n');
+    return { markdown, json: { slicingWired: wired, results, summaries, summaryMarkdown: summary, charts: charts(summaries, options) } };
+  },
+});

@@ -38,7 +38,8 @@ import {
   type FleetStats,
   type Verdict,
 } from '../lib/room-fleet.js';
-import { Progress, argValue, machineLine, median, round, runMain, sleep, table, writeReport } from '../lib/harness.js';
+import { Progress, median, round, sleep, table, type ChartSpec } from '../lib/harness.js';
+import { medianOf, reportHeader, runScenario, type ScenarioArgs } from '../lib/scenario-runner.js';
 
 const GROUP_SIZE = 10;
 const PER_WORKER = 14_000;
@@ -57,22 +58,20 @@ interface Options {
   smoke: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => argValue(argv, name);
-  const smoke = argv.includes('--smoke');
-  const connections = Number(get('connections') ?? (smoke ? 100 : 15_000));
+function parseOptions({ number, smoke }: ScenarioArgs): Options {
+  const connections = number('connections', smoke ? 100 : 15_000);
   const options: Options = {
     smoke,
     connections,
-    others: Number(get('others') ?? (smoke ? 20 : 300)),
-    nodes: Number(get('nodes') ?? (smoke ? 2 : 3)),
-    workers: Number(get('workers') ?? Math.max(2, Math.ceil(connections / PER_WORKER))),
-    drainMs: Number(get('drain-ms') ?? (smoke ? 3000 : 30_000)),
-    rate: Number(get('rate') ?? (smoke ? 20 : 200)),
-    userRate: Number(get('user-rate') ?? (smoke ? 5 : 20)),
-    warmupS: Number(get('warmup-s') ?? (smoke ? 1 : 5)),
-    concurrency: Number(get('concurrency') ?? 50),
-    runs: Number(get('runs') ?? (smoke ? 1 : 3)),
+    others: number('others', smoke ? 20 : 300),
+    nodes: number('nodes', smoke ? 2 : 3),
+    workers: number('workers', Math.max(2, Math.ceil(connections / PER_WORKER))),
+    drainMs: number('drain-ms', smoke ? 3000 : 30_000),
+    rate: number('rate', smoke ? 20 : 200),
+    userRate: number('user-rate', smoke ? 5 : 20),
+    warmupS: number('warmup-s', smoke ? 1 : 5),
+    concurrency: number('concurrency', 50),
+    runs: number('runs', smoke ? 1 : 3),
   };
   if (options.nodes < 2) throw new Error('--nodes: at least 2 (one drained, one to move to)');
   if (options.connections >= 20_000) throw new Error('--connections: node A may hold fewer than 20,000 connections');
@@ -269,7 +268,7 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
 }
 
 function summaryMarkdown(results: RunResult[], options: Options): string {
-  const m = (pick: (r: RunResult) => number): number => round(median(results.map(pick)));
+  const m = (pick: (r: RunResult) => number): number => medianOf(results, pick);
   const worst = (pick: (r: RunResult) => number): number => Math.max(...results.map(pick));
   const met = results.every((r) => r.met);
   const verdictLine = `**Storm of ${options.connections.toLocaleString('en-US')} clients (drain window ${options.drainMs / 1000} s): ${met ? 'every client reconnected and recovered, nothing lost' : 'missed'}** — all recovered in ${m((r) => r.allRecoveredS)} s (median of ${results.length}), lost ${worst((r) => r.verdict.lost)}, duplicates ${worst((r) => r.verdict.duplicates)}, recovered:false ${worst((r) => r.verdict.recoveredFalse)}.`;
@@ -299,18 +298,8 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
   return [verdictLine, '', main, '', 'CPU per process from SIGTERM until every client recovered (% of one core; node 1 is the drained node, counted until it exited; the workers hold the clients of the drained node unless marked):', '', cpu].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const command = `node dist/bench/scenarios/reconnect-storm.js ${process.argv.slice(2).join(' ')}`.trim();
-  const results: RunResult[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    process.stderr.write(
-      `storm run ${run + 1}/${options.runs}: ${options.connections} clients on node 1 (+${options.others} on the others), ${options.nodes} nodes, drain ${options.drainMs} ms, ${options.rate}+${options.userRate} publications/s\n`,
-    );
-    results.push(await runOnce(options, run));
-  }
-  const summary = summaryMarkdown(results, options);
-  const charts = results.map((r) => ({
+function charts(results: RunResult[]): ChartSpec[] {
+  return results.map((r) => ({
     id: `storm-recovered-over-time-run-${r.run + 1}`,
     title: `Reconnect storm: ${r.connected} clients leaving a drained node (run ${r.run + 1})`,
     xLabel: 'seconds since SIGTERM',
@@ -320,19 +309,26 @@ async function main(): Promise<void> {
       { name: 'recovered (recovered: true rejoin)', points: r.recoveredOverTime },
     ],
   }));
-  const md = [
-    `# Reconnect storm: ${options.connections.toLocaleString('en-US')} clients drained off one node`,
-    '',
-    `Command: \`${command}\`  `,
-    `Machine: ${machineLine()}; ${options.nodes} nodes on one redis-server, clients connect to the nodes directly; ${options.runs} run(s)`,
-    '',
-    summary,
-    '',
-  ].join('\n');
-  process.stdout.write(md);
-  writeReport('reconnect-storm', options.smoke, { command, options, summaryMarkdown: summary, charts, results }, md);
 }
 
-const parsed = parseArgs(process.argv.slice(2));
-const perRunMs = 60_000 + (parsed.connections / 150) * 1000 + parsed.drainMs + 150_000;
-runMain('reconnect-storm', main, parsed.runs * perRunMs);
+runScenario({
+  name: 'reconnect-storm',
+  options: parseOptions,
+  timeLimitMs: (options) => options.runs * (60_000 + (options.connections / 150) * 1000 + options.drainMs + 150_000),
+  describe: (_unit, options, run) =>
+    `storm run ${run + 1}/${options.runs}: ${options.connections} clients on node 1 (+${options.others} on the others), ${options.nodes} nodes, drain ${options.drainMs} ms, ${options.rate}+${options.userRate} publications/s`,
+  run: (_unit, { options, run }) => runOnce(options, run),
+  report: (results, { options, command }) => {
+    const summary = summaryMarkdown(results, options);
+    const markdown = [
+      ...reportHeader(
+        `Reconnect storm: ${options.connections.toLocaleString('en-US')} clients drained off one node`,
+        command,
+        `${options.nodes} nodes on one redis-server, clients connect to the nodes directly; ${options.runs} run(s)`,
+      ),
+      summary,
+      '',
+    ].join('\n');
+    return { markdown, json: { summaryMarkdown: summary, charts: charts(results), results } };
+  },
+});

@@ -11,17 +11,26 @@
  *   npm run bench:durability -- [--runs 3] [--operations 20000] [--smoke]
  */
 import { RedisHistoryStore, type RedisDurability } from '../../server/backends/redis/history.js';
-import { connectTestRedis, type TestRedisClient } from '../../test/support/redis-client.js';
-import { startRedis } from '../../test/support/redis-server.js';
-import { argValue, machineLine, median, ratio, round, runMain, table, writeReport } from '../lib/harness.js';
+import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
+import { startRedis } from '../../tools/processes/redis-server.js';
+import { machineLine, ratio, table } from '../lib/harness.js';
+import { medianOf, runScenario } from '../lib/scenario-runner.js';
 
-const argv = process.argv.slice(2);
-const smoke = argv.includes('--smoke');
-const runs = Number(argValue(argv, 'runs') ?? (smoke ? 1 : 3));
-const operations = Number(argValue(argv, 'operations') ?? (smoke ? 500 : 20_000));
 const ROOMS = 100;
 const IN_FLIGHT = 64;
 const MODES: readonly RedisDurability[] = ['lossy', 'lossless'];
+
+interface Options {
+  runs: number;
+  operations: number;
+  smoke: boolean;
+}
+
+interface Sample {
+  mode: RedisDurability;
+  appendUs: number;
+  readUs: number;
+}
 
 async function redisCpuSeconds(client: TestRedisClient): Promise<number> {
   const info = String(await client.sendCommand(['INFO', 'cpu']));
@@ -39,7 +48,7 @@ async function inFlight(count: number, call: (index: number) => Promise<unknown>
   );
 }
 
-async function measure(client: TestRedisClient, durability: RedisDurability): Promise<{ appendUs: number; readUs: number }> {
+async function measure(client: TestRedisClient, durability: RedisDurability, operations: number): Promise<Sample> {
   await client.flushAll();
   const store = new RedisHistoryStore(client.commands, { size: 1000, ttlSeconds: 3600, durability });
   const start = await redisCpuSeconds(client);
@@ -47,42 +56,52 @@ async function measure(client: TestRedisClient, durability: RedisDurability): Pr
   const appended = await redisCpuSeconds(client);
   await inFlight(operations, (index) => store.position('/', `room${index % ROOMS}`));
   const read = await redisCpuSeconds(client);
-  return { appendUs: ((appended - start) / operations) * 1e6, readUs: ((read - appended) / operations) * 1e6 };
+  return { mode: durability, appendUs: ((appended - start) / operations) * 1e6, readUs: ((read - appended) / operations) * 1e6 };
 }
 
-async function main(): Promise<void> {
-  const redis = await startRedis();
-  const client = await connectTestRedis(redis.url);
-  const samples: Record<RedisDurability, Array<{ appendUs: number; readUs: number }>> = { lossy: [], lossless: [] };
-  try {
-    // Alternating, so a noisy moment of the shared machine falls on both modes alike.
-    for (let run = 0; run < runs; run += 1) for (const mode of MODES) samples[mode].push(await measure(client, mode));
-  } finally {
-    await client.close();
-    await redis.stop();
-  }
-  const summary = MODES.map((mode) => ({
-    mode,
-    appendUs: round(median(samples[mode].map((sample) => sample.appendUs)), 1),
-    readUs: round(median(samples[mode].map((sample) => sample.readUs)), 1),
-  }));
-  const [lossy, lossless] = summary as [(typeof summary)[number], (typeof summary)[number]];
-  const ratios = { append: ratio(lossy.appendUs, lossless.appendUs), read: ratio(lossy.readUs, lossless.readUs) };
-  const command = `npm run bench:durability -- --runs ${runs} --operations ${operations}${smoke ? ' --smoke' : ''}`;
-  const summaryMarkdown = [
-    `# REDIS_DURABILITY: Redis CPU per history call`,
-    '',
-    `${machineLine()}. \`${command}\`: ${operations} appends into ${ROOMS} rooms then ${operations} position reads, ${IN_FLIGHT} in flight, medians of ${runs} run(s), Redis CPU from INFO cpu.`,
-    '',
-    table(
-      ['durability', 'Redis CPU per append (µs)', 'Redis CPU per read (µs)'],
-      summary.map((row) => [row.mode, row.appendUs, row.readUs]),
-    ),
-    '',
-    `lossy / lossless: append ${ratios.append}x, read ${ratios.read}x (the INFO call each script makes under lossy).`,
-  ].join('\n');
-  process.stdout.write(`${summaryMarkdown}\n`);
-  writeReport('redis-durability', smoke, { command, options: { runs, operations, rooms: ROOMS, inFlight: IN_FLIGHT }, samples, summary, ratios, summaryMarkdown, charts: [] }, summaryMarkdown);
-}
-
-runMain('redis-durability', main, 10 * 60_000);
+runScenario({
+  name: 'redis-durability',
+  options: ({ number, smoke }): Options => ({ runs: number('runs', smoke ? 1 : 3), operations: number('operations', smoke ? 500 : 20_000), smoke }),
+  timeLimitMs: () => 10 * 60_000,
+  command: ({ runs, operations, smoke }) => `npm run bench:durability -- --runs ${runs} --operations ${operations}${smoke ? ' --smoke' : ''}`,
+  // One redis-server for every round; each round starts from FLUSHALL.
+  setup: async () => {
+    const redis = await startRedis();
+    const client = await connectTestRedis(redis.url);
+    return {
+      client,
+      close: async () => {
+        await client.close();
+        await redis.stop();
+      },
+    };
+  },
+  // Alternating, so a noisy moment of the shared machine falls on both modes alike.
+  units: () => MODES,
+  run: (mode, { options, shared }) => measure(shared.client, mode, options.operations),
+  report: (results, { options: { runs, operations }, command }) => {
+    const samples = Object.fromEntries(MODES.map((mode) => [mode, results.filter((r) => r.mode === mode).map(({ appendUs, readUs }) => ({ appendUs, readUs }))]));
+    const summary = MODES.map((mode) => {
+      const mine = results.filter((sample) => sample.mode === mode);
+      return { mode, appendUs: medianOf(mine, (sample) => sample.appendUs, 1), readUs: medianOf(mine, (sample) => sample.readUs, 1) };
+    });
+    const [lossy, lossless] = summary as [(typeof summary)[number], (typeof summary)[number]];
+    const ratios = { append: ratio(lossy.appendUs, lossless.appendUs), read: ratio(lossy.readUs, lossless.readUs) };
+    const summaryMarkdown = [
+      `# REDIS_DURABILITY: Redis CPU per history call`,
+      '',
+      `${machineLine()}. \`${command}\`: ${operations} appends into ${ROOMS} rooms then ${operations} position reads, ${IN_FLIGHT} in flight, medians of ${runs} run(s), Redis CPU from INFO cpu.`,
+      '',
+      table(
+        ['durability', 'Redis CPU per append (µs)', 'Redis CPU per read (µs)'],
+        summary.map((row) => [row.mode, row.appendUs, row.readUs]),
+      ),
+      '',
+      `lossy / lossless: append ${ratios.append}x, read ${ratios.read}x (the INFO call each script makes under lossy).`,
+    ].join('\n');
+    return {
+      markdown: `${summaryMarkdown}\n`,
+      json: { options: { runs, operations, rooms: ROOMS, inFlight: IN_FLIGHT }, samples, summary, ratios, summaryMarkdown, charts: [] },
+    };
+  },
+});

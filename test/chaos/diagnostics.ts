@@ -5,7 +5,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GatewayProcess } from '../support/gateway-process.js';
+import type { GatewayProcess } from '../../tools/processes/gateway-process.js';
 import type { ChaosConsumer, StreamTarget } from './consumers.js';
 import type { FaultRecord } from './faults.js';
 import { ranges, type Ledger, type PublishRecord, type SubscriptionVerdict } from './ledger.js';

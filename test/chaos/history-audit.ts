@@ -11,7 +11,7 @@
  * read: no audit.
  */
 import { historyKeys } from '../../server/backends/redis/keys.js';
-import type { TestRedisClient } from '../support/redis-client.js';
+import type { TestRedisClient } from '../../tools/processes/redis-client.js';
 import { ranges, type PublishRecord } from './ledger.js';
 
 export interface HistoryAudit {

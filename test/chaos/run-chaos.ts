@@ -18,10 +18,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import type { GatewayProcess } from '../support/gateway-process.js';
-import { TEST_API_KEY } from '../support/gateway.js';
-import { connectTestRedis, connectTestRedisCluster } from '../support/redis-client.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import type { GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { connectTestRedis, connectTestRedisCluster } from '../../tools/processes/redis-client.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 import { ChurnRooms } from './churn.js';
 import type { ChaosConsumer } from './consumers.js';
 import { describeLagging, describeProblems, refusedBreakdown, summarizeLoss, writeLogs } from './diagnostics.js';

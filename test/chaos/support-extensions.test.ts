@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { connectTestRedisCluster } from '../support/redis-client.js';
-import { redisCommand } from '../support/redis-command.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { connectTestRedisCluster } from '../../tools/processes/redis-client.js';
+import { redisCommand } from '../../tools/processes/redis-command.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { SseConsumer, type SseConsumerEvent } from '../support/sse-consumer.js';
 
 const AOF_ALWAYS = ['--appendonly', 'yes', '--appendfsync', 'always'];

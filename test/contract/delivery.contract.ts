@@ -7,12 +7,12 @@
 import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
 import type { Message } from '../../shared/index.js';
-import { httpPublish, TEST_API_KEY } from '../support/gateway.js';
-import { connectTestRedis } from '../support/redis-client.js';
-import { redisCommand } from '../support/redis-command.js';
+import { httpPublish } from '../support/gateway.js';
+import { connectTestRedis } from '../../tools/processes/redis-client.js';
+import { redisCommand } from '../../tools/processes/redis-command.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
 import { openAccepted, type SseStream } from '../support/sse.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 export interface Topology {
   /** One URL per gateway node. */

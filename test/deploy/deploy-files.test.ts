@@ -12,9 +12,9 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { renderNginxConfig } from '../../nginx/generate-config.js';
 import { loadConfig } from '../../server/config/load.js';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 import { asArr, asObj, composeServices, DEPLOY, filesUnder, interpolate, kubernetesObjects, nameOf, parseYaml, read, rel, ROOT, type Json, type Obj } from './deploy-reader.js';
 
 const run = promisify(execFile);

@@ -15,9 +15,9 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { expect } from 'chai';
-import { freePort } from '../support/free-port.js';
-import { startNode, type Child } from '../support/processes.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { freePort } from '../../tools/processes/free-port.js';
+import { startNode, type Child } from '../../tools/processes/processes.js';
+import { TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 import { copyLines, DEPLOY, dockerStages, read, ROOT, type CopyLine } from './deploy-reader.js';
 
 const ADMIN_TOKEN = 'image-layout-admin-token-0123456789';

@@ -12,10 +12,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { renderNginxConfig } from '../../nginx/generate-config.js';
-import { freePort } from '../support/free-port.js';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { startNginx, type NginxProcess } from '../support/nginx.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { freePort } from '../../tools/processes/free-port.js';
+import { startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { startNginx, type NginxProcess } from '../../tools/processes/nginx.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 import { asArr, asObj, DEPLOY, kubernetesNginxConf, kubernetesObjects, nameOf, read, workloads, type Json, type Obj } from './deploy-reader.js';
 
 const objects = kubernetesObjects();

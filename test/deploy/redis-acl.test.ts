@@ -9,12 +9,12 @@
  */
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { startGatewayProcess } from '../support/gateway-process.js';
-import { httpPublish, TEST_API_KEY } from '../support/gateway.js';
-import { redisCommand } from '../support/redis-command.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { startGatewayProcess } from '../../tools/processes/gateway-process.js';
+import { httpPublish } from '../support/gateway.js';
+import { redisCommand } from '../../tools/processes/redis-command.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { assertOk, collectMessages, connect, request, waitFor } from '../support/sockets.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 import { asArr, asObj, composeServices, DEPLOY, interpolate, read, workloads, type Obj } from './deploy-reader.js';
 
 const PASSWORD = 'deploy-acl-password-5c0ffee1d2e3';

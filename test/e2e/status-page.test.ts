@@ -10,7 +10,7 @@ import { startCluster, type TestCluster } from '../support/cluster.js';
 import { httpPublish } from '../support/gateway.js';
 import { artifactPath, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { assertOk, connect, request, type TestSocket } from '../support/sockets.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 const ADMIN_TOKEN = 'e2e-status-admin-token-0123456789';
 

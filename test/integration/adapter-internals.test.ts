@@ -16,7 +16,7 @@ import { Server, type Namespace } from 'socket.io';
 import { MessageType } from 'socket.io-adapter';
 import type { ChannelListener } from '../../server/core/room-channels.js';
 import { shardedPubSubDriver, type ClusterInternals } from '../../server/backends/redis/sharded-pubsub.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
 
 const require = createRequire(import.meta.url);
 const versionOf = (name: string): string => (require(`${name}/package.json`) as { version: string }).version;

@@ -11,7 +11,7 @@ import { io } from 'socket.io-client';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { RawEngineClient } from '../support/raw-engine-client.js';
 import { connect, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 /** An Engine.IO polling handshake from `localAddress`, with extra headers. */
 function handshakeFrom(url: string, localAddress: string, headers: Record<string, string> = {}): Promise<number> {

@@ -8,7 +8,7 @@ import { loadConfig } from '../../server/config/load.js';
 import { startGateway as startGatewayNode } from '../../server/gateway.js';
 import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, connectRefused, nextEvent, request, type TestSocket } from '../support/sockets.js';
-import { signToken, unsignedToken } from '../support/tokens.js';
+import { signToken, unsignedToken } from '../../tools/processes/tokens.js';
 
 /** A token signed with `secret` carrying exactly `claims` (no `exp` unless given): what a careless backend mints. */
 function rawToken(secret: string, claims: JWTPayload): Promise<string> {

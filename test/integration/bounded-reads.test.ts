@@ -8,9 +8,9 @@ import { expect } from 'chai';
 import { HISTORY_PAGE_MAX_BYTES } from '../../shared/index.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, collectMessages, connect, rawRequest, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
-import { signToken } from '../support/tokens.js';
+import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('bounded reads and ordered room operations', function () {
   this.timeout(60_000);

@@ -11,7 +11,7 @@ import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { DefaultEvents, GapEvent, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
 import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 /** The application's publications and signals, as a chat page would declare them. */
 interface ChatEvents {

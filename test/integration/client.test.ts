@@ -3,7 +3,7 @@ import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { ConnectionState, Message, RecoveredEvent, RoomcastClientOptions } from '../../client/index.js';
 import { httpPublish, startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 const ROOMS = ['demo:*'];
 

@@ -6,10 +6,10 @@
 import { expect } from 'chai';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
-import { startGatewayProcess } from '../support/gateway-process.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { startGatewayProcess } from '../../tools/processes/gateway-process.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { assertOk, collectMessages, connect, nextEvent, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 const tokenFor = (sub: string): Promise<string> => signToken(TEST_JWT_SECRET, { sub, rooms: ['f:*'] });
 

@@ -4,7 +4,7 @@ import type { Socket } from 'socket.io-client';
 import { MemoryWatch } from '../../server/ops/memory-watch.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, collectMessages, connect, connectRefused, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 async function metric(url: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -1,7 +1,7 @@
 /** The delivery contract against each topology: memory, Redis with the classic adapter, Redis Cluster with the sharded adapter. */
 import { deliveryContract, type Topology } from '../contract/delivery.contract.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { startRedis, startRedisCluster } from '../support/redis-server.js';
+import { startRedis, startRedisCluster } from '../../tools/processes/redis-server.js';
 
 /** The subscription reconciliation would hide a race the contract must catch on its own: out of the way. */
 const NO_BACKGROUND_REPAIR = { SUBSCRIPTION_RECONCILE_MS: '3600000' };

@@ -8,12 +8,12 @@ import { RoomcastClient } from '../../client/index.js';
 import type { Message } from '../../shared/index.js';
 import { planDrain } from '../../server/core/drain-plan.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { httpPublish, startGateway, TEST_API_KEY } from '../support/gateway.js';
-import { startGatewayProcess } from '../support/gateway-process.js';
-import { startRedis, startRedisCluster } from '../support/redis-server.js';
+import { httpPublish, startGateway } from '../support/gateway.js';
+import { startGatewayProcess } from '../../tools/processes/gateway-process.js';
+import { startRedis, startRedisCluster } from '../../tools/processes/redis-server.js';
 import { assertOk, connect, connectRefused, request, waitFor, type TestSocket } from '../support/sockets.js';
 import { openAccepted } from '../support/sse.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 describe('graceful drain', function () {
   this.timeout(60_000);

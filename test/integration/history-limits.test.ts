@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { assertOk, connect, rawRequest, request, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 const PAYLOAD = 'x'.repeat(60_000);
 

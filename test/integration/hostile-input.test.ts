@@ -35,7 +35,7 @@ import {
 import { captureLogs, httpPublish, startGateway, type LogCapture, type TestGateway } from '../support/gateway.js';
 import { RawEngineClient, encodeEvent, placeholder, type ReceivedFrame, type SioPacket } from '../support/raw-engine-client.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 const MAX_PAYLOAD_BYTES = 4096;
 /** What the gateway gives Socket.IO as maxHttpBufferSize: beyond it, the WebSocket is closed (1009). */

@@ -7,8 +7,9 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { captureLogs, startGateway, TEST_API_KEY, type LogCapture, type TestGateway } from '../support/gateway.js';
+import { captureLogs, startGateway, type LogCapture, type TestGateway } from '../support/gateway.js';
 import { openFileLimit } from '../../server/ops/http-server.js';
+import { TEST_API_KEY } from '../../tools/processes/tokens.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,7 +5,7 @@ import { startGateway as startGatewayNode } from '../../server/gateway.js';
 import { createLogger } from '../../server/ops/logger.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, request } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('HTTP routes', () => {
   let gw: TestGateway;

@@ -2,8 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { io } from 'socket.io-client';
-import { startNode } from '../support/processes.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { startNode } from '../../tools/processes/processes.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 const MAIN = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 const CLOSE_FIXTURE = fileURLToPath(new URL('../fixtures/close-leaves-no-handle.js', import.meta.url));

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, connectRefused, nextEvent, request, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('limits', () => {
   let gw: TestGateway;

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
 import { assertOk, connect, connectRefused, request } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('logging', () => {
   it('never writes a token or an API key, even at trace level', async () => {

@@ -7,9 +7,9 @@ import { expect } from 'chai';
 import type { ErrorPayload } from '../../shared/index.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { scrape, type Scrape } from '../support/metrics.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { assertOk, collectMessages, connect, connectRefused, rawRequest, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 /** A room and users whose names must never appear in the exposition. */
 const ROOM = 'metricsroom:never-a-label-7f3a';

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { RawEngineClient } from '../support/raw-engine-client.js';
 import { assertOk, connect, request } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('msgpack length bombs (PARSER=msgpack)', function () {
   this.timeout(30_000);

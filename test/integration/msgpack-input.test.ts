@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, collectMessages, connect, rawRequest, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 type Parser = 'json' | 'msgpack';
 

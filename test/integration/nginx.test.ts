@@ -15,12 +15,12 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { renderNginxConfig } from '../../nginx/generate-config.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { freePort } from '../support/free-port.js';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { freePort } from '../../tools/processes/free-port.js';
+import { startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
 import { httpPublish } from '../support/gateway.js';
-import { startNginx, type NginxProcess } from '../support/nginx.js';
+import { startNginx, type NginxProcess } from '../../tools/processes/nginx.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 type Transports = Array<'polling' | 'websocket'>;
 const ADMIN_TOKEN = 'nginx-test-admin-token-0123456789';

@@ -3,10 +3,10 @@
  * so a failure elsewhere is about the code under test, not about its harness.
  */
 import { expect } from 'chai';
-import { freePort, freePortWithCompanion, isPortFree } from '../support/free-port.js';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { redisCommand } from '../support/redis-command.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { freePort, freePortWithCompanion, isPortFree } from '../../tools/processes/free-port.js';
+import { startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { redisCommand } from '../../tools/processes/redis-command.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
 
 function alive(pid: number): boolean {
   try {

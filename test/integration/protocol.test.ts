@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { MAX_DATA_DEPTH } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, nextEvent, rawRequest, request, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('protocol validation', () => {
   let gw: TestGateway;

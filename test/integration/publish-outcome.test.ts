@@ -6,8 +6,8 @@
  */
 import { expect } from 'chai';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
-import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 
 describe('publish outcome when Redis answers late', function () {
   this.timeout(60_000);

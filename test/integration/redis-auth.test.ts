@@ -7,14 +7,14 @@
  * Anyone without them can no longer PUBLISH into the adapter's channels.
  */
 import { expect } from 'chai';
-import { freePort } from '../support/free-port.js';
-import { GATEWAY_MAIN, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
-import { httpPublish, TEST_API_KEY } from '../support/gateway.js';
-import { startNode, type Finished } from '../support/processes.js';
-import { redisCommand } from '../support/redis-command.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { freePort } from '../../tools/processes/free-port.js';
+import { GATEWAY_MAIN, startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { httpPublish } from '../support/gateway.js';
+import { startNode, type Finished } from '../../tools/processes/processes.js';
+import { redisCommand } from '../../tools/processes/redis-command.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { assertOk, collectMessages, connect, request, waitFor } from '../support/sockets.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 const PASSWORD = 'redis-pass-7d1f0c93b2a54e8f';
 const WRONG = 'not-the-password-19a4c2e7';

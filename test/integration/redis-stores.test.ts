@@ -5,10 +5,10 @@ import { historyKeys } from '../../server/backends/redis/keys.js';
 import { RedisPresenceStore } from '../../server/backends/redis/presence.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
 import { presenceStoreContract } from '../contract/presence-store.contract.js';
-import { connectTestRedis, type TestRedisClient } from '../support/redis-client.js';
+import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
 import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { createCluster, type RedisClusterType } from 'redis';
 import type { RedisCommands } from '../../server/backends/redis/redis-connections.js';
 

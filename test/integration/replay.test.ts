@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Message } from '../../shared/index.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 async function publishMany(gw: TestGateway, room: string, count: number, from = 0): Promise<void> {
   for (let i = 0; i < count; i += 1) {

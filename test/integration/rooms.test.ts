@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, nextEvent, rawRequest, request, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('rooms', () => {
   let gw: TestGateway;

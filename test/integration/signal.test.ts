@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import type { Signal } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, nextEvent, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 describe('room:signal', () => {
   let gw: TestGateway;

@@ -8,9 +8,9 @@
 import { expect } from 'chai';
 import type { Message } from '../../shared/index.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
-import { startRedis, startRedisCluster } from '../support/redis-server.js';
+import { startRedis, startRedisCluster } from '../../tools/processes/redis-server.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 const SLICED = { LARGE_ROOM_MEMBERS: '20', FANOUT_SLICE_SIZE: '5' };
 const MEMBERS = 60;

@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
 import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, rawRequest, request, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 const SOCKET_ID_SHAPE = /^[A-Za-z0-9_-]{20}$/;
 

@@ -6,11 +6,11 @@
  */
 import { expect } from 'chai';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { httpPublish, startGateway, TEST_API_KEY, type TestGateway } from '../support/gateway.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../support/redis-server.js';
-import { connectTestRedis as openRedisAdmin } from '../support/redis-client.js';
+import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { connectTestRedis as openRedisAdmin } from '../../tools/processes/redis-client.js';
 import { openAccepted, openRefused, type SseEvent, type SseStream } from '../support/sse.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 interface Publication {
   room: string;

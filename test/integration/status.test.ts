@@ -7,9 +7,9 @@ import { expect } from 'chai';
 import { io, type Socket } from 'socket.io-client';
 import type { AdminClientToServerEvents, AdminServerToClientEvents, ErrorPayload, NodeStatus } from '../../shared/index.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
 import { assertOk, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken } from '../support/tokens.js';
+import { signToken } from '../../tools/processes/tokens.js';
 
 const ADMIN_TOKEN = 'status-admin-token-0123456789';
 

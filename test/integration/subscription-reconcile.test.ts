@@ -11,9 +11,9 @@ import type { RedisClusterType } from 'redis';
 import { shardedPubSubDriver } from '../../server/backends/redis/sharded-pubsub.js';
 import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
-import { startRedisCluster, type RedisCluster } from '../support/redis-server.js';
+import { startRedisCluster, type RedisCluster } from '../../tools/processes/redis-server.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 describe('room subscriptions are reconciled (Redis Cluster)', function () {
   this.timeout(60_000);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNode } from './processes.js';
+import { startNode } from '../../tools/processes/processes.js';
 
 const distRoot = join(import.meta.dirname, '../..');
 

@@ -4,12 +4,11 @@
  * stopped by stop(). Node ids are node1..nodeN, as `npm run cluster` names them.
  */
 import { isDevelopment } from '../../server/config/load.js';
-import { freePort } from './free-port.js';
-import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
-import { TEST_API_KEY } from './gateway.js';
-import { startNginx, type NginxProcess } from './nginx.js';
-import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from './redis-server.js';
-import { TEST_JWT_SECRET } from './tokens.js';
+import { freePort } from '../../tools/processes/free-port.js';
+import { startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { startNginx, type NginxProcess } from '../../tools/processes/nginx.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 export interface ClusterOptions {
   nodes: number;

@@ -1,6 +1,6 @@
 /** Driving the demo page in a browser: sign in by name, send, and find which node holds whom. */
 import type { Page } from 'playwright-core';
-import { TEST_API_KEY } from './gateway.js';
+import { TEST_API_KEY } from '../../tools/processes/tokens.js';
 
 export async function enterDemo(page: Page, url: string, name: string): Promise<void> {
   await page.goto(url);

@@ -6,11 +6,9 @@ import { loadConfig } from '../../server/config/load.js';
 import { startGateway as startGatewayNode, type Gateway } from '../../server/gateway.js';
 import { createLogger } from '../../server/ops/logger.js';
 import { TEST_PARSER } from './parser.js';
-import { TEST_JWT_SECRET } from './tokens.js';
+import { TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 export { TEST_PARSER } from './parser.js';
-
-export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 
 export interface TestGateway {
   url: string;

@@ -13,7 +13,7 @@ import {
   sequentialNodes,
   type NginxConfigOptions,
 } from '../../nginx/generate-config.js';
-import { checkNginxConfig } from '../support/nginx.js';
+import { checkNginxConfig } from '../../tools/processes/nginx.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../nginx/nginx.conf.example', import.meta.url));
 

@@ -8,7 +8,7 @@ import { freePort } from './free-port.js';
 import { startNode, type Finished, type StartNodeOptions } from './processes.js';
 import { track, untrack } from './reaper.js';
 
-/** dist/test/support/ -> dist/server/main.js */
+/** dist/tools/processes/ -> dist/server/main.js */
 export const GATEWAY_MAIN = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 
 export interface GatewayProcess {

@@ -3,6 +3,9 @@ import { SignJWT, type JWTPayload } from 'jose';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
 
+/** The API key (API_KEYS) of the gateways the tests and benchmarks start, for the HTTP API. */
+export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+
 export interface TokenClaims {
   sub?: string;
   rooms?: string[];
