@@ -4,6 +4,7 @@ import { RedisHistoryStore } from '../../server/backends/redis/history.js';
 import { historyKeys } from '../../server/backends/redis/keys.js';
 import { RedisPresenceStore } from '../../server/backends/redis/presence.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
+import { membershipContract } from '../contract/membership.contract.js';
 import { presenceStoreContract } from '../contract/presence-store.contract.js';
 import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
 import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
@@ -39,6 +40,13 @@ describe('Redis stores', () => {
   });
 
   presenceStoreContract('redis', {
+    create: async () => {
+      await client.flushAll();
+      return new RedisPresenceStore(client.commands, 'n1');
+    },
+  });
+
+  membershipContract('redis', {
     create: async () => {
       await client.flushAll();
       return new RedisPresenceStore(client.commands, 'n1');
@@ -229,6 +237,13 @@ describe('Redis stores', () => {
       create: async (options) => {
         await flushCluster();
         return new RedisHistoryStore(clusterClient as unknown as RedisCommands, options);
+      },
+    });
+
+    membershipContract('redis cluster', {
+      create: async () => {
+        await flushCluster();
+        return new RedisPresenceStore(clusterClient as unknown as RedisCommands, 'n1');
       },
     });
   });
