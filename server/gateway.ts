@@ -1,8 +1,10 @@
 /**
- * The composition root of one node: builds the stores (memory for one node,
- * Redis for many), the publisher, the Express app and the Socket.IO server on
- * one http.Server, and closes them in order. It takes a Config and a logger; it
- * reads no environment and installs no signal handler (main.ts does).
+ * The composition root of one node: it only wires. It builds the backends
+ * (createBackends: memory for one node, Redis for many), the core (sessions,
+ * membership, subscriptions, the publisher and its fanout), the transports
+ * (Socket.IO, SSE) and the HTTP app on one http.Server, and closes them in
+ * order. It takes a Config and a logger; it reads no environment and installs
+ * no signal handler (main.ts does).
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

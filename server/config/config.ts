@@ -22,7 +22,7 @@ export interface Config {
   /**
    * Whether Redis may lose acknowledged writes: 'lossy' makes a room whose data
    * was last written by another Redis process (restart, failover, restore) start
-   * a new epoch; 'lossless' trusts restarts (see delivery/history/redis-scripts.ts).
+   * a new epoch; 'lossless' trusts restarts (see backends/redis/history-scripts.ts).
    */
   redisDurability: 'lossy' | 'lossless';
   /** NODE_ENV, trimmed and case-insensitive, is `production`: the development secret is refused, JWKS over https only, JWT_AUDIENCE required with JWT_PUBLIC_KEY / JWKS_URL. */

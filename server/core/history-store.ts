@@ -7,7 +7,7 @@
  *   broadcast offset is also in history (until trimmed).
  * - The epoch changes only when the room's history was lost (its entries and
  *   counter gone), or when the store cannot rule out that it lost acknowledged
- *   writes (Redis restarted from older data, see redis-scripts.ts): an offset is
+ *   writes (Redis restarted from older data, see backends/redis/history-scripts.ts): an offset is
  *   never handed out twice within one epoch. Epochs are opaque, not ordered. A
  *   client holding a position of another epoch cannot be proven complete and
  *   gets `recovered: false`.

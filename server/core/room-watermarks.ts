@@ -4,7 +4,7 @@
  * an SSE stream read. After this node was deaf for a while (its subscriber
  * connection dropped and came back, a room subscription was repaired), what
  * was published meanwhile is exactly what history holds after these
- * positions (see realtime/reception-recovery.ts).
+ * positions (see reception-recovery.ts).
  *
  * Epochs are opaque: a position of another epoch replaces the one held (the
  * recovery reads history from it and history answers with the current epoch).

@@ -9,7 +9,7 @@
  * Hot path: nothing here adds a listener or a closure per socket on the
  * delivery path. Deliveries are counted once per broadcast (the recipients the
  * adapter wrote to, see sliced-fanout.ts); sent bytes by one listener on the
- * Engine.IO server (see realtime-server.ts); counters the hot path touches are
+ * Engine.IO server (see transports/socketio/realtime-server.ts); counters the hot path touches are
  * pre-bound label children (no label hashing per call) or plain numbers folded
  * into the counter when Prometheus scrapes.
  */

@@ -2,7 +2,7 @@
  * History in Redis, shared by every node: per room a meta hash (epoch, last
  * offset) and a stream whose entry ids are the offsets, bounded by HISTORY_SIZE
  * (MAXLEN) and HISTORY_TTL_S (the keys expire that long after the last write;
- * older entries of a busy room are skipped on read). See redis-scripts.ts for
+ * older entries of a busy room are skipped on read). See history-scripts.ts for
  * the atomic steps and history-store.ts for the contract.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,7 +22,7 @@ import { APPEND_SCRIPT, READ_SCRIPT } from './history-scripts.js';
  * replica, restored backups) makes a room start a new epoch when its data was
  * last written by another Redis process; 'lossless' (AOF with appendfsync
  * always and no failover that can lose writes) keeps epochs across restarts.
- * See redis-scripts.ts.
+ * See history-scripts.ts.
  */
 export type RedisDurability = 'lossy' | 'lossless';
 
