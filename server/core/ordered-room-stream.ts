@@ -12,7 +12,34 @@
  * The sink (a transport: SSE today) only writes what it is given.
  */
 import type { Message, StreamPosition } from '../../shared/index.js';
-import type { SubscriptionsOptions } from './subscription.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import type { HistoryStore } from './history-store.js';
+import type { RoomListeners } from './room-listeners.js';
+import type { RoomWatermarks } from './room-watermarks.js';
+
+/** Where a room's publications come from on this node. */
+export interface RoomFeed {
+  history: HistoryStore;
+  /** Rooms' publications as this node's adapter sees them (local and from other nodes). */
+  listeners: RoomListeners;
+  /** Resolves once publications of the room made on any node reach this one. */
+  whenReceiving(namespace: string, room: string): Promise<void>;
+  /** The last position of each served room this node saw (Redis only). */
+  watermarks?: RoomWatermarks;
+  metrics: GatewayMetrics;
+}
+
+/**
+ * The room's position, read only once this node receives the room from every node (on Redis Cluster the
+ * subscription is asynchronous): a publication in between would otherwise be above the position and never
+ * come. Noted in the watermarks (what the node misses while deaf is delivered later).
+ */
+export async function receivingPosition(feed: RoomFeed, namespace: string, room: string): Promise<StreamPosition> {
+  await feed.whenReceiving(namespace, room);
+  const position = await feed.history.position(namespace, room);
+  feed.watermarks?.note(namespace, room, position);
+  return position;
+}
 
 /** Messages per history read when a stream resumes or fills a gap. */
 export const STREAM_HISTORY_PAGE = 100;
@@ -39,7 +66,7 @@ export class OrderedRoomStream {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly options: SubscriptionsOptions,
+    private readonly options: RoomFeed,
     private readonly namespace: string,
     private readonly room: string,
     since: StreamPosition | null,
@@ -78,19 +105,16 @@ export class OrderedRoomStream {
   }
 
   private async begin(since: StreamPosition | null): Promise<void> {
-    const { history, watermarks, metrics } = this.options;
     const { namespace, room } = this;
-    // The position is read only once this node receives the room from every node (see subscription.ts).
-    await this.options.whenReceiving(namespace, room);
     if (since === null) {
-      const position = await history.position(namespace, room);
-      watermarks?.note(namespace, room, position);
-      this.control('position', position);
+      this.control('position', await receivingPosition(this.options, namespace, room));
       return;
     }
+    // Read only once this node receives the room (see receivingPosition).
+    await this.options.whenReceiving(namespace, room);
     this.position = since;
     const gaps = await this.catchUp(null);
-    metrics.namespace(namespace).rejoin(gaps === 0);
+    this.options.metrics.namespace(namespace).rejoin(gaps === 0);
   }
 
   /**

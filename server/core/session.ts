@@ -40,14 +40,9 @@ export class Sessions {
     this.admission.closed(address);
   }
 
-  /**
-   * A token's claims; throws a RoomcastError (UNAUTHENTICATED for a bad token), and UNAVAILABLE when
-   * `stillOpen` says the connection went away while the token was checked.
-   */
-  async authenticate(token: string, stillOpen: () => boolean = () => true): Promise<VerifiedToken> {
-    const verified = await this.verifyToken(token);
-    if (!stillOpen()) throw new RoomcastError('UNAVAILABLE', 'the connection closed during authentication');
-    return verified;
+  /** A token's claims; throws a RoomcastError (UNAUTHENTICATED for a bad token). */
+  authenticate(token: string): Promise<VerifiedToken> {
+    return this.verifyToken(token);
   }
 
   /**
@@ -108,8 +103,8 @@ export class Session {
   }
 
   /** Throws FORBIDDEN_ROOM unless the session may join `room`. */
-  assertMayJoin(rules: NamespaceRules, room: string, action = 'join'): void {
-    if (!this.mayJoin(rules, room)) throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to ${action} ${room}`);
+  assertMayJoin(rules: NamespaceRules, room: string): void {
+    if (!this.mayJoin(rules, room)) throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to join ${room}`);
   }
 
   /** A fresh token for the same user (auth:refresh): new grants and expiry; UNAUTHENTICATED for another user. */

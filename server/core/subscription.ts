@@ -12,22 +12,10 @@
  * reception-recovery.ts).
  */
 import type { StreamPosition } from '../../shared/index.js';
-import type { GatewayMetrics } from '../ops/metrics.js';
-import type { HistoryRead, HistoryStore } from './history-store.js';
-import type { RoomListeners } from './room-listeners.js';
-import type { RoomWatermarks } from './room-watermarks.js';
-import { OrderedRoomStream, type StreamSink } from './ordered-room-stream.js';
+import type { HistoryRead } from './history-store.js';
+import { OrderedRoomStream, receivingPosition, type RoomFeed, type StreamSink } from './ordered-room-stream.js';
 
-export interface SubscriptionsOptions {
-  history: HistoryStore;
-  /** Rooms' publications as this node's adapter sees them (local and from other nodes). */
-  listeners: RoomListeners;
-  /** Resolves once publications of the room made on any node reach this one. */
-  whenReceiving(namespace: string, room: string): Promise<void>;
-  /** The last position of each served room this node saw (Redis only). */
-  watermarks?: RoomWatermarks;
-  metrics: GatewayMetrics;
-}
+export type SubscriptionsOptions = RoomFeed;
 
 /** Runs a history read; a transport may queue or bound its clients' reads (the default runs it at once). */
 export type ReadGate = <T>(read: () => Promise<T>) => Promise<T>;
@@ -42,10 +30,11 @@ export class Subscriptions {
    * anything published after the returned position reaches it live, so nothing falls between.
    */
   async start(namespace: string, room: string, since: StreamPosition | undefined, limit: number, gate: ReadGate = ungated): Promise<HistoryRead> {
+    if (!since) return { ...(await receivingPosition(this.options, namespace, room)), recovered: true, messages: [] };
     const { history, metrics, watermarks } = this.options;
     await this.options.whenReceiving(namespace, room);
-    const read = since ? await gate(() => history.read(namespace, room, since, limit)) : { ...(await history.position(namespace, room)), recovered: true, messages: [] };
-    if (since) metrics.namespace(namespace).rejoin(read.recovered);
+    const read = await gate(() => history.read(namespace, room, since, limit));
+    metrics.namespace(namespace).rejoin(read.recovered);
     watermarks?.note(namespace, room, read);
     return read;
   }
