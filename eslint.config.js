@@ -28,6 +28,8 @@ const sse = `${S}/transports/sse`;
 const transports = `${S}/transports`;
 const http = `${S}/http`;
 const backends = `${S}/backends`;
+// Calls to the app's backend (webhook deliveries, proxies): they implement core/ interfaces, like backends/.
+const integration = `${S}/integration`;
 const gateway = `${S}/gateway.ts`;
 const main = `${S}/main.ts`;
 const bottom = [`${S}/ops`, `${S}/auth`, `${S}/config`, `${S}/errors.ts`];
@@ -63,6 +65,21 @@ const serverZones = [
     target: [transports, http, backends],
     from: [gateway, main],
     message: 'Only main.ts may import gateway.ts (composition root); nothing imports main.ts. Pass what you need in from gateway.ts instead.',
+  },
+  {
+    target: core,
+    from: [integration],
+    message: 'server/core/ declares the interfaces of webhooks and proxies; server/integration/ implements them and gateway.ts wires them.',
+  },
+  {
+    target: integration,
+    from: [transports, http, backends, gateway, main],
+    message: 'server/integration/ (webhooks, proxies) implements core/ interfaces: it must not import transports/, http/, backends/ or the composition root.',
+  },
+  {
+    target: [transports, http],
+    from: [integration],
+    message: 'server/transports/ and server/http/ reach webhooks and proxies through core/ interfaces (gateway.ts injects them).',
   },
   {
     target: backends,

@@ -3,3 +3,5 @@ export * from './errors.js';
 export * from './events.js';
 export * from './rooms.js';
 export * from './schemas.js';
+export * from './signature.js';
+export * from './webhooks.js';

@@ -1,4 +1,5 @@
 /** The validated, frozen configuration of one gateway node. Built once at start-up by loadConfig(). */
+import type { WebhookEventType } from '../../shared/index.js';
 import type { NamespaceRules } from './namespaces.js';
 
 export type JwtKeySource =
@@ -90,6 +91,20 @@ export interface Config {
   /** Redis Cluster: how often the room channels this node serves are compared with its live subscriptions (and repaired). */
   subscriptionReconcileMs: number;
   namespaces: readonly NamespaceRules[];
+  /**
+   * Webhooks (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_EVENTS, WEBHOOK_MAX_AGE_S): null when WEBHOOK_URL is unset.
+   * `events`: the types sent (all when WEBHOOK_EVENTS is unset).
+   */
+  webhook: { url: URL; events: readonly WebhookEventType[]; maxAgeSeconds: number } | null;
+  /**
+   * WEBHOOK_SECRET: signs webhook deliveries and proxy requests (Roomcast-Signature, shared/signature.ts);
+   * required (32+ characters) when WEBHOOK_URL or a proxy URL is set, else null. Never logged.
+   */
+  backendSecret: string | null;
+  /** CONNECT_PROXY_URL, JOIN_PROXY_URL, PUBLISH_PROXY_URL (null: off) and PROXY_TIMEOUT_MS. */
+  proxies: { connectUrl: URL | null; joinUrl: URL | null; publishUrl: URL | null; timeoutMs: number };
+  /** AUTO_JOIN_USER_ROOM: every connection is joined by the server to `user:<sub>` at connect. */
+  autoJoinUserRoom: boolean;
   logLevel: LogLevel;
   logPretty: boolean;
 }

@@ -7,10 +7,10 @@ import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ADMIN_NAMESPACE } from '../../shared/index.js';
+import { ADMIN_NAMESPACE, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../shared/index.js';
 import { ConfigError } from './config-error.js';
 import type { Config, JwtKeySource, LogLevel } from './config.js';
-import { loadNamespaces } from './namespaces.js';
+import { loadNamespaces, type NamespaceRules } from './namespaces.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -198,6 +198,36 @@ function jwt(env: Env, production: boolean): Config['jwt'] {
   };
 }
 
+/** WEBHOOK_EVENTS: a comma list of event types (unset: all of them). */
+function webhookEvents(env: Env): WebhookEventType[] {
+  const items = list(env, 'WEBHOOK_EVENTS');
+  if (items.length === 0) return [...WEBHOOK_EVENT_TYPES];
+  for (const item of items) {
+    if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(item)) {
+      throw new ConfigError('WEBHOOK_EVENTS', `expected a comma list of ${WEBHOOK_EVENT_TYPES.join(', ')}, got "${item}"`);
+    }
+  }
+  return items as WebhookEventType[];
+}
+
+/** Webhooks, proxies and the secret that signs both (see DESIGN "Backend integration"). */
+function backendIntegration(env: Env, namespaces: readonly NamespaceRules[]): Pick<Config, 'webhook' | 'backendSecret' | 'proxies'> {
+  const webhookUrl = url(env, 'WEBHOOK_URL', ['http:', 'https:']);
+  const proxies: Config['proxies'] = {
+    connectUrl: url(env, 'CONNECT_PROXY_URL', ['http:', 'https:']),
+    joinUrl: url(env, 'JOIN_PROXY_URL', ['http:', 'https:']),
+    publishUrl: url(env, 'PUBLISH_PROXY_URL', ['http:', 'https:']),
+    timeoutMs: integer(env, 'PROXY_TIMEOUT_MS', 3000, 10, 60_000),
+  };
+  const secret = read(env, 'WEBHOOK_SECRET') ?? null;
+  const signs = webhookUrl !== null || proxies.connectUrl !== null || proxies.joinUrl !== null || proxies.publishUrl !== null || namespaces.some((rules) => typeof rules.publishProxy === 'string');
+  if (signs && secret === null) throw new ConfigError('WEBHOOK_SECRET', 'WEBHOOK_URL or a proxy URL is set: give the secret that signs what the gateway sends (32+ characters)');
+  if (secret !== null && secret.length < 32) throw new ConfigError('WEBHOOK_SECRET', 'expected at least 32 characters');
+  const events = webhookEvents(env);
+  const maxAgeSeconds = integer(env, 'WEBHOOK_MAX_AGE_S', 86_400, 1, 7 * 86_400);
+  return { webhook: webhookUrl === null ? null : { url: webhookUrl, events, maxAgeSeconds }, backendSecret: secret, proxies };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !(value instanceof URL) && !(value instanceof Uint8Array) && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -287,6 +317,8 @@ export function loadConfig(env: Env = process.env): Config {
     nodeTtlMs: integer(env, 'NODE_TTL_MS', 15_000, 1_000, 600_000),
     subscriptionReconcileMs: integer(env, 'SUBSCRIPTION_RECONCILE_MS', 5_000, 100, 3_600_000),
     namespaces,
+    ...backendIntegration(env, namespaces),
+    autoJoinUserRoom: boolean(env, 'AUTO_JOIN_USER_ROOM', true),
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     logPretty: boolean(env, 'LOG_PRETTY', false),
   };

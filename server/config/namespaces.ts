@@ -14,6 +14,13 @@ const namespaceRulesSchema = z.strictObject({
   presence: z.boolean().default(true),
   /** Rooms any authenticated user may join, in addition to the token's `rooms` claim. */
   publicRooms: z.array(roomPatternSchema).max(1000).default([]),
+  /** Client publications of this namespace are sent to WEBHOOK_URL as `publication` events. */
+  webhookPublications: z.boolean().default(false),
+  /**
+   * Where client publications of this namespace are asked about before they are stored: a URL (http/https),
+   * `false` to skip PUBLISH_PROXY_URL here, or absent to use PUBLISH_PROXY_URL (when set).
+   */
+  publishProxy: z.union([z.literal(false), z.url({ protocol: /^https?$/, error: 'publishProxy must be an http(s) URL or false' })]).optional(),
 });
 
 const namespacesFileSchema = z.strictObject({
@@ -26,8 +33,8 @@ const namespacesFileSchema = z.strictObject({
 export type NamespaceRules = Readonly<z.infer<typeof namespaceRulesSchema>>;
 
 export const DEFAULT_NAMESPACES: readonly NamespaceRules[] = [
-  { name: DEFAULT_NAMESPACE, clientPublish: true, presence: true, publicRooms: [] },
-  { name: LIVE_NAMESPACE, clientPublish: false, presence: false, publicRooms: [] },
+  { name: DEFAULT_NAMESPACE, clientPublish: true, presence: true, publicRooms: [], webhookPublications: false },
+  { name: LIVE_NAMESPACE, clientPublish: false, presence: false, publicRooms: [], webhookPublications: false },
 ];
 
 export function loadNamespaces(file: string | undefined): readonly NamespaceRules[] {

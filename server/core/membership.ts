@@ -32,9 +32,16 @@ export interface MemberChange extends RoomRef {
   roomMembers: number;
 }
 
+/** Why a member left: it asked (room:leave, a refreshed token, the REST API), its connection closed, or its node died. */
+export type LeaveReason = 'leave' | 'disconnect' | 'node-lost';
+
+export interface MemberLeft extends MemberChange {
+  reason: LeaveReason;
+}
+
 export interface MembershipEvents {
   joined: [MemberChange];
-  left: [MemberChange];
+  left: [MemberLeft];
   occupied: [RoomRef];
   vacated: [RoomRef];
 }
@@ -99,9 +106,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /** Takes a connection out of a room; nothing happens when it was not in it. */
-  async remove(namespace: string, room: string, connectionId: string): Promise<void> {
+  async remove(namespace: string, room: string, connectionId: string, reason: LeaveReason = 'leave'): Promise<void> {
     const removal = await this.options.presence.remove(namespace, room, connectionId);
-    if (removal !== null) this.exited(namespace, room, removal.member, removal.membersBefore);
+    if (removal !== null) this.exited(namespace, room, removal.member, removal.membersBefore, reason);
   }
 
   /** The room's members on every node. */
@@ -112,7 +119,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Members the backend removed or wrote back on its own (see MemberChanges). */
   changesFrom(localMemberships: () => LocalMembership[]): MemberChanges {
     return {
-      removed: (namespace, room, member, membersBefore) => this.exited(namespace, room, member, membersBefore),
+      removed: (namespace, room, member, membersBefore) => this.exited(namespace, room, member, membersBefore, 'node-lost'),
       restored: (namespace, room, member, membersAfter) => this.entered(namespace, room, member, membersAfter, true),
       localMemberships,
     };
@@ -124,9 +131,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (roomMembers === 1) this.emit('occupied', { namespace, room });
   }
 
-  private exited(namespace: string, room: string, member: PresenceMember, membersBefore: number): void {
+  private exited(namespace: string, room: string, member: PresenceMember, membersBefore: number, reason: LeaveReason): void {
     if (this.announces(namespace, membersBefore)) this.announcer?.left(namespace, room, member);
-    this.emit('left', { namespace, room, member, roomMembers: membersBefore });
+    this.emit('left', { namespace, room, member, roomMembers: membersBefore, reason });
     if (membersBefore === 1) this.emit('vacated', { namespace, room });
   }
 

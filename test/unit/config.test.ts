@@ -278,7 +278,7 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'roomcast-config-'));
     const good = join(dir, 'good.json');
     writeFileSync(good, JSON.stringify({ namespaces: [{ name: '/chat', publicRooms: ['lobby'] }] }));
-    expect(loadConfig({ NAMESPACES_FILE: good }).namespaces).to.deep.equal([{ name: '/chat', clientPublish: true, presence: true, publicRooms: ['lobby'] }]);
+    expect(loadConfig({ NAMESPACES_FILE: good }).namespaces).to.deep.equal([{ name: '/chat', clientPublish: true, presence: true, publicRooms: ['lobby'], webhookPublications: false }]);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ namespaces: [{ name: 'chat' }] }));
     const error = configError({ NAMESPACES_FILE: bad });
@@ -287,5 +287,67 @@ describe('configuration', () => {
     const duplicate = join(dir, 'dup.json');
     writeFileSync(duplicate, JSON.stringify({ namespaces: [{ name: '/a' }, { name: '/a' }] }));
     expect(configError({ NAMESPACES_FILE: duplicate }).message).to.contain('unique');
+  });
+
+  describe('backend integration (issue 14)', () => {
+    const secret = 's'.repeat(32);
+
+    it('is off by default: no webhook, no proxy, no secret, the user room auto-joined', () => {
+      const config = loadConfig({});
+      expect(config.webhook).to.equal(null);
+      expect(config.backendSecret).to.equal(null);
+      expect(config.proxies).to.deep.equal({ connectUrl: null, joinUrl: null, publishUrl: null, timeoutMs: 3000 });
+      expect(config.autoJoinUserRoom).to.equal(true);
+    });
+
+    it('reads WEBHOOK_URL, WEBHOOK_EVENTS, WEBHOOK_MAX_AGE_S, the proxy URLs, PROXY_TIMEOUT_MS and AUTO_JOIN_USER_ROOM', () => {
+      const config = loadConfig({
+        WEBHOOK_URL: 'https://backend.example/hooks',
+        WEBHOOK_SECRET: secret,
+        WEBHOOK_EVENTS: 'room.occupied,room.vacated',
+        WEBHOOK_MAX_AGE_S: '600',
+        CONNECT_PROXY_URL: 'http://127.0.0.1:9000/connect',
+        JOIN_PROXY_URL: 'http://127.0.0.1:9000/join',
+        PUBLISH_PROXY_URL: 'http://127.0.0.1:9000/publish',
+        PROXY_TIMEOUT_MS: '500',
+        AUTO_JOIN_USER_ROOM: 'false',
+      });
+      expect(config.webhook?.url.href).to.equal('https://backend.example/hooks');
+      expect(config.webhook?.events).to.deep.equal(['room.occupied', 'room.vacated']);
+      expect(config.webhook?.maxAgeSeconds).to.equal(600);
+      expect(config.backendSecret).to.equal(secret);
+      expect(config.proxies.publishUrl?.pathname).to.equal('/publish');
+      expect(config.proxies.timeoutMs).to.equal(500);
+      expect(config.autoJoinUserRoom).to.equal(false);
+    });
+
+    it('needs WEBHOOK_SECRET of 32+ characters with a webhook or a proxy, without echoing it', () => {
+      expect(configError({ WEBHOOK_URL: 'http://127.0.0.1:1/h' }).variable).to.equal('WEBHOOK_SECRET');
+      expect(configError({ JOIN_PROXY_URL: 'http://127.0.0.1:1/j' }).variable).to.equal('WEBHOOK_SECRET');
+      const short = configError({ WEBHOOK_URL: 'http://127.0.0.1:1/h', WEBHOOK_SECRET: 'short-secret-value' });
+      expect(short.variable).to.equal('WEBHOOK_SECRET');
+      expect(short.message).not.to.contain('short-secret-value');
+    });
+
+    it('refuses an unknown event type, a non-http URL, and limits out of range', () => {
+      expect(configError({ WEBHOOK_URL: 'http://127.0.0.1:1/h', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'room.occupied,room.burnt' }).message).to.contain('room.burnt');
+      expect(configError({ WEBHOOK_URL: 'ftp://127.0.0.1/h', WEBHOOK_SECRET: secret }).variable).to.equal('WEBHOOK_URL');
+      expect(configError({ PUBLISH_PROXY_URL: 'http://127.0.0.1:1/p', WEBHOOK_SECRET: secret, PROXY_TIMEOUT_MS: '9' }).variable).to.equal('PROXY_TIMEOUT_MS');
+      expect(configError({ PUBLISH_PROXY_URL: 'http://127.0.0.1:1/p', WEBHOOK_SECRET: secret, PROXY_TIMEOUT_MS: '60001' }).variable).to.equal('PROXY_TIMEOUT_MS');
+      expect(configError({ WEBHOOK_URL: 'http://127.0.0.1:1/h', WEBHOOK_SECRET: secret, WEBHOOK_MAX_AGE_S: '0' }).variable).to.equal('WEBHOOK_MAX_AGE_S');
+    });
+
+    it('reads the namespace rules webhookPublications and publishProxy (a URL or false), and a publishProxy URL needs the secret', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'roomcast-config-'));
+      const file = join(dir, 'ns.json');
+      writeFileSync(file, JSON.stringify({ namespaces: [{ name: '/chat', webhookPublications: true, publishProxy: 'http://127.0.0.1:9000/moderate' }, { name: '/feed', publishProxy: false }] }));
+      const [chat, feed] = loadConfig({ NAMESPACES_FILE: file, WEBHOOK_SECRET: secret }).namespaces;
+      expect(chat?.webhookPublications).to.equal(true);
+      expect(chat?.publishProxy).to.equal('http://127.0.0.1:9000/moderate');
+      expect(feed?.publishProxy).to.equal(false);
+      expect(configError({ NAMESPACES_FILE: file }).variable).to.equal('WEBHOOK_SECRET');
+      writeFileSync(file, JSON.stringify({ namespaces: [{ name: '/chat', publishProxy: 'ftp://x' }] }));
+      expect(configError({ NAMESPACES_FILE: file, WEBHOOK_SECRET: secret }).message).to.contain('publishProxy');
+    });
   });
 });

@@ -152,7 +152,7 @@ function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket
     session.close();
     for (const room of socket.rooms) {
       if (room !== socket.id) {
-        ctx.membership.remove(ctx.rules.name, room, socket.id).catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
+        ctx.membership.remove(ctx.rules.name, room, socket.id, 'disconnect').catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
       }
     }
   });
