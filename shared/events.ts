@@ -131,6 +131,20 @@ export interface ProtocolErrorEvent extends ErrorPayload {
   room?: string;
 }
 
+/** Sent once a connection is open: the user, and the rooms the server joined it to (the token's `subscribe` claim, `user:<sub>`). */
+export interface SessionEvent {
+  user: string;
+  /** Each room's position when it was joined: the SDK treats them as rooms it joined itself (and rejoins them with `since`). */
+  rooms: Array<{ room: string; epoch: string; offset: number }>;
+}
+
+/** The server took the connection out of a room (POST /api/v1/users/:user/rooms/:room/leave): it is no longer a member. */
+export interface RoomLeftEvent {
+  room: string;
+  /** Why, for the app: `api` (the backend asked). */
+  reason: 'api';
+}
+
 export interface ServerToClientEvents {
   message: (message: Message) => void;
   /** A volatile `room:signal` of another member (typing, cursor): no offset, not in history, may be dropped. */
@@ -139,6 +153,8 @@ export interface ServerToClientEvents {
   'presence:leave': (event: PresenceEvent) => void;
   'server:draining': (event: DrainingEvent) => void;
   'protocol:error': (event: ProtocolErrorEvent) => void;
+  session: (event: SessionEvent) => void;
+  'room:left': (event: RoomLeftEvent) => void;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface PublishInput {
   event: string;
   data: JsonValue;
   from?: string;
+  /** The publishing connection (room:publish): for the `publication` webhook event. */
+  connectionId?: string;
   idempotencyKey?: string;
   /** Who published: a connection (room:publish) or a backend over HTTP (the default). */
   source?: 'client' | 'http';
