@@ -32,6 +32,8 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** The first retry comes within this (DESIGN: within 10 s); each next one waits up to twice as long, to RETRY_MAX_MS. */
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
+/** How long stop() waits for a POST in progress. */
+const STOP_GRACE_MS = 1_000;
 /** After a failed Redis call (read, lease), wait this long before the next one. */
 const QUEUE_ERROR_BACKOFF_MS = 500;
 
@@ -89,12 +91,18 @@ export class WebhookDispatcher {
     if (this.sleeping?.wakeable) this.interrupt();
   }
 
-  /** Stops after the POST in progress (if any), leaving what is unacknowledged queued, and gives the lease up. */
+  /**
+   * Stops delivering and gives the lease up. A POST in progress gets STOP_GRACE_MS to answer; past that the
+   * node closes without waiting for it, its batch unacknowledged: queued (Redis: pending, claimed by the next
+   * holder; memory: lost with the process), sent again, at least once.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.interrupt();
-    await this.loop;
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise<void>((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS)))]);
+    clearTimeout(grace);
     if (this.holding) await this.options.queue.release().catch(() => undefined);
   }
 
@@ -188,6 +196,7 @@ export class WebhookDispatcher {
         timeoutMs: this.options.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
         headers: { [WEBHOOK_ID_HEADER]: delivery.id },
       });
+      if (!this.running && outcome.kind !== 'answered') return;
       if (outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300) {
         const now = Date.now();
         metrics?.delivered(events.map((event) => Math.max(0, now - event.ts) / 1000));
@@ -212,7 +221,7 @@ export class WebhookDispatcher {
         if (!(await this.holdLease())) return;
         await this.sleep(Math.min(until - Date.now(), queue.leaseMs / 3), false);
       }
-      if (!(await this.holdLease())) return;
+      if (!this.running || !(await this.holdLease())) return;
     }
   }
 
