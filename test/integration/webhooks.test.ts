@@ -14,7 +14,7 @@ import { SIGNATURE_HEADER, verifySignature, WEBHOOK_ID_HEADER, type WebhookEvent
 import { captureLogs, startGateway, type LogCapture, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { assertOk, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
-import { openAccepted } from '../support/sse.js';
+import { openAccepted, openRefused } from '../support/sse.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
@@ -129,6 +129,25 @@ describe('webhooks (one node)', function () {
     expect(metrics.value('roomcast_webhook_events_delivered_total')).to.equal(events.length);
     expect(metrics.value('roomcast_webhook_delivery_seconds')).to.equal(events.length);
     expect(metrics.value('roomcast_webhook_queue_depth')).to.equal(0);
+  });
+
+  it('an SSE stream is a member of its room: listed in presence, counted in MAX_ROOM_MEMBERS (a full room refuses the stream ROOM_FULL)', async () => {
+    const gw = await start({ MAX_ROOM_MEMBERS: '2' });
+    const alice = await open('alice');
+    assertOk(await request(alice, 'room:join', { room: 'wh:full' }));
+    const sseToken = async (sub: string): Promise<string> => `Bearer ${await signToken(TEST_JWT_SECRET, { sub, rooms: ['wh:*'] })}`;
+    const stream = await openAccepted(`${gw.url}/sse?room=wh:full`, { authorization: await sseToken('sam') });
+    const listed = assertOk(await request(alice, 'presence:list', { room: 'wh:full' }));
+    expect(listed.members.map((member) => member.userId).sort()).to.deep.equal(['alice', 'sam']);
+    const refused = await openRefused(`${gw.url}/sse?room=wh:full`, { authorization: await sseToken('tess') });
+    expect(refused.body.error.code).to.equal('ROOM_FULL');
+    expect(refused.body.ok).to.equal(false);
+    stream.close();
+    await waitFor(() => typesIn(receiver.accepted(), 'wh:full').includes('member.left'), 10_000, 'the stream leaving');
+    const after = assertOk(await request(alice, 'presence:list', { room: 'wh:full' }));
+    expect(after.members.map((member) => member.userId)).to.deep.equal(['alice']);
+    // The refused stream never was a member.
+    expect(receiver.accepted().filter((event) => 'user' in event && event.user === 'tess')).to.deep.equal([]);
   });
 
   it('publications only where the namespace rule webhookPublications is on; membership in every namespace', async () => {
