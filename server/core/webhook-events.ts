@@ -24,6 +24,10 @@ export const MAX_BUFFERED = 10_000;
 /** Waits between attempts to append while the queue refuses: from the first to the longest. */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
+/** On stop, events are still taken until none came for this long... */
+const QUIET_MS = 50;
+/** ...or this long has passed. */
+const STOP_WAIT_MS = 1_000;
 
 export interface WebhookEventsOptions {
   queue: WebhookQueue;
@@ -48,6 +52,8 @@ export class WebhookEvents {
   private retryMs = RETRY_MIN_MS;
   private readonly detach: Array<() => void> = [];
   private stopped = false;
+  /** Events made so far (stop() waits until it stops moving). */
+  private added = 0;
 
   constructor(private readonly options: WebhookEventsOptions) {
     this.types = new Set(options.types);
@@ -77,8 +83,18 @@ export class WebhookEvents {
     }
   }
 
-  /** Stops listening and makes a last attempt to append what waits (bounded by the queue's own timeouts). */
+  /**
+   * Stops listening and makes a last attempt to append what waits (bounded by the queue's own timeouts).
+   * Called as the node closes: its connections' removals (member.left, room.vacated) are still finishing,
+   * so it first listens on until no event came for QUIET_MS (at most STOP_WAIT_MS).
+   */
   async stop(): Promise<void> {
+    const deadline = Date.now() + STOP_WAIT_MS;
+    let seen = -1;
+    while (seen !== this.added && Date.now() < deadline) {
+      seen = this.added;
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    }
     this.stopped = true;
     for (const detach of this.detach.splice(0)) detach();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
@@ -105,6 +121,7 @@ export class WebhookEvents {
   private add(draft: Draft): void {
     if (this.stopped || !this.types.has(draft.type)) return;
     this.buffered.push({ id: crypto.randomUUID(), ts: Date.now(), ...draft } as WebhookEvent);
+    this.added += 1;
     if (this.buffered.length > MAX_BUFFERED) {
       const dropped = this.buffered.splice(0, this.buffered.length - MAX_BUFFERED);
       this.options.onDropped?.(dropped.length);

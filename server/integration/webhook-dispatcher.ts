@@ -19,12 +19,15 @@
 import { WEBHOOK_ID_HEADER, type WebhookDelivery, type WebhookEvent } from '../../shared/index.js';
 import type { QueuedEvent, WebhookQueue } from '../core/webhook-queue.js';
 import type { Logger } from '../ops/logger.js';
+import { orderTransitions } from './webhook-order.js';
 import { signedPost } from './signed-post.js';
 
 /** At most this many events per delivery. */
 export const BATCH_MAX = 100;
 /** A batch that is not full waits this long after its oldest event for more. */
 export const LINGER_MS = 50;
+/** A batch is read again this long after its newest event, to take in racing appends of other nodes. */
+export const SETTLE_MS = 10;
 /** How often the delivering node looks for events other nodes queued (its own wake it at once). */
 export const POLL_MS = 50;
 /** One POST gets this long to answer 2xx; past it, it counts as failed and is retried. */
@@ -154,8 +157,12 @@ export class WebhookDispatcher {
         this.woken = false;
         batch = await queue.read(BATCH_MAX);
         const oldest = batch[0]?.event.ts;
-        if (oldest !== undefined && batch.length < BATCH_MAX && Date.now() - oldest < LINGER_MS) {
-          await this.sleep(LINGER_MS - (Date.now() - oldest), false);
+        const newest = batch[batch.length - 1]?.event.ts;
+        // Linger for a fuller batch; and even an old batch waits a moment after its newest event, so that
+        // another node's append racing it (within a round trip) is in the same batch (see webhook-order.ts).
+        if (oldest !== undefined && newest !== undefined && batch.length < BATCH_MAX && (Date.now() - oldest < LINGER_MS || Date.now() - newest < SETTLE_MS)) {
+          // Bounded: another node's clock may be ahead of this one's.
+          await this.sleep(Math.min(LINGER_MS, Math.max(LINGER_MS - (Date.now() - oldest), SETTLE_MS - (Date.now() - newest))), false);
           if (!this.running) return;
           batch = await queue.read(BATCH_MAX);
         }
@@ -175,7 +182,8 @@ export class WebhookDispatcher {
   /** Sends one batch until a 2xx, the max age, the lease lost or stop(). */
   private async deliver(batch: QueuedEvent[]): Promise<void> {
     const { queue, logger, metrics } = this.options;
-    const events: WebhookEvent[] = batch.map((entry) => entry.event);
+    // Racing appends of two nodes put back in order (webhook-order.ts); retries send this same body.
+    const events: WebhookEvent[] = orderTransitions(batch.map((entry) => entry.event));
     const delivery: WebhookDelivery = { id: crypto.randomUUID(), createdAt: Date.now(), events };
     const oldestTs = Math.min(...events.map((event) => event.ts));
     const maxAgeMs = this.options.maxAgeSeconds * 1000;

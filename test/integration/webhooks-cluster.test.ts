@@ -96,6 +96,19 @@ for (const mode of ['single', 'cluster'] as const) {
         const firstRound = events.slice(0, events.findIndex((event) => event.room === room && event.type === 'room.vacated') + 1);
         for (const socket of members) expectMemberOrder(firstRound, room, socket.id as string);
       });
+
+      it('a node closed gracefully: its members leave (disconnect), and the other node delivers that and the vacated room', async () => {
+        const [closing, staying] = nodes as [TestGateway, TestGateway];
+        const member = await open(closing.url, 'closing-member');
+        const connectionId = member.id as string;
+        assertOk(await request(member, 'room:join', { room: 'wh:closing' }));
+        await receiver.waitFor((all) => count(all, 'wh:closing', 'member.joined') === 1);
+        await closing.close();
+        const events = await receiver.waitFor((all) => count(all, 'wh:closing', 'room.vacated') === 1, 20_000, 'the room vacated');
+        expect(ofRoom(events, 'wh:closing').map((event) => event.type)).to.deep.equal(['room.occupied', 'member.joined', 'member.left', 'room.vacated']);
+        expect(ofRoom(events, 'wh:closing')[2]).to.include({ reason: 'disconnect', connectionId, nodeId: 'wh-a' });
+        expect((await fetch(`${staying.url}/healthz`)).status).to.equal(200);
+      });
     });
 
     describe('a node killed with SIGKILL', () => {
