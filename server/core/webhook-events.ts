@@ -39,6 +39,8 @@ export interface WebhookEventsOptions {
   onQueued?: (events: readonly WebhookEvent[]) => void;
   /** Told of events dropped because the queue refused them for too long. */
   onDropped?: (count: number) => void;
+  /** Events held while the queue refuses them (default MAX_BUFFERED). */
+  maxBuffered?: number;
 }
 
 type Draft<E extends WebhookEvent = WebhookEvent> = E extends WebhookEvent ? Omit<E, 'id' | 'ts'> : never;
@@ -61,7 +63,7 @@ export class WebhookEvents {
   }
 
   /** Listens to Membership (and to the Publisher's client publications when a namespace sends them). */
-  attach(membership: Membership, publisher: Publisher): void {
+  attach(membership: Membership, publisher?: Publisher): void {
     const occupied = ({ namespace, room }: RoomRef): void => this.add({ type: 'room.occupied', namespace, room });
     const vacated = ({ namespace, room }: RoomRef): void => this.add({ type: 'room.vacated', namespace, room });
     const joined = ({ namespace, room, member }: MemberChange): void =>
@@ -78,7 +80,7 @@ export class WebhookEvents {
       membership.off('joined', joined);
       membership.off('left', left);
     });
-    if (this.types.has('publication') && this.publishingNamespaces.size > 0) {
+    if (publisher !== undefined && this.types.has('publication') && this.publishingNamespaces.size > 0) {
       this.detach.push(publisher.onClientPublication((publication) => this.published(publication)));
     }
   }
@@ -122,13 +124,18 @@ export class WebhookEvents {
     if (this.stopped || !this.types.has(draft.type)) return;
     this.buffered.push({ id: crypto.randomUUID(), ts: Date.now(), ...draft } as WebhookEvent);
     this.added += 1;
-    if (this.buffered.length > MAX_BUFFERED) {
-      const dropped = this.buffered.splice(0, this.buffered.length - MAX_BUFFERED);
-      this.options.onDropped?.(dropped.length);
-      this.options.logger.error({ dropped: dropped.length }, 'webhook events dropped: the queue refused them for too long');
-    }
+    this.trim();
     // One flush per turn of the event loop: the events of one change (occupied, joined) go in one append.
     if (this.flushing === null && this.retryTimer === null) this.flushing = Promise.resolve().then(() => this.flush());
+  }
+
+  /** Past the buffer's bound the oldest events go (counted, logged). */
+  private trim(): void {
+    const max = this.options.maxBuffered ?? MAX_BUFFERED;
+    if (this.buffered.length <= max) return;
+    const dropped = this.buffered.splice(0, this.buffered.length - max);
+    this.options.onDropped?.(dropped.length);
+    this.options.logger.error({ dropped: dropped.length }, 'webhook events dropped: the queue refused them for too long');
   }
 
   private async flush(): Promise<void> {
@@ -140,6 +147,7 @@ export class WebhookEvents {
       } catch (error) {
         // Put them back in front of what came meanwhile, and try again later: the order holds.
         this.buffered = [...batch, ...this.buffered];
+        this.trim();
         this.options.logger.warn({ err: error, waiting: this.buffered.length }, 'webhook events could not be queued; retrying');
         this.flushing = null;
         if (!this.stopped) {
