@@ -78,6 +78,9 @@ export class WebhookDispatcher {
   private woken = false;
   private renewedAt = -Infinity;
   private holding = false;
+  private renewing: Promise<boolean> | null = null;
+  /** Renews the lease while a POST is in progress too (a slow receiver must not cost the lease). */
+  private renewTimer: NodeJS.Timeout | null = null;
   private lastQueueErrorAt = 0;
 
   constructor(private readonly options: WebhookDispatcherOptions) {}
@@ -85,6 +88,12 @@ export class WebhookDispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
+    const { leaseMs } = this.options.queue;
+    if (Number.isFinite(leaseMs)) {
+      this.renewTimer = setInterval(() => {
+        if (this.holding) void this.holdLease();
+      }, leaseMs / 4);
+    }
     this.loop = this.run().catch((error: unknown) => this.options.logger.error({ err: error }, 'the webhook dispatcher stopped unexpectedly'));
   }
 
@@ -102,6 +111,8 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    if (this.renewTimer !== null) clearInterval(this.renewTimer);
+    this.renewTimer = null;
     this.interrupt();
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([this.loop, new Promise<void>((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS)))]);
@@ -130,9 +141,18 @@ export class WebhookDispatcher {
   }
 
   /** Takes or renews the lease when a third of it has passed; false when another node holds it or Redis fails. */
-  private async holdLease(): Promise<boolean> {
+  private holdLease(): Promise<boolean> {
     const { queue } = this.options;
-    if (this.holding && Date.now() - this.renewedAt < queue.leaseMs / 3) return true;
+    if (this.holding && Date.now() - this.renewedAt < queue.leaseMs / 3) return Promise.resolve(true);
+    // One renewal at a time (the loop and the timer both ask).
+    this.renewing ??= this.renew().finally(() => {
+      this.renewing = null;
+    });
+    return this.renewing;
+  }
+
+  private async renew(): Promise<boolean> {
+    const { queue } = this.options;
     const startedAt = Date.now();
     try {
       this.holding = await queue.acquire();
