@@ -176,7 +176,7 @@ for (const mode of ['single', 'cluster'] as const) {
         const doomedIds = doomedMembers.map((socket) => socket.id as string);
         await doomed.kill();
         for (const socket of doomedMembers) socket.close();
-        receiver = await startWebhookReceiver(receiverPort);
+        receiver = await startWebhookReceiver({ port: receiverPort });
         const events = await receiver.waitFor(
           (all) => rooms.every((room) => count(all, room, 'room.vacated') === 1),
           nodeTtlMs * 20,
@@ -205,3 +205,36 @@ for (const mode of ['single', 'cluster'] as const) {
     });
   });
 }
+
+describe('webhooks: a slow receiver on one Redis', function () {
+  this.timeout(60_000);
+  let redis: RedisProcess;
+  let receiver: WebhookReceiver;
+  let nodes: TestGateway[] = [];
+  let socket: TestSocket | null = null;
+  before(async () => {
+    redis = await startRedis();
+    receiver = await startWebhookReceiver({ delayMs: 3_000 });
+    // A lease of 1 s: a node that did not renew it while its POST took 3 s would lose it to the other one.
+    const env = { REDIS_URL: redis.url, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, NODE_TTL_MS: '1000' };
+    nodes = [await startGateway({ ...env, NODE_ID: 'slow-a' }), await startGateway({ ...env, NODE_ID: 'slow-b' })];
+  });
+  after(async () => {
+    socket?.close();
+    await Promise.all(nodes.map((node) => node.close()));
+    await receiver.close();
+    await redis.stop();
+  });
+
+  it('the delivering node keeps its lease while a POST takes longer than the lease: each event is sent once', async () => {
+    socket = await connect((nodes[0] as TestGateway).url, await token('patient'));
+    assertOk(await request(socket, 'room:join', { room: 'wh:slow' }));
+    await receiver.waitFor((all) => count(all, 'wh:slow', 'member.joined') === 1, 20_000);
+    assertOk(await request(socket, 'room:leave', { room: 'wh:slow' }));
+    await receiver.waitFor((all) => count(all, 'wh:slow', 'room.vacated') === 1, 20_000);
+    const sent = receiver.deliveries.flatMap((delivery) => delivery.body.events.map((event) => event.id));
+    expect(sent).to.have.length(4);
+    expect(new Set(sent).size).to.equal(4);
+  });
+});
+

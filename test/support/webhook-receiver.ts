@@ -31,7 +31,14 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(port = 0): Promise<WebhookReceiver> {
+export interface ReceiverOptions {
+  /** A fixed port (a receiver that comes up late at a known address); default a free one. */
+  port?: number;
+  /** Answers each POST this long after it arrived (a slow backend). */
+  delayMs?: number;
+}
+
+export async function startWebhookReceiver({ port = 0, delayMs = 0 }: ReceiverOptions = {}): Promise<WebhookReceiver> {
   const deliveries: ReceivedDelivery[] = [];
   let status: (delivery: WebhookDelivery, index: number) => number = () => 200;
   const server: Server = createServer((req, res) => {
@@ -42,7 +49,9 @@ export async function startWebhookReceiver(port = 0): Promise<WebhookReceiver> {
       const body = JSON.parse(raw) as WebhookDelivery;
       const answer = status(body, deliveries.length);
       deliveries.push({ headers: req.headers, raw, body, status: answer, receivedAt: performance.timeOrigin + performance.now() });
-      res.writeHead(answer, { 'content-type': 'application/json' }).end('{}');
+      const reply = (): void => void res.writeHead(answer, { 'content-type': 'application/json' }).end('{}');
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
