@@ -201,6 +201,25 @@ describe('webhooks (one node)', function () {
     expect(metrics.value('roomcast_webhook_deliveries_total', { outcome: 'dropped' })).to.equal(0);
   });
 
+  it('a 2xx is accepted whatever its body (plain text, empty): nothing is sent again', async () => {
+    for (const answer of [{ body: 'OK', contentType: 'text/plain' }, { body: '', contentType: 'text/plain' }]) {
+      await receiver.close();
+      receiver = await startWebhookReceiver({ answer });
+      const gw = await start();
+      const alice = await open('alice');
+      assertOk(await request(alice, 'room:join', { room: 'wh:text' }));
+      assertOk(await request(alice, 'room:leave', { room: 'wh:text' }));
+      await receiver.waitFor((all) => typesIn(all, 'wh:text').includes('room.vacated'));
+      const sent = receiver.deliveries.flatMap((delivery) => delivery.body.events.map((event) => event.id));
+      expect(new Set(sent).size, answer.body).to.equal(sent.length);
+      expect((await scrape(gw.url)).value('roomcast_webhook_deliveries_total', { outcome: 'retried' }), answer.body).to.equal(0);
+      alice.close();
+      sockets.splice(0);
+      await gw.close();
+      gateway = null;
+    }
+  });
+
   it('a delivery not accepted within WEBHOOK_MAX_AGE_S is dropped, counted and logged; later events still go', async () => {
     receiver.answerWith(() => 503);
     const logs = captureLogs();

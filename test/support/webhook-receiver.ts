@@ -36,9 +36,11 @@ export interface ReceiverOptions {
   port?: number;
   /** Answers each POST this long after it arrived (a slow backend). */
   delayMs?: number;
+  /** The answer's body and content type (default `{}` as JSON). */
+  answer?: { body: string; contentType: string };
 }
 
-export async function startWebhookReceiver({ port = 0, delayMs = 0 }: ReceiverOptions = {}): Promise<WebhookReceiver> {
+export async function startWebhookReceiver({ port = 0, delayMs = 0, answer: reply = { body: '{}', contentType: 'application/json' } }: ReceiverOptions = {}): Promise<WebhookReceiver> {
   const deliveries: ReceivedDelivery[] = [];
   let status: (delivery: WebhookDelivery, index: number) => number = () => 200;
   const server: Server = createServer((req, res) => {
@@ -49,9 +51,9 @@ export async function startWebhookReceiver({ port = 0, delayMs = 0 }: ReceiverOp
       const body = JSON.parse(raw) as WebhookDelivery;
       const answer = status(body, deliveries.length);
       deliveries.push({ headers: req.headers, raw, body, status: answer, receivedAt: performance.timeOrigin + performance.now() });
-      const reply = (): void => void res.writeHead(answer, { 'content-type': 'application/json' }).end('{}');
-      if (delayMs > 0) setTimeout(reply, delayMs);
-      else reply();
+      const respond = (): void => void res.writeHead(answer, { 'content-type': reply.contentType }).end(reply.body);
+      if (delayMs > 0) setTimeout(respond, delayMs);
+      else respond();
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
