@@ -322,6 +322,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
 }
 
 // ---- webhooks (issue 14) ----
+/** How long a node alone lets its queued webhook events go at close. */
+const MEMORY_QUEUE_DRAIN_MS = 1000;
+
 /** With WEBHOOK_URL: this node's events go into the backends' queue, and its dispatcher delivers them while it holds the lease. */
 function startWebhooks(config: Config, logger: Logger, metrics: GatewayMetrics, backends: Backends, membership: Membership, publisher: Publisher): { stop(): Promise<void> } | null {
   if (config.webhook === null || config.backendSecret === null) return null;
@@ -351,7 +354,8 @@ function startWebhooks(config: Config, logger: Logger, metrics: GatewayMetrics, 
   return {
     async stop() {
       await events.stop();
-      await dispatcher.stop();
+      // Alone (memory), what waits would be lost with the process: it gets a second to go. With Redis another node delivers it.
+      await dispatcher.stop({ drainMs: backends.redisMode === 'none' ? MEMORY_QUEUE_DRAIN_MS : 0 });
     },
   };
 }

@@ -104,12 +104,18 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Stops delivering and gives the lease up. A POST in progress gets STOP_GRACE_MS to answer; past that the
+   * Stops delivering and gives the lease up; with `drainMs`, first waits up to that long for the queue to empty. A POST in progress gets STOP_GRACE_MS to answer; past that the
    * node closes without waiting for it, its batch unacknowledged: queued (Redis: pending, claimed by the next
    * holder; memory: lost with the process), sent again, at least once.
    */
-  async stop(): Promise<void> {
+  async stop({ drainMs = 0 }: { drainMs?: number } = {}): Promise<void> {
     if (!this.running) return;
+    // A queue no other node delivers (memory): what waits gets a moment to go before the process ends.
+    const deadline = Date.now() + drainMs;
+    this.wake();
+    while (this.holding && Date.now() < deadline && (await this.options.queue.depth().catch(() => 0)) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     this.running = false;
     if (this.renewTimer !== null) clearInterval(this.renewTimer);
     this.renewTimer = null;

@@ -150,6 +150,18 @@ describe('webhooks (one node)', function () {
     expect(receiver.accepted().filter((event) => 'user' in event && event.user === 'tess')).to.deep.equal([]);
   });
 
+  it('a node alone closed gracefully sends its members\' leaving (disconnect) and the vacated room before it ends', async () => {
+    const gw = await start();
+    const alice = await open('alice');
+    const connectionId = alice.id as string;
+    assertOk(await request(alice, 'room:join', { room: 'wh:bye' }));
+    await gw.close();
+    gateway = null;
+    // Everything was delivered by the time close() resolved.
+    expect(typesIn(receiver.accepted(), 'wh:bye')).to.deep.equal(['room.occupied', 'member.joined', 'member.left', 'room.vacated']);
+    expect(inRoom('wh:bye')(receiver.accepted())[2]).to.include({ connectionId, reason: 'disconnect' });
+  });
+
   it('publications only where the namespace rule webhookPublications is on; membership in every namespace', async () => {
     await start();
     const quiet = await open('quinn', '/quiet');
