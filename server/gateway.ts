@@ -19,7 +19,9 @@ import { RoomListeners } from './core/room-listeners.js';
 import { RoomWatermarks } from './core/room-watermarks.js';
 import { Sessions } from './core/session.js';
 import { Subscriptions } from './core/subscription.js';
+import { WebhookEvents } from './core/webhook-events.js';
 import { createHttpApp } from './http/app.js';
+import { WebhookDispatcher } from './integration/webhook-dispatcher.js';
 import { Admission } from './ops/admission.js';
 import { ClientAddresses } from './ops/client-address.js';
 import { createHttpServer } from './ops/http-server.js';
@@ -37,7 +39,7 @@ import { socketAnnouncer, socketFanout } from './transports/socketio/fanout.js';
 import { createSocketServer, serveNamespaces } from './transports/socketio/realtime-server.js';
 import { SlowConsumerGuard } from './transports/socketio/slow-consumers.js';
 import type { RoomcastServer } from './transports/socketio/types.js';
-import { sseRoute } from './transports/sse/sse-stream.js';
+import { SseMemberships, sseRoute } from './transports/sse/sse-stream.js';
 import { SseStreams } from './transports/sse/sse-streams.js';
 
 export interface Gateway {
@@ -151,6 +153,10 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   membership.announceThrough(socketAnnouncer(io));
   const publisher = new Publisher(history, socketFanout(io), config.limits.maxPayloadBytes, (namespace, source) => metrics.namespace(namespace).published(source));
 
+  // ---- webhooks (issue 14): events of this node into the queue; the dispatcher delivers while it holds the lease ----
+  const webhooks = startWebhooks(config, logger, metrics, backends, membership, publisher);
+  // ---- end webhooks ----
+
   // The status page's figures: its rates come from the metrics' plain totals (client packets in, broadcast deliveries out).
   const sampler = new StatusSampler({
     nodeId: config.nodeId,
@@ -188,6 +194,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   });
 
   const sseStreams = new SseStreams();
+  const sseMemberships = new SseMemberships();
   app = createHttpApp({
     config,
     logger,
@@ -195,7 +202,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     membership,
     readiness,
     metrics,
-    sse: sseRoute({ config, logger, sessions, subscriptions, metrics, streams: sseStreams, addresses }),
+    sse: sseRoute({ config, logger, sessions, subscriptions, metrics, streams: sseStreams, addresses, membership, memberships: sseMemberships }),
   });
   const openSockets = (): number => namespaceNames.reduce((sum, namespace) => sum + io.of(namespace).sockets.size, 0);
   metrics.setSources({
@@ -218,15 +225,17 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const statusBroadcast: StatusBroadcast | null =
     config.adminToken === null ? null : startStatusBroadcast(sampler, (status) => adminNamespace(io).to(STATUS_ROOM).emit('status:node', status), STATUS_INTERVAL_MS);
   await backends.start(
-    membership.changesFrom(() =>
-      namespaceNames.flatMap((namespace) =>
+    membership.changesFrom(() => [
+      ...namespaceNames.flatMap((namespace) =>
         [...io.of(namespace).sockets.values()].flatMap((socket) =>
           [...socket.rooms]
             .filter((room) => room !== socket.id)
             .map((room) => ({ namespace, room, member: { userId: socket.data.userId, connectionId: socket.id, nodeId: config.nodeId, joinedAt: Date.now() } })),
         ),
       ),
-    ),
+      // SSE streams are members too.
+      ...sseMemberships.list(),
+    ]),
   );
 
   roomTaps.startReconciling(config.subscriptionReconcileMs);
@@ -289,6 +298,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       await closed;
       clearTimeout(force);
       httpServer.closeAllConnections();
+      // ---- webhooks (issue 14): queue what was produced, stop delivering (the lease goes to another node) ----
+      await webhooks?.stop();
+      // ---- end webhooks ----
       await backends.close();
       state = 'closed';
       logger.info('gateway closed');
@@ -308,3 +320,43 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     });
   return { httpServer, io, publisher, backends, metrics, stats, port, url: `http://${displayHost}:${port}`, readiness, drain, close };
 }
+
+// ---- webhooks (issue 14) ----
+/** How long a node alone lets its queued webhook events go at close. */
+const MEMORY_QUEUE_DRAIN_MS = 1000;
+
+/** With WEBHOOK_URL: this node's events go into the backends' queue, and its dispatcher delivers them while it holds the lease. */
+function startWebhooks(config: Config, logger: Logger, metrics: GatewayMetrics, backends: Backends, membership: Membership, publisher: Publisher): { stop(): Promise<void> } | null {
+  if (config.webhook === null || config.backendSecret === null) return null;
+  const queue = backends.webhookQueue;
+  const dispatcher = new WebhookDispatcher({
+    queue,
+    url: config.webhook.url,
+    secret: config.backendSecret,
+    maxAgeSeconds: config.webhook.maxAgeSeconds,
+    logger,
+    metrics: { delivered: (ages) => metrics.webhooks.delivered(ages), retried: () => metrics.webhooks.retried(), dropped: (events) => metrics.webhooks.dropped(events, 'max-age') },
+  });
+  const events = new WebhookEvents({
+    queue,
+    types: config.webhook.events,
+    namespaces: config.namespaces,
+    logger,
+    onQueued: (queued) => {
+      for (const event of queued) metrics.webhooks.queued(event.type);
+      dispatcher.wake();
+    },
+    onDropped: (count) => metrics.webhooks.dropped(count, 'buffer'),
+  });
+  events.attach(membership, publisher);
+  metrics.webhooks.setDepth(() => queue.depth());
+  dispatcher.start();
+  return {
+    async stop() {
+      await events.stop();
+      // Alone (memory), what waits would be lost with the process: it gets a second to go. With Redis another node delivers it.
+      await dispatcher.stop({ drainMs: backends.redisMode === 'none' ? MEMORY_QUEUE_DRAIN_MS : 0 });
+    },
+  };
+}
+// ---- end webhooks ----

@@ -11,6 +11,7 @@ import type { HistoryStore } from '../core/history-store.js';
 import type { MemberChanges } from '../core/membership.js';
 import type { PresenceStore } from '../core/presence-store.js';
 import type { RoomChannels } from '../core/room-channels.js';
+import type { WebhookQueue } from '../core/webhook-queue.js';
 import type { CanaryStatus } from '../ops/readiness.js';
 import type { EpochRotation } from './redis/history.js';
 import type { RedisConnections } from './redis/redis-connections.js';
@@ -24,6 +25,8 @@ export interface Backends {
   readonly redisMode: 'none' | 'single' | 'cluster';
   readonly history: HistoryStore;
   readonly presence: PresenceStore;
+  /** Where webhook events wait for delivery: in this process (memory), or a Redis stream every node shares. */
+  readonly webhookQueue: WebhookQueue;
   /** The cluster adapter; null: Socket.IO's in-memory adapter (one node). */
   readonly adapter: AdapterFactory | null;
   /** Redis Cluster: the node's per-room channel subscriptions; null elsewhere. */

@@ -6,7 +6,8 @@
  * - `joined` / `left`: a connection entered or left a room (also a member of a
  *   dead node removed by the liveness sweeper, and members this node writes
  *   back after a Redis outage);
- * - `occupied` / `vacated`: a room got its first member or lost its last. The
+ * - `occupied` / `vacated`: a room got its first member or lost its last
+ *   (`occupied` is emitted before that member's `joined`, `vacated` after the last `left`). The
  *   presence store counts members cluster-wide in the same step as the change,
  *   so exactly one change, on one node, sees a room go from 0 to 1 or 1 to 0.
  *
@@ -127,8 +128,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private entered(namespace: string, room: string, member: PresenceMember, roomMembers: number, toMemberToo: boolean): void {
     if (this.announces(namespace, roomMembers)) this.announcer?.joined(namespace, room, member, toMemberToo);
-    this.emit('joined', { namespace, room, member, roomMembers });
+    // A room is occupied before its first member is reported in it (webhooks keep this order).
     if (roomMembers === 1) this.emit('occupied', { namespace, room });
+    this.emit('joined', { namespace, room, member, roomMembers });
   }
 
   private exited(namespace: string, room: string, member: PresenceMember, membersBefore: number, reason: LeaveReason): void {

@@ -5,13 +5,23 @@
  * a node that stored a message and died before broadcasting it is repaired by
  * the publisher's retry, and clients drop the offset they already have.
  */
-import { MAX_DATA_DEPTH, type JsonValue, type PublishResult } from '../../shared/index.js';
+import { MAX_DATA_DEPTH, type JsonValue, type Message, type PublishResult } from '../../shared/index.js';
 import { RoomcastError } from '../errors.js';
 import type { Fanout } from './fanout.js';
 import type { HistoryStore } from './history-store.js';
 
 /** Told of each new publication (not of idempotent repeats), after its broadcast: for metrics. */
 export type OnPublished = (namespace: string, source: 'client' | 'http') => void;
+
+/** A new publication from a connection (room:publish), as stored: what the `publication` webhook event reports. */
+export interface ClientPublication {
+  namespace: string;
+  message: Message;
+  /** The publishing connection, when the handler names it. */
+  connectionId?: string;
+}
+
+export type ClientPublicationListener = (publication: ClientPublication) => void;
 
 export interface PublishInput {
   namespace: string;
@@ -53,6 +63,8 @@ export function payloadBytes(data: JsonValue): number {
 }
 
 export class Publisher {
+  private readonly clientPublicationListeners = new Set<ClientPublicationListener>();
+
   constructor(
     private readonly history: HistoryStore,
     private readonly fanout: Fanout,
@@ -77,6 +89,12 @@ export class Publisher {
     return json;
   }
 
+  /** Tells `listener` of each new client publication (not an idempotent repeat), after its broadcast; returns the unsubscribe. */
+  onClientPublication(listener: ClientPublicationListener): () => void {
+    this.clientPublicationListeners.add(listener);
+    return () => void this.clientPublicationListeners.delete(listener);
+  }
+
   async publish(input: PublishInput): Promise<PublishOutcome> {
     const dataJson = input.dataJson ?? this.checkData(input.data);
     const { message, duplicate } = await this.history.append(
@@ -87,6 +105,10 @@ export class Publisher {
     );
     this.fanout.broadcast(input.namespace, message);
     if (!duplicate) this.onPublished(input.namespace, input.source ?? 'http');
+    if (!duplicate && input.source === 'client') {
+      const publication: ClientPublication = { namespace: input.namespace, message, ...(input.connectionId === undefined ? {} : { connectionId: input.connectionId }) };
+      for (const listener of this.clientPublicationListeners) listener(publication);
+    }
     return { room: input.room, epoch: message.epoch, offset: message.offset, duplicate };
   }
 }

@@ -63,8 +63,8 @@ export function membershipContract(name: string, factory: MembershipStoreFactory
       await nodeB.add('/', 'r', member('c2', 'n2'));
       await nodeA.add('/', 'r', member('c1'));
       expect(recorded.events).to.deep.equal([
-        { type: 'joined', room: 'r', connectionId: 'c1', roomMembers: 1 },
         { type: 'occupied', room: 'r' },
+        { type: 'joined', room: 'r', connectionId: 'c1', roomMembers: 1 },
         { type: 'joined', room: 'r', connectionId: 'c2', roomMembers: 2 },
       ]);
       recorded.events = [];
@@ -148,8 +148,8 @@ export function membershipContract(name: string, factory: MembershipStoreFactory
       const added = await store.add('/', 'r', member('c2'), 0);
       changes.restored('/', 'r', member('c2'), added.members);
       expect(recorded.events).to.deep.equal([
-        { type: 'joined', room: 'r', connectionId: 'c2', roomMembers: 1 },
         { type: 'occupied', room: 'r' },
+        { type: 'joined', room: 'r', connectionId: 'c2', roomMembers: 1 },
       ]);
       expect(recorded.announced).to.deep.equal([{ type: 'join', room: 'r', connectionId: 'c2', toMemberToo: true }]);
     });

@@ -3,6 +3,7 @@ import type { Config } from '../../config/config.js';
 import type { Backends } from '../backends.js';
 import { MemoryHistoryStore } from './history.js';
 import { MemoryPresenceStore } from './presence.js';
+import { MemoryWebhookQueue } from './webhook-queue.js';
 
 export function memoryBackends(config: Config): Backends {
   const history = new MemoryHistoryStore({ size: config.history.size, ttlSeconds: config.history.ttlSeconds, maxBytes: config.history.maxBytes });
@@ -11,6 +12,7 @@ export function memoryBackends(config: Config): Backends {
     redisMode: 'none',
     history,
     presence,
+    webhookQueue: new MemoryWebhookQueue(),
     adapter: null,
     roomChannels: null,
     subscriberReady: null,

@@ -18,6 +18,7 @@ import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { connectRedis, type RedisConnections } from './redis-connections.js';
 import { REDIS_CALL_TIMEOUT_MS } from './redis-errors.js';
 import { shardedPubSubDriver } from './sharded-pubsub.js';
+import { RedisWebhookQueue } from './webhook-queue.js';
 
 /** The Redis side's parts a test or an operator tool may reach (the gateway exposes them). */
 export interface RedisBackends extends Backends {
@@ -83,6 +84,8 @@ export async function redisBackends(config: Config, logger: Logger, metrics: Bac
     redis,
     history,
     presence,
+    // The delivering lease lasts NODE_TTL_MS: a dead node's deliveries are taken over when its members are swept.
+    webhookQueue: new RedisWebhookQueue(redis, { nodeId: config.nodeId, leaseMs: config.nodeTtlMs }),
     adapter,
     canary,
     roomChannels: subscriptions,

@@ -17,12 +17,18 @@
  * mistaken for a position in the new epoch, and the stream answers
  * `event: recovered` `{ recovered: false }` instead of resuming at the wrong
  * place. See docs/protocol.md, "Server-Sent Events".
+ *
+ * A stream is a member of its room (Membership, like a socket): it is added
+ * before the stream starts (a full room is refused ROOM_FULL) and removed with
+ * reason `disconnect` when the response closes, so presence counts and
+ * webhooks (member.joined/left, room.occupied/vacated) see SSE subscribers too.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { errorPayload, type Message, type StreamPosition } from '../../../shared/index.js';
 import type { Config } from '../../config/config.js';
 import type { VerifiedToken } from '../../auth/token-verifier.js';
+import type { LocalMembership, Membership } from '../../core/membership.js';
 import { grantAllows, Session, type Sessions } from '../../core/session.js';
 import type { OrderedRoomStream, StreamSink } from '../../core/ordered-room-stream.js';
 import type { Subscriptions } from '../../core/subscription.js';
@@ -61,6 +67,27 @@ export interface SseDeps {
   streams: SseStreams;
   /** The client address of a request (per-address limits). */
   addresses: ClientAddresses;
+  /** Streams are members of their room. */
+  membership: Membership;
+  /** This node's streams as members (the liveness sweeper asks for them after a Redis outage). */
+  memberships: SseMemberships;
+}
+
+/** The memberships of this node's open SSE streams, by connection id. */
+export class SseMemberships {
+  private readonly open = new Map<string, LocalMembership>();
+
+  add(membership: LocalMembership): void {
+    this.open.set(membership.member.connectionId, membership);
+  }
+
+  delete(connectionId: string): void {
+    this.open.delete(connectionId);
+  }
+
+  list(): LocalMembership[] {
+    return [...this.open.values()];
+  }
 }
 
 export function sseRoute(deps: SseDeps) {
@@ -110,8 +137,20 @@ export function sseRoute(deps: SseDeps) {
       sessions.releaseSlot();
       return;
     }
+    // A member of its room before the stream starts: a full room is still a JSON refusal, and a request
+    // that went away during the add is taken out again by Membership (stillOpen).
+    const member = { userId: session.userId, connectionId: `sse-${crypto.randomUUID()}`, nodeId: config.nodeId, joinedAt: Date.now() };
+    try {
+      await deps.membership.add(parsed.namespace, parsed.room, member, () => !req.socket.destroyed);
+    } catch (error) {
+      session.close();
+      sessions.releaseSlot();
+      if (!req.socket.destroyed) sendError(res, reportError(logger, error, { room: parsed.room }, 'sse: joining the room failed'));
+      return;
+    }
+    deps.memberships.add({ namespace: parsed.namespace, room: parsed.room, member });
     sessions.opened(address);
-    new SseStream(deps, req, res, parsed, session, address).start();
+    new SseStream(deps, req, res, parsed, session, address, member.connectionId).start();
   };
 }
 
@@ -128,6 +167,8 @@ export class SseStream implements StreamEnd, StreamSink {
     private readonly request: SseRequest,
     private readonly session: Session,
     private readonly address: string,
+    /** Its connection id as a member of the room. */
+    private readonly connectionId: string,
   ) {}
 
   start(): void {
@@ -196,6 +237,11 @@ export class SseStream implements StreamEnd, StreamSink {
     this.session.close();
     this.deps.sessions.releaseSlot();
     this.deps.sessions.closed(this.address);
+    this.deps.memberships.delete(this.connectionId);
+    const { namespace, room } = this.request;
+    this.deps.membership
+      .remove(namespace, room, this.connectionId, 'disconnect')
+      .catch((error: unknown) => this.deps.logger.warn({ err: error, conn: this.connectionId }, 'presence removal failed'));
   }
 
   /** Writes raw SSE text; a consumer too slow to take it (MAX_CLIENT_BUFFER_BYTES waiting) is cut off. */
