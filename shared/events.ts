@@ -50,19 +50,7 @@ export interface PublishResult {
   offset: number;
 }
 
-/**
- * One room's outcome in an HTTP publish into several rooms (`rooms[]`): stored
- * (its offset), refused (its error: not stored), or unknown (`unknown: true`,
- * error UNAVAILABLE: it may be stored; retry that room with the same
- * idempotencyKey).
- */
-export type PublishItemResult = PublishResult | { room: string; error: ErrorPayload; unknown?: true };
-
-/** The 200 answer of POST /api/v1/publish: one item per room, in the order the rooms were given (repeats once). */
-export interface HttpPublishResponse {
-  ok: true;
-  results: PublishItemResult[];
-}
+// PublishItemResult and HttpPublishResponse (the HTTP API's answers) live in api.ts.
 
 export interface HistoryResult {
   room: string;
