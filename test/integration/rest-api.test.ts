@@ -288,9 +288,9 @@ describe('REST API (one node)', function () {
       // /live has presence off: no member list, but the counts.
       expect((await api(gw.url, '/api/v1/rooms/count:r/presence?namespace=/live')).status).to.equal(400);
       expect((await api(gw.url, '/api/v1/rooms/count:r/presence?namespace=/live&counts=1')).body).to.deep.include({ members: 0 });
-      for (const query of ['counts=yes', 'namespace=/nowhere', 'x=1']) {
-        const answer = await api(gw.url, `/api/v1/rooms/count:r/presence?${query}`);
-        expect(answer.status, query).to.equal(400);
+      for (const path of ['count:r/presence?counts=yes', 'count:r/presence?namespace=/nowhere', 'count:r/presence?x=1', 'bad%20room/presence?counts=1', 'abcdefghij0123456789/presence']) {
+        const answer = await api(gw.url, `/api/v1/rooms/${path}`);
+        expect(answer.status, path).to.equal(400);
         expect(answer.body.error.code).to.equal('INVALID_PAYLOAD');
       }
     });
