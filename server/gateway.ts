@@ -41,6 +41,11 @@ import { SlowConsumerGuard } from './transports/socketio/slow-consumers.js';
 import type { RoomcastServer } from './transports/socketio/types.js';
 import { SseMemberships, sseRoute } from './transports/sse/sse-stream.js';
 import { SseStreams } from './transports/sse/sse-streams.js';
+// ---- issue 14 (REST API) ----
+import type { Express } from 'express';
+import { registerAdminCommands } from './transports/socketio/admin-namespace.js';
+import { socketConnections, userControl } from './transports/socketio/user-control.js';
+// ---- end issue 14 (REST API) ----
 
 export interface Gateway {
   readonly httpServer: HttpServer;
@@ -51,6 +56,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** This node's figures now (connections, totals, pub/sub lag, heap, readiness): cheap, synchronous, for a status page. */
   stats(): NodeStats;
+  /** The HTTP app (its routes: the OpenAPI test compares them with the document). */
+  readonly app: Express;
   /** The bound port (useful with PORT=0). */
   readonly port: number;
   readonly url: string;
@@ -195,7 +202,15 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
 
   const sseStreams = new SseStreams();
   const sseMemberships = new SseMemberships();
-  app = createHttpApp({
+  // ---- issue 14 (REST API): user commands on every node (REST routes, the status page's disconnect) ----
+  const users = userControl(io, {
+    local: [socketConnections(io, namespaceNames, membership, logger), sseStreams],
+    clustered,
+    logger,
+  });
+  if (config.adminToken !== null) registerAdminCommands(io, { presence: backends.presence, users, namespaces: namespaceNames, logger });
+  // ---- end issue 14 (REST API) ----
+  const httpApp = createHttpApp({
     config,
     logger,
     publisher,
@@ -203,7 +218,11 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     readiness,
     metrics,
     sse: sseRoute({ config, logger, sessions, subscriptions, metrics, streams: sseStreams, addresses, membership, memberships: sseMemberships }),
+    history,
+    presence: backends.presence,
+    users,
   });
+  app = httpApp;
   const openSockets = (): number => namespaceNames.reduce((sum, namespace) => sum + io.of(namespace).sockets.size, 0);
   metrics.setSources({
     connections: () =>
@@ -318,7 +337,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       ready: () => readiness().ready,
       draining: () => state !== 'running',
     });
-  return { httpServer, io, publisher, backends, metrics, stats, port, url: `http://${displayHost}:${port}`, readiness, drain, close };
+  return { httpServer, io, app: httpApp, publisher, backends, metrics, stats, port, url: `http://${displayHost}:${port}`, readiness, drain, close };
 }
 
 // ---- webhooks (issue 14) ----

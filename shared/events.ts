@@ -50,19 +50,7 @@ export interface PublishResult {
   offset: number;
 }
 
-/**
- * One room's outcome in an HTTP publish into several rooms (`rooms[]`): stored
- * (its offset), refused (its error: not stored), or unknown (`unknown: true`,
- * error UNAVAILABLE: it may be stored; retry that room with the same
- * idempotencyKey).
- */
-export type PublishItemResult = PublishResult | { room: string; error: ErrorPayload; unknown?: true };
-
-/** The 200 answer of POST /api/v1/publish: one item per room, in the order the rooms were given (repeats once). */
-export interface HttpPublishResponse {
-  ok: true;
-  results: PublishItemResult[];
-}
+// PublishItemResult and HttpPublishResponse (the HTTP API's answers) live in api.ts.
 
 export interface HistoryResult {
   room: string;
@@ -184,8 +172,32 @@ export interface NodeStatus {
   uptimeSeconds: number;
 }
 
-/** The status page sends nothing: it only listens. */
-export type AdminClientToServerEvents = Record<never, never>;
+// ---- issue 14 (REST API): the status page's rooms, users and disconnect ----
+/** What the status page shows of the cluster's rooms and users (`admin:rooms`), read from the presence store. */
+export interface AdminRoomsResult {
+  /** Occupied rooms of every namespace in name order, `user:<sub>` rooms left out (they are `users`), with member counts. */
+  rooms: Array<{ namespace: string; room: string; members: number }>;
+  /** Connected users, from their `user:<sub>` rooms (AUTO_JOIN_USER_ROOM), with their connections (sockets, per namespace). */
+  users: Array<{ user: string; connections: number }>;
+  /** More rooms or users exist than were listed (ADMIN_LIST_MAX per namespace). */
+  truncated: boolean;
+}
+
+export interface AdminDisconnectRequest {
+  user: string;
+}
+
+export interface AdminDisconnectResult {
+  user: string;
+}
+
+/** The status page's requests (admin only: `/admin` checks ADMIN_TOKEN at the handshake). */
+export interface AdminClientToServerEvents {
+  'admin:rooms': (request: Record<string, never>, ack: AckCallback<AdminRoomsResult>) => void;
+  /** Every connection of the user on every node is closed (as POST /api/v1/users/:user/disconnect). */
+  'admin:disconnect': (request: AdminDisconnectRequest, ack: AckCallback<AdminDisconnectResult>) => void;
+}
+// ---- end issue 14 (REST API) ----
 
 export interface AdminServerToClientEvents {
   'status:node': (status: NodeStatus) => void;
@@ -193,8 +205,26 @@ export interface AdminServerToClientEvents {
   'server:draining': (event: DrainingEvent) => void;
 }
 
-/** Events between gateway nodes (serverSideEmit); none yet on a single node. */
-export type InterServerEvents = Record<never, never>;
+// ---- issue 14 (REST API): cross-node user commands ----
+/** A user command, sent to every other node (serverSideEmit over the adapter); the sender applies it itself. */
+export interface UserDisconnectCommand {
+  user: string;
+  /** What each connection is told (`protocol:error`) before it is closed. */
+  error: ErrorPayload;
+}
+
+export interface UserLeaveCommand {
+  user: string;
+  namespace: string;
+  room: string;
+}
+// ---- end issue 14 (REST API) ----
+
+/** Events between gateway nodes (serverSideEmit over the adapter; a single node has no other node). */
+export interface InterServerEvents {
+  'user:disconnect': (command: UserDisconnectCommand) => void;
+  'user:leave': (command: UserLeaveCommand) => void;
+}
 
 /** What the gateway keeps on each socket after authentication. */
 export interface SocketData {

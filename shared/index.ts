@@ -1,3 +1,4 @@
+export * from './api.js';
 export * from './constants.js';
 export * from './errors.js';
 export * from './events.js';

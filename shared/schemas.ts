@@ -9,7 +9,6 @@ import {
   EVENT_NAME_PATTERN,
   HISTORY_PAGE_MAX,
   IDEMPOTENCY_KEY_MAX_LENGTH,
-  PUBLISH_BATCH_MAX_ROOMS,
   ROOM_NAME_MAX_LENGTH,
   ROOM_NAME_PATTERN,
 } from './constants.js';
@@ -107,21 +106,7 @@ export const presenceMemberSchema = z.object({
   joinedAt: z.number(),
 });
 
-// ---- HTTP API -----------------------------------------------------------------
-
-export const httpPublishBodySchema = z
-  .strictObject({
-    namespace: namespaceNameSchema.optional(),
-    room: roomNameSchema.optional(),
-    rooms: z.array(roomNameSchema).min(1).max(PUBLISH_BATCH_MAX_ROOMS).optional(),
-    event: eventNameSchema,
-    data: publicationDataSchema,
-    idempotencyKey: idempotencyKeySchema.optional(),
-  })
-  .refine((body) => (body.room === undefined) !== (body.rooms === undefined), {
-    message: 'give exactly one of room or rooms',
-    path: ['room'],
-  });
+// The HTTP API's schemas (POST /api/v1/publish and the rest) live in api.ts.
 
 export type StreamPosition = z.infer<typeof streamPositionSchema>;
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
@@ -134,5 +119,4 @@ export type Signal = z.infer<typeof signalSchema>;
 export type AuthRefreshRequest = z.infer<typeof authRefreshRequestSchema>;
 export type Message = z.infer<typeof messageSchema>;
 export type PresenceMember = z.infer<typeof presenceMemberSchema>;
-export type HttpPublishBody = z.infer<typeof httpPublishBodySchema>;
 export type JsonValue = z.infer<typeof publicationDataSchema>;

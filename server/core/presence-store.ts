@@ -24,12 +24,39 @@ export interface Removal {
   membersBefore: number;
 }
 
+/** One page of GET /api/v1/rooms: rooms of a namespace whose name starts with `prefix`, after `after`. */
+export interface RoomListQuery {
+  /** Only rooms whose name starts with this ('' for all). */
+  prefix: string;
+  /** Rooms after this name (exclusive): the `next` of the previous page; null from the start. */
+  after: string | null;
+  /** At most this many rooms (at least 1). */
+  limit: number;
+}
+
+export interface RoomListPage {
+  /** Occupied rooms in name order (byte order), each with its member count across every node. */
+  rooms: Array<{ room: string; members: number }>;
+  /**
+   * Where the next page starts (its `after`), or null when no room follows. A page may hold
+   * fewer than `limit` rooms while `next` is not null (vacated rooms were skipped): page on until null.
+   */
+  next: string | null;
+}
+
 export interface PresenceStore {
   /** Adds the member unless the room already has `maxMembers` (0: no limit). */
   add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddResult>;
   /** Removes the connection; returns the member that left, or null if it was not present. */
   remove(namespace: string, room: string, connectionId: string): Promise<Removal | null>;
   list(namespace: string, room: string): Promise<PresenceMember[]>;
+  /**
+   * Occupied rooms of a namespace, across every node, one page at a time. Paging
+   * from `after: null` until `next` is null returns every room occupied
+   * throughout exactly once; a room occupied or vacated meanwhile may or may not
+   * appear. Read from the store alone: never a request to other nodes.
+   */
+  listRooms(namespace: string, query: RoomListQuery): Promise<RoomListPage>;
   close(): Promise<void>;
 }
 

@@ -19,6 +19,14 @@ import { devTokenRoute } from './dev-token-route.js';
 import { COUNT_ERROR, sendError } from '../ops/http-errors.js';
 import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
+import type { HistoryStore } from '../core/history-store.js';
+import type { PresenceStore } from '../core/presence-store.js';
+import type { UserCommands } from '../core/user-commands.js';
+import { batchRoute } from './batch-route.js';
+import { historyRoute } from './history-route.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { roomsRoute } from './rooms-route.js';
+import { disconnectRoute, leaveRoute } from './user-routes.js';
 
 /** Built client bundle and demo page (dist/public, next to dist/server). */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -28,6 +36,11 @@ const STATUS_DIR = fileURLToPath(new URL('../../status/', import.meta.url));
 
 /** Room for the JSON envelope and a batch's room list around the largest allowed `data`. */
 const BODY_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * A POST /api/v1/batch body holds at most this many largest `data` (plus the envelope): 1 MiB by
+ * default, room for a thousand small publications; a larger body is 413 PAYLOAD_TOO_LARGE (split it).
+ */
+const BATCH_BODY_PAYLOADS = 16;
 
 
 export interface HttpAppDeps {
@@ -39,9 +52,15 @@ export interface HttpAppDeps {
   metrics: GatewayMetrics;
   /** GET /sse: the Server-Sent Events transport (server/transports/sse), mounted here beside the API. */
   sse: RequestHandler;
+  /** GET /api/v1/rooms/:room/history reads it. */
+  history: HistoryStore;
+  /** GET /api/v1/rooms lists occupied rooms from it (never asking other nodes). */
+  presence: PresenceStore;
+  /** POST /api/v1/users/...: commands carried out on every node. */
+  users: UserCommands;
 }
 
-export function createHttpApp({ config, logger, publisher, membership, readiness, metrics, sse }: HttpAppDeps): Express {
+export function createHttpApp({ config, logger, publisher, membership, readiness, metrics, sse, history, presence, users }: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.locals[COUNT_ERROR] = (code: Parameters<GatewayMetrics['error']>[0]) => metrics.error(code);
@@ -75,8 +94,19 @@ export function createHttpApp({ config, logger, publisher, membership, readiness
 
   const json = jsonBody(express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false }));
   const apiKey = requireApiKey(config.apiKeys);
+  const batchJson = jsonBody(express.json({ limit: BATCH_BODY_PAYLOADS * config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false }));
+  // Every /api/v1 route is described in openapi.ts (API_ROUTES); a test fails on one that is not.
+  const openApi = JSON.stringify(buildOpenApiDocument('1.0.0'));
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.type('application/json').send(openApi);
+  });
   app.post('/api/v1/publish', apiKey, json, publishRoute(publisher, config.namespaces, logger));
+  app.post('/api/v1/batch', apiKey, batchJson, batchRoute(publisher, config.namespaces, logger));
+  app.get('/api/v1/rooms', apiKey, roomsRoute(presence, config.namespaces, logger));
+  app.get('/api/v1/rooms/:room/history', apiKey, historyRoute(history, config.namespaces, logger));
   app.get('/api/v1/rooms/:room/presence', apiKey, presenceRoute(membership, config.namespaces));
+  app.post('/api/v1/users/:user/disconnect', apiKey, json, disconnectRoute(users, logger));
+  app.post('/api/v1/users/:user/rooms/:room/leave', apiKey, leaveRoute(users, config.namespaces, logger));
   app.get('/sse', sse);
 
   if (config.jwt.key.kind === 'secret' && config.jwt.key.development) {

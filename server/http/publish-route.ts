@@ -8,7 +8,8 @@
  * Several rooms (`rooms[]`): each room is stored or refused on its own, so the
  * answer is 200 with one item per room, `{ room, offset, epoch }` (stored),
  * `{ room, error }` (not stored) or `{ room, error: UNAVAILABLE, unknown: true }`
- * (may be stored: retry that room with the same idempotencyKey). Only a request
+ * (may be stored: retry that room with the same idempotencyKey): publish-item.ts,
+ * shared with POST /api/v1/batch. Only a request
  * malformed as a whole is a 4xx. (A single error status after some rooms were
  * stored would break "any error status means not stored".)
  */
@@ -29,6 +30,7 @@ import { describeIssues, OutcomeUnknownError, toErrorPayload } from '../errors.j
 import { reportError } from '../ops/report-error.js';
 import type { Logger } from '../ops/logger.js';
 import { sendError } from '../ops/http-errors.js';
+import { publishItem } from './publish-item.js';
 
 /** The body object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
 const MAX_BODY_DEPTH = MAX_DATA_DEPTH + 1;
@@ -65,14 +67,13 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
       event: body.event,
       data: body.data,
       dataJson,
-      source: 'http' as const,
       ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
     });
 
     if (body.rooms === undefined) {
       let result: PublishResult;
       try {
-        const outcome = await publisher.publish(input(body.room as string));
+        const outcome = await publisher.publish({ ...input(body.room as string), source: 'http' });
         result = { room: outcome.room, offset: outcome.offset, epoch: outcome.epoch };
       } catch (error) {
         if (error instanceof OutcomeUnknownError) {
@@ -89,15 +90,7 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
     }
 
     const results: PublishItemResult[] = [];
-    for (const room of new Set(body.rooms)) {
-      try {
-        const outcome = await publisher.publish(input(room));
-        results.push({ room: outcome.room, offset: outcome.offset, epoch: outcome.epoch });
-      } catch (error) {
-        const payload = reportError(logger, error, { room }, 'publish failed');
-        results.push(error instanceof OutcomeUnknownError ? { room, error: payload, unknown: true } : { room, error: payload });
-      }
-    }
+    for (const room of new Set(body.rooms)) results.push(await publishItem(publisher, logger, input(room)));
     res.status(200).json({ ok: true, results } satisfies HttpPublishResponse);
   };
 }

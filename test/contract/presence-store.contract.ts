@@ -1,7 +1,7 @@
 /** The PresenceStore contract (server/core/presence-store.ts), run against every implementation. */
 import { expect } from 'chai';
 import type { PresenceMember } from '../../shared/index.js';
-import type { AddResult, PresenceStore } from '../../server/core/presence-store.js';
+import type { AddResult, PresenceStore, RoomListPage } from '../../server/core/presence-store.js';
 
 export interface PresenceStoreFactory {
   /** A fresh, empty store. */
@@ -60,6 +60,77 @@ export function presenceStoreContract(name: string, factory: PresenceStoreFactor
       expect(outcomes.filter((result) => result.outcome === 'added')).to.have.length(5);
       expect(outcomes.filter((result) => result.outcome === 'added').map((result) => result.members).sort()).to.deep.equal([1, 2, 3, 4, 5]);
       expect(await store.list('/', 'busy')).to.have.length(5);
+    });
+    describe('listRooms', () => {
+      /** Every page from the start, following `next` until null. */
+      const allPages = async (namespace: string, prefix: string, limit: number): Promise<RoomListPage[]> => {
+        const pages: RoomListPage[] = [];
+        let after: string | null = null;
+        do {
+          const page: RoomListPage = await store.listRooms(namespace, { prefix, after, limit });
+          expect(page.rooms.length, 'page size').to.be.at.most(limit);
+          pages.push(page);
+          after = page.next;
+          expect(pages.length, 'pages').to.be.below(1000);
+        } while (after !== null);
+        return pages;
+      };
+
+      it('lists the occupied rooms of a namespace in name order with their member counts', async () => {
+        await store.add('/', 'b', member('alice', 'c1'), 0);
+        await store.add('/', 'b', member('alice', 'c2'), 0);
+        await store.add('/', 'a', member('bob', 'c3'), 0);
+        await store.add('/live', 'other', member('bob', 'c4'), 0);
+        expect(await store.listRooms('/', { prefix: '', after: null, limit: 10 })).to.deep.equal({
+          rooms: [
+            { room: 'a', members: 1 },
+            { room: 'b', members: 2 },
+          ],
+          next: null,
+        });
+        expect((await store.listRooms('/live', { prefix: '', after: null, limit: 10 })).rooms).to.deep.equal([{ room: 'other', members: 1 }]);
+        expect(await store.listRooms('/none', { prefix: '', after: null, limit: 10 })).to.deep.equal({ rooms: [], next: null });
+      });
+
+      it('leaves out a room once its last member left, and lists it again when it fills', async () => {
+        await store.add('/', 'r', member('alice', 'c1'), 0);
+        await store.add('/', 's', member('bob', 'c2'), 0);
+        await store.remove('/', 'r', 'c1');
+        expect((await store.listRooms('/', { prefix: '', after: null, limit: 10 })).rooms).to.deep.equal([{ room: 's', members: 1 }]);
+        await store.add('/', 'r', member('carol', 'c3'), 0);
+        expect((await store.listRooms('/', { prefix: '', after: null, limit: 10 })).rooms.map((entry) => entry.room)).to.deep.equal(['r', 's']);
+      });
+
+      it('filters by prefix, and a prefix that is a whole room name includes that room', async () => {
+        for (const [index, room] of ['chat', 'chat:1', 'chat:2', 'chatter', 'game:1', 'c'].entries()) await store.add('/', room, member('u', `c${index}`), 0);
+        const rooms = async (prefix: string) => (await store.listRooms('/', { prefix, after: null, limit: 10 })).rooms.map((entry) => entry.room);
+        expect(await rooms('chat:')).to.deep.equal(['chat:1', 'chat:2']);
+        expect(await rooms('chat')).to.deep.equal(['chat', 'chat:1', 'chat:2', 'chatter']);
+        expect(await rooms('game')).to.deep.equal(['game:1']);
+        expect(await rooms('zzz')).to.deep.equal([]);
+      });
+
+      it('pages through every occupied room exactly once, whatever the page size', async () => {
+        const names = Array.from({ length: 37 }, (_, index) => `room-${String(index).padStart(2, '0')}`);
+        await Promise.all(names.map((room, index) => store.add('/', room, member(`u${index}`, `c${index}`), 0)));
+        // Some rooms emptied: pages skip them and go on.
+        for (const index of [3, 4, 5, 6, 20]) await store.remove('/', names[index] as string, `c${index}`);
+        const expected = names.filter((_, index) => ![3, 4, 5, 6, 20].includes(index));
+        for (const limit of [1, 4, 10, 36, 100]) {
+          const pages = await allPages('/', '', limit);
+          const listed = pages.flatMap((page) => page.rooms.map((entry) => entry.room));
+          expect(listed, `limit ${limit}`).to.deep.equal(expected);
+          expect(pages.at(-1)?.next, `limit ${limit}`).to.equal(null);
+        }
+        const prefixed = (await allPages('/', 'room-1', 3)).flatMap((page) => page.rooms.map((entry) => entry.room));
+        expect(prefixed).to.deep.equal(expected.filter((room) => room.startsWith('room-1')));
+      });
+
+      it('counts members across nodes in the listing', async () => {
+        await store.add('/', 'shared', { userId: 'a', connectionId: 'c1', nodeId: 'n1', joinedAt: 1 }, 0);
+        await store.add('/', 'shared', { userId: 'b', connectionId: 'c2', nodeId: 'n2', joinedAt: 2 }, 0);
+        expect((await store.listRooms('/', { prefix: '', after: null, limit: 10 })).rooms).to.deep.equal([{ room: 'shared', members: 2 }]);
+      });
     });
   });
 }

@@ -240,6 +240,13 @@ describe('Redis stores', () => {
       },
     });
 
+    presenceStoreContract('redis cluster', {
+      create: async () => {
+        await flushCluster();
+        return new RedisPresenceStore(clusterClient as unknown as RedisCommands, 'n1');
+      },
+    });
+
     membershipContract('redis cluster', {
       create: async () => {
         await flushCluster();

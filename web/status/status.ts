@@ -1,7 +1,10 @@
 /**
  * The status page (GET /status): asks for the admin token (kept in
  * sessionStorage), connects to the `/admin` namespace and shows every node's
- * `status:node` figures in a table, with sparklines over the last minute.
+ * `status:node` figures in a table, with sparklines over the last minute;
+ * below, the cluster's occupied rooms and connected users (`admin:rooms`,
+ * asked every ROOMS_REFRESH_MS), each user with a Disconnect action
+ * (`admin:disconnect`: every connection of the user, on every node).
  * Plain DOM and inline SVG (no external resource, within the gateway's CSP);
  * every string from the wire goes through textContent.
  */
@@ -11,6 +14,7 @@ import {
   isErrorPayload,
   STATUS_GONE_AFTER_MS,
   type AdminClientToServerEvents,
+  type AdminRoomsResult,
   type AdminServerToClientEvents,
   type NodeStatus,
 } from '../../shared/index.js';
@@ -26,6 +30,8 @@ const FORGET_AFTER_MS = 10 * 60_000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const SPARK_WIDTH = 120;
 const SPARK_HEIGHT = 28;
+/** How often the rooms and users are asked for (they come from the presence store, not from every node). */
+const ROOMS_REFRESH_MS = 2000;
 
 const ui = {
   state: element<HTMLSpanElement>('state'),
@@ -38,6 +44,14 @@ const ui = {
   status: element<HTMLElement>('status'),
   rows: element<HTMLTableSectionElement>('rows'),
   empty: element<HTMLParagraphElement>('empty'),
+  roomRows: element<HTMLTableSectionElement>('room-rows'),
+  roomsCount: element<HTMLSpanElement>('rooms-count'),
+  roomsEmpty: element<HTMLParagraphElement>('rooms-empty'),
+  userRows: element<HTMLTableSectionElement>('user-rows'),
+  usersCount: element<HTMLSpanElement>('users-count'),
+  usersEmpty: element<HTMLParagraphElement>('users-empty'),
+  actionResult: element<HTMLParagraphElement>('action-result'),
+  truncated: element<HTMLParagraphElement>('truncated'),
 };
 
 interface Sample {
@@ -244,6 +258,76 @@ function render(): void {
       : `${live.length} node${live.length === 1 ? '' : 's'} · ${connections.toLocaleString('en')} connection${connections === 1 ? '' : 's'}${gone > 0 ? ` · ${gone} gone` : ''}`;
 }
 
+// ---- rooms and users of the cluster ----
+
+let roomsTimer: ReturnType<typeof setInterval> | null = null;
+
+function textCell(row: HTMLTableRowElement, text: string, className = ''): HTMLTableCellElement {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className !== '') td.className = className;
+  return td;
+}
+
+function renderCluster(result: AdminRoomsResult): void {
+  ui.roomRows.replaceChildren(
+    ...result.rooms.map(({ namespace, room, members }) => {
+      const row = document.createElement('tr');
+      row.dataset.room = room;
+      row.dataset.namespace = namespace;
+      textCell(row, namespace);
+      textCell(row, room, 'name');
+      textCell(row, members.toLocaleString('en'), 'num').dataset.field = 'members';
+      return row;
+    }),
+  );
+  ui.roomsEmpty.hidden = result.rooms.length > 0;
+  ui.roomsCount.textContent = String(result.rooms.length);
+  ui.userRows.replaceChildren(
+    ...result.users.map(({ user, connections }) => {
+      const row = document.createElement('tr');
+      row.dataset.user = user;
+      textCell(row, user, 'name');
+      textCell(row, connections.toLocaleString('en'), 'num').dataset.field = 'connections';
+      const action = row.insertCell();
+      action.className = 'num';
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'danger';
+      button.dataset.action = 'disconnect';
+      button.textContent = 'Disconnect';
+      button.title = `Close every connection of ${user} on every node`;
+      button.addEventListener('click', () => disconnectUser(user, button));
+      action.append(button);
+      return row;
+    }),
+  );
+  ui.usersEmpty.hidden = result.users.length > 0;
+  ui.usersCount.textContent = String(result.users.length);
+  ui.truncated.hidden = !result.truncated;
+}
+
+function refreshCluster(): void {
+  const admin = socket;
+  if (admin === null || !admin.connected) return;
+  admin.emit('admin:rooms', {}, (answer) => {
+    if (socket !== admin) return;
+    if (answer.ok) renderCluster(answer);
+    else ui.actionResult.textContent = `Rooms could not be read: ${answer.error.message}`;
+  });
+}
+
+function disconnectUser(user: string, button: HTMLButtonElement): void {
+  const admin = socket;
+  if (admin === null) return;
+  button.disabled = true;
+  admin.emit('admin:disconnect', { user }, (answer) => {
+    button.disabled = false;
+    ui.actionResult.textContent = answer.ok ? `Disconnected ${user} on every node.` : `Could not disconnect ${user}: ${answer.error.message}`;
+    refreshCluster();
+  });
+}
+
 // ---- the connection ----
 
 function setState(state: 'connecting' | 'connected' | 'reconnecting' | 'disconnected'): void {
@@ -262,6 +346,8 @@ function showLogin(error = ''): void {
 }
 
 function disconnect(): void {
+  if (roomsTimer !== null) clearInterval(roomsTimer);
+  roomsTimer = null;
   socket?.removeAllListeners();
   socket?.close();
   socket = null;
@@ -282,6 +368,8 @@ function connect(token: string): void {
     ui.status.hidden = false;
     ui.signOut.hidden = false;
     render();
+    refreshCluster();
+    roomsTimer ??= setInterval(refreshCluster, ROOMS_REFRESH_MS);
   });
   admin.on('connect_error', (error: Error & { data?: unknown }) => {
     if (isErrorPayload(error.data) && error.data.code === 'UNAUTHENTICATED') {

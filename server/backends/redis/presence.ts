@@ -4,16 +4,47 @@
  * others can remove exactly its members (see node-liveness.ts).
  * The index entry is written before the room entry and removed after it, so a
  * crash in between leaves at most an index entry pointing at nothing.
+ *
+ * The room index (GET /api/v1/rooms): per namespace a sorted set of room names,
+ * all of score 0, so ZRANGEBYLEX pages through them in name order with a prefix
+ * and an exclusive cursor, in O(log n + page) on one key, never a SCAN of the
+ * keyspace. On a Redis Cluster it lives in another slot than the rooms' hashes,
+ * so no script can keep it exact; it is kept a superset of the occupied rooms
+ * instead, and readers skip (and prune) the rooms found empty:
+ * - a join that makes a room's first member (count 1) adds the room after the
+ *   member is written;
+ * - the leave that empties a room (and the lister meeting an empty one) removes
+ *   it, then counts the room again and adds it back if someone joined meanwhile.
+ * Whatever the interleaving, a room that has members once the writes are done
+ * is indexed: either the last removal counted its members and put it back, or
+ * the join that found it empty after that removal added it later. The one gap:
+ * a node that dies between writing a first member and indexing the room leaves
+ * that room unlisted until the liveness sweeper removes the member (NODE_TTL_MS)
+ * or the room empties and fills again. Rooms occupied before this index existed
+ * are listed once they have emptied and filled again.
  */
 import type { PresenceMember } from '../../../shared/index.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisCommands } from './redis-connections.js';
 import { redisCall, timed, type ObserveRedis } from './redis-errors.js';
 import { KEY_PREFIX, roomTag } from './keys.js';
-import type { AddOutcome, AddResult, PresenceStore, Removal } from '../../core/presence-store.js';
+import type { AddOutcome, AddResult, PresenceStore, Removal, RoomListPage, RoomListQuery } from '../../core/presence-store.js';
 
 export const roomMembersKey = (namespace: string, room: string): string => `${KEY_PREFIX}${roomTag(namespace, room)}:members`;
 export const nodeIndexKey = (nodeId: string): string => `${KEY_PREFIX}node:{${nodeId}}:members`;
+/** The namespace's room index: a sorted set of room names (score 0), tagged by namespace. */
+export const roomIndexKey = (namespace: string): string => `${KEY_PREFIX}rooms:{${namespace}}`;
+/** Sorts after every character a room name may hold: the exclusive upper bound of a prefix's range. */
+const AFTER_ROOM_CHARACTERS = '{';
+/** Index reads one listing makes at most before it answers what it has (a run of empty rooms being pruned). */
+const MAX_INDEX_READS = 8;
+
+/** The commands of the room index, beyond what the other stores use. */
+interface RoomIndexCommands {
+  hLen(key: string): Promise<number>;
+  zRangeByLex(key: string, min: string, max: string, options: { LIMIT: { offset: number; count: number } }): Promise<string[]>;
+}
+
 /** Node ids by the time of their last heartbeat. */
 export const NODES_KEY = `${KEY_PREFIX}nodes`;
 
@@ -60,6 +91,8 @@ export class RedisPresenceStore implements PresenceStore {
         number,
       ];
       if (outcome === 'full') await this.redis.sRem(nodeIndexKey(this.nodeId), entry);
+      // The first member: index the room, after the member is written (see the head of this file).
+      if (outcome === 'added' && Number(members) === 1) await this.redis.zAdd(roomIndexKey(namespace), { score: 0, value: room });
       return { outcome, members: Number(members) };
     }));
   }
@@ -76,7 +109,44 @@ export class RedisPresenceStore implements PresenceStore {
   async removeEntry(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
     const removed = (await REMOVE_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [connectionId])) as [string, number] | null;
     if (!Array.isArray(removed)) return null;
-    return { member: JSON.parse(removed[0]) as PresenceMember, membersBefore: Number(removed[1]) };
+    const membersBefore = Number(removed[1]);
+    if (membersBefore === 1) await this.unindexIfEmpty(namespace, room);
+    return { member: JSON.parse(removed[0]) as PresenceMember, membersBefore };
+  }
+
+  async listRooms(namespace: string, { prefix, after, limit }: RoomListQuery): Promise<RoomListPage> {
+    return redisCall('presence rooms', () => timed(this.observe, 'presence_list', async () => {
+      const index = this.redis as unknown as RoomIndexCommands;
+      const key = roomIndexKey(namespace);
+      const upper = `(${prefix}${AFTER_ROOM_CHARACTERS}`;
+      let lower = after !== null && after >= prefix ? `(${after}` : `[${prefix}`;
+      let lastRead: string | null = null;
+      const rooms: Array<{ room: string; members: number }> = [];
+      // One more than the page: finding it is how the page knows another follows.
+      for (let reads = 0; reads < MAX_INDEX_READS; reads += 1) {
+        const wanted = limit + 1 - rooms.length;
+        const candidates = await index.zRangeByLex(key, lower, upper, { LIMIT: { offset: 0, count: wanted } });
+        const counts = await Promise.all(candidates.map((room) => index.hLen(roomMembersKey(namespace, room))));
+        candidates.forEach((room, position) => {
+          const members = Number(counts[position]);
+          if (members > 0) rooms.push({ room, members });
+          else void this.unindexIfEmpty(namespace, room).catch(() => undefined);
+        });
+        if (rooms.length > limit) return { rooms: rooms.slice(0, limit), next: (rooms[limit - 1] as { room: string }).room };
+        if (candidates.length < wanted) return { rooms, next: null };
+        lastRead = candidates[candidates.length - 1] as string;
+        lower = `(${lastRead}`;
+      }
+      // A long run of emptied rooms: answer what was found; the next page starts after the last room read.
+      return { rooms, next: lastRead };
+    }));
+  }
+
+  /** Takes an emptied room out of the index, and puts it back if a member joined meanwhile (see the head of this file). */
+  private async unindexIfEmpty(namespace: string, room: string): Promise<void> {
+    const index = this.redis as unknown as RoomIndexCommands;
+    await this.redis.zRem(roomIndexKey(namespace), room);
+    if ((await index.hLen(roomMembersKey(namespace, room))) > 0) await this.redis.zAdd(roomIndexKey(namespace), { score: 0, value: room });
   }
 
   async list(namespace: string, room: string): Promise<PresenceMember[]> {

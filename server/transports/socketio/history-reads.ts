@@ -9,8 +9,6 @@
  * filling gaps in several rooms reads several pages; none of that is refused.
  * Past that many waiting, a read is refused RATE_LIMITED (retryable).
  */
-import { HISTORY_PAGE_MAX_BYTES, type Message } from '../../../shared/index.js';
-import { payloadBytes } from '../../core/publisher.js';
 import { RoomcastError } from '../../errors.js';
 import { connectionState } from './connection-state.js';
 import type { RoomcastSocket } from './types.js';
@@ -37,12 +35,5 @@ export async function boundedRead<T>(socket: RoomcastSocket, maxWaiting: number,
   }
 }
 
-/** The longest prefix of `messages` within the page's byte budget (at least one message). */
-export function capPage(messages: Message[]): Message[] {
-  let bytes = 0;
-  for (let index = 0; index < messages.length; index += 1) {
-    bytes += payloadBytes((messages[index] as Message).data);
-    if (bytes > HISTORY_PAGE_MAX_BYTES && index > 0) return messages.slice(0, index);
-  }
-  return messages;
-}
+/** The page's byte budget, shared with the HTTP history route. */
+export { capPage } from '../../core/history-page.js';

@@ -173,7 +173,7 @@ export class SseStream implements StreamEnd, StreamSink {
 
   start(): void {
     const { res, req, deps } = this;
-    deps.streams.add(this);
+    deps.streams.add(this, { user: this.session.userId, namespace: this.request.namespace, room: this.request.room });
     res.on('close', () => this.cleanup());
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);

@@ -1,0 +1,92 @@
+/**
+ * POST /api/v1/batch { publications: [{ namespace?, room, event, data, idempotencyKey? }] }:
+ * up to BATCH_MAX_PUBLICATIONS publications, each into its own room and
+ * namespace. Only a body malformed as a whole (not an object, no array, empty,
+ * too many) is a 400; each item, an invalid one too, is checked and stored or
+ * refused on its own, and results[i] answers publications[i] (publish-item.ts:
+ * stored, refused, or unknown).
+ *
+ * Items of one room are published one after another in the order given, so the
+ * room's offsets follow the batch's order; different rooms go on concurrently
+ * (a few at a time), so a batch over many rooms costs a few round trips, not one
+ * per item.
+ */
+import type { Request, Response } from 'express';
+import {
+  batchEnvelopeSchema,
+  batchPublicationSchema,
+  errorPayload,
+  MAX_DATA_DEPTH,
+  type BatchResponse,
+  type JsonValue,
+  type PublishItemResult,
+} from '../../shared/index.js';
+import type { NamespaceRules } from '../config/namespaces.js';
+import { jsonDepth, type Publisher } from '../core/publisher.js';
+import { describeIssues, toErrorPayload } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import { parseInput } from './api-input.js';
+import { publishItem, type ItemPublication } from './publish-item.js';
+
+/** An item object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
+const MAX_ITEM_DEPTH = MAX_DATA_DEPTH + 1;
+/** Rooms published into at the same time. */
+const ROOMS_AT_ONCE = 16;
+
+export function batchRoute(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
+  const declared = new Set(namespaces.map((rules) => rules.name));
+
+  /** An item ready to publish, or its refusal. */
+  const check = (raw: unknown, index: number): ItemPublication | PublishItemResult => {
+    const room = typeof raw === 'object' && raw !== null && typeof (raw as { room?: unknown }).room === 'string' ? (raw as { room: string }).room : '';
+    const refuse = (message: string): PublishItemResult => ({ room, error: errorPayload('INVALID_PAYLOAD', `publications[${index}]: ${message}`) });
+    // Measured without recursion before zod walks it: a 5,000-deep item would exhaust zod's stack.
+    if (jsonDepth(raw as JsonValue, MAX_ITEM_DEPTH) > MAX_ITEM_DEPTH) return refuse(`data may nest at most ${MAX_DATA_DEPTH} levels deep`);
+    const parsed = batchPublicationSchema.safeParse(raw);
+    if (!parsed.success) return refuse(describeIssues(parsed.error.issues));
+    const item = parsed.data;
+    const namespace = item.namespace ?? '/';
+    if (!declared.has(namespace)) return refuse(`namespace ${namespace} is not declared`);
+    let dataJson: string;
+    try {
+      dataJson = publisher.checkData(item.data);
+    } catch (error) {
+      return { room, error: toErrorPayload(error) };
+    }
+    return {
+      namespace,
+      room: item.room,
+      event: item.event,
+      data: item.data,
+      dataJson,
+      ...(item.idempotencyKey !== undefined ? { idempotencyKey: item.idempotencyKey } : {}),
+    };
+  };
+
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = parseInput(res, batchEnvelopeSchema, req.body, 'body');
+    if (body === undefined) return;
+    const results: PublishItemResult[] = new Array<PublishItemResult>(body.publications.length);
+    // Valid items grouped by room, each group in the batch's order.
+    const byRoom = new Map<string, Array<{ index: number; item: ItemPublication }>>();
+    body.publications.forEach((raw, index) => {
+      const checked = check(raw, index);
+      if (!('namespace' in checked)) {
+        results[index] = checked;
+        return;
+      }
+      const key = `${checked.namespace}\u0000${checked.room}`;
+      const group = byRoom.get(key) ?? [];
+      group.push({ index, item: checked });
+      byRoom.set(key, group);
+    });
+    const groups = [...byRoom.values()];
+    const worker = async (): Promise<void> => {
+      for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
+        for (const { index, item } of group) results[index] = await publishItem(publisher, logger, item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ROOMS_AT_ONCE, groups.length) }, worker));
+    res.status(200).json({ ok: true, results } satisfies BatchResponse);
+  };
+}
