@@ -43,7 +43,7 @@ export async function attempt(baseUrl: string, apiKey: string, timeoutMs: number
   } catch (error) {
     return { kind: 'no-answer', reason: `the answer was cut: ${describe(error)}`, cause: error };
   }
-  let body: unknown = null;
+  let body: unknown;
   try {
     body = text === '' ? null : JSON.parse(text);
   } catch {
