@@ -7,6 +7,9 @@
  */
 import { expect } from 'chai';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeJwt } from 'jose';
 import { fileURLToPath } from 'node:url';
 import { signBody, SIGNATURE_HEADER, type WebhookDelivery } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
@@ -91,8 +94,11 @@ describe('the roomcast CLI against a gateway', function () {
   after(() => gw.close());
 
   it('token: mints a token that connects and joins the rooms it names, and only those', async () => {
-    const run = await roomcast(['token', '--sub', 'alice', '--rooms', 'project:1,org:7:*', '--ttl', '600'], env);
+    const run = await roomcast(['token', '--sub', 'alice', '--rooms', 'project:1,org:7:*', '--subscribe', 'org:7:news', '--ttl', '600'], env);
     expect(run.code, run.stderr).to.equal(0);
+    const claims = decodeJwt(run.stdout.trim());
+    expect(claims).to.deep.include({ sub: 'alice', rooms: ['project:1', 'org:7:*'], subscribe: ['org:7:news'] });
+    expect((claims.exp as number) - (claims.iat as number)).to.equal(600);
     const socket = await open(run.stdout.trim());
     assertOk(await request(socket, 'room:join', { room: 'project:1' }));
     assertOk(await request(socket, 'room:join', { room: 'org:7:general' }));
@@ -159,6 +165,37 @@ describe('the roomcast CLI against a gateway', function () {
       const run = await roomcast([...command, '--help']);
       expect(run.code, command.join(' ')).to.equal(0);
       expect(run.stdout).to.match(/Usage: roomcast/);
+    }
+  });
+
+  it('publish: exits 1 when one of --rooms was refused, and prints the key to retry with when nothing answered', async () => {
+    // A stand-in for the gateway: answers the first request with a per-room refusal, holds the next ones.
+    const held: ServerResponse[] = [];
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests += 1;
+      req.resume();
+      if (requests > 1) {
+        held.push(res);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, results: [{ room: 'a', offset: 1, epoch: 'e' }, { room: 'b', error: { code: 'FORBIDDEN_ROOM', message: 'no', retryable: false } }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const partly = await roomcast(['publish', '--rooms', 'a,b', '--event', 'e', '--url', url, '--api-key', 'k']);
+      expect(partly.code).to.equal(1);
+      expect((JSON.parse(partly.stdout) as { results: unknown[] }).results).to.have.length(2);
+      const lost = await roomcast(['publish', '--room', 'a', '--event', 'e', '--url', url, '--api-key', 'k', '--timeout-ms', '200', '--retries', '1', '--idempotency-key', 'key-42']);
+      expect(lost.code).to.equal(1);
+      expect(lost.stderr).to.match(/UNAVAILABLE: .*outcome unknown: publish again with --idempotency-key key-42/);
+      expect(requests).to.equal(3);
+    } finally {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
