@@ -68,3 +68,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
 export function errorBody(code: string, message: string, retryable: boolean): { ok: false; error: { code: string; message: string; retryable: boolean } } {
   return { ok: false, error: { code, message, retryable } };
 }
+
+/** A request header as one string (repeated ones joined, as HTTP allows). */
+export function header(req: RoomcastRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** The secret option of the handlers: WEBHOOK_SECRET, or a non-empty list of them while rotating it. */
+export function assertSecret(secret: unknown, who: string): void {
+  const secrets = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? (secret as unknown[]) : [];
+  if (secrets.length === 0 || secrets.some((one) => typeof one !== 'string' || one === '')) throw new TypeError(`${who}: secret is required (WEBHOOK_SECRET)`);
+}

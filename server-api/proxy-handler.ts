@@ -19,9 +19,8 @@ import type {
   PublishProxyAnswer,
   PublishProxyRequest,
 } from './proxy-types.js';
-import { DEFAULT_MAX_BODY_BYTES, errorBody, readRawBody, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
+import { assertSecret, DEFAULT_MAX_BODY_BYTES, errorBody, header, readRawBody, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
 import { RoomcastSignatureError, verifySignedBody } from './verify.js';
-import { assertSecret, header } from './webhook-handler.js';
 
 type Answer<T> = T | Promise<T>;
 

@@ -11,7 +11,7 @@
  */
 import type { WebhookDelivery } from '../shared/webhooks.js';
 import type { EventDeduper } from './dedupe.js';
-import { DEFAULT_MAX_BODY_BYTES, errorBody, readRawBody, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
+import { assertSecret, DEFAULT_MAX_BODY_BYTES, errorBody, header, readRawBody, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
 import { RoomcastSignatureError, verifyWebhook } from './verify.js';
 
 export interface RoomcastWebhookOptions {
@@ -73,14 +73,4 @@ export function roomcastWebhook(options: RoomcastWebhookOptions): RoomcastHandle
     }
     sendJson(res, 200, { ok: true });
   };
-}
-
-export function header(req: RoomcastRequest, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-export function assertSecret(secret: unknown, who: string): void {
-  const secrets = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? (secret as unknown[]) : [];
-  if (secrets.length === 0 || secrets.some((one) => typeof one !== 'string' || one === '')) throw new TypeError(`${who}: secret is required (WEBHOOK_SECRET)`);
 }

@@ -26,7 +26,7 @@ Exit codes: 0 done, 1 refused, 2 usage.`;
 
 const USAGE: Record<string, string> = { token: TOKEN_HELP, publish: PUBLISH_HELP, history: HISTORY_HELP, rooms: ROOMS_HELP, webhook: WEBHOOK_HELP };
 
-export async function runCli(argv: string[], io: CliIo, stop: Promise<unknown>): Promise<number> {
+async function runCli(argv: string[], io: CliIo, stop: Promise<unknown>): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {

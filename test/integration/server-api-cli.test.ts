@@ -150,6 +150,7 @@ describe('the roomcast CLI against a gateway', function () {
       ['token'],
       ['token', '--sub', 'a', '--ttl', 'soon'],
       ['webhook', 'serve'],
+      ['webhook'],
       ['nonsense'],
       [],
     ];

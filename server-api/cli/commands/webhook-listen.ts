@@ -6,9 +6,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_MAX_BODY_BYTES, errorBody, readRawBody, sendJson } from '../../node-http.js';
+import { DEFAULT_MAX_BODY_BYTES, errorBody, header, readRawBody, sendJson } from '../../node-http.js';
 import { RoomcastSignatureError, verifyWebhook } from '../../verify.js';
-import { header } from '../../webhook-handler.js';
 import { EXIT, integerFlag, json, parseFlags, UsageError, type CliIo } from '../cli-io.js';
 
 export const WEBHOOK_HELP = `Usage: roomcast webhook listen [--port N] [--host HOST] [--secret SECRET]
@@ -28,10 +27,11 @@ const PRINTED_BODY_CHARS = 2000;
 
 export async function webhookCommand(argv: string[], io: CliIo, stop: Promise<unknown>): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h' || sub === undefined) {
+  if (sub === '--help' || sub === '-h') {
     io.out(WEBHOOK_HELP);
-    return sub === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
+  if (sub === undefined) throw new UsageError('give a webhook command: listen');
   if (sub !== 'listen') throw new UsageError(`unknown webhook command: ${sub} (try: roomcast webhook listen)`);
   const { values } = parseFlags(rest, { port: { type: 'string' }, host: { type: 'string' }, secret: { type: 'string', multiple: true } });
   if (values.help === true) {
