@@ -108,6 +108,11 @@ const serverZones = [
     message: 'client/ (the SDK) must not depend on server/ or on the pages in web/.',
   },
   {
+    target: 'server-api',
+    from: ['server', 'client', 'web'],
+    message: 'server-api/ (@roomcast/server-api, what a backend installs) depends only on shared/: it speaks to the gateway over HTTP, never through its code.',
+  },
+  {
     target: 'web',
     from: ['server'],
     message: 'web/ (the demo and status pages) must not depend on server/.',
@@ -156,7 +161,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts', 'web/**/*.ts'],
+    files: ['server/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts', 'web/**/*.ts', 'server-api/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: {
       // import-x only follows files of these extensions (no-cycle silently sees nothing in .ts without them).

@@ -1,12 +1,13 @@
 /**
  * The bodies and answers of the gateway's REST API (DESIGN "HTTP" and "Backend
- * integration"), as the client sends and returns them. Publish reuses the
- * protocol's own types from shared/; the routes added by issue 14 (batch, history,
- * rooms, presence counts, disconnect, leave) are typed here after the design until
- * shared/ carries their schemas.
+ * integration"), as the client sends and returns them. The answers are the
+ * gateway's own types (shared/api.ts, inferred from the schemas it validates with
+ * and documents in GET /api/v1/openapi.json), without their `ok`; the inputs are
+ * what a caller writes (positions as objects or "<epoch>:<offset>", keys optional).
  */
+import type { HistoryResponse, PresenceCountsResponse, PresenceListResponse, PublishItemResult, RoomCount } from '../shared/api.js';
 import type { ErrorPayload } from '../shared/errors.js';
-import type { PublishItemResult, PublishResult } from '../shared/events.js';
+import type { PublishResult } from '../shared/events.js';
 import type { JsonValue, Message, PresenceMember } from '../shared/schemas.js';
 
 export type { JsonValue, Message, PresenceMember, PublishItemResult, PublishResult };
@@ -62,14 +63,7 @@ export interface HistoryQuery {
 }
 
 /** GET /api/v1/rooms/:room/history, the same rules as `room:history`. */
-export interface HistoryPage {
-  epoch: string;
-  /** The room's last offset at the time of the read. */
-  offset: number;
-  /** False when history no longer holds the offsets right after `since`. */
-  recovered: boolean;
-  messages: Message[];
-}
+export type HistoryPage = Omit<HistoryResponse, 'ok'>;
 
 export interface RoomsQuery {
   namespace?: string;
@@ -80,11 +74,8 @@ export interface RoomsQuery {
   cursor?: string;
 }
 
-export interface RoomEntry {
-  room: string;
-  /** Connections in the room, across every node. */
-  members: number;
-}
+/** A room and its connections across every node. */
+export type RoomEntry = RoomCount;
 
 /** GET /api/v1/rooms: one page; `cursor` absent or null on the last one. */
 export interface RoomsPage {
@@ -97,18 +88,10 @@ export interface RoomQuery {
   namespace?: string;
 }
 
-export interface PresenceList {
-  room: string;
-  namespace: string;
-  members: PresenceMember[];
-}
+export type PresenceList = Omit<PresenceListResponse, 'ok'>;
 
-export interface PresenceCounts {
-  /** Connections in the room. */
-  members: number;
-  /** Distinct users among them. */
-  users: number;
-}
+/** Connections in the room and distinct users among them. */
+export type PresenceCounts = Pick<PresenceCountsResponse, 'members' | 'users'>;
 
 export interface DisconnectUserInput {
   user: string;

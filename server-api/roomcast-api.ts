@@ -86,7 +86,7 @@ export class RoomcastApi {
   async history(query: HistoryQuery): Promise<HistoryPage> {
     const since = typeof query.since === 'object' ? `${query.since.epoch}:${query.since.offset}` : query.since;
     const body = await this.call({ method: 'GET', path: `api/v1/rooms/${encodeURIComponent(query.room)}/history${search({ namespace: query.namespace, since, limit: query.limit })}` });
-    return { epoch: body.epoch as string, offset: body.offset as number, recovered: body.recovered as boolean, messages: body.messages as HistoryPage['messages'] };
+    return { room: body.room as string, epoch: body.epoch as string, offset: body.offset as number, recovered: body.recovered as boolean, messages: body.messages as HistoryPage['messages'] };
   }
 
   /** One page of the occupied rooms across the cluster. */
@@ -133,7 +133,8 @@ export class RoomcastApi {
   /** Makes a user leave a room on every node (its clients get `room:left`). */
   async leaveRoom(input: LeaveRoomInput): Promise<void> {
     const path = `api/v1/users/${encodeURIComponent(input.user)}/rooms/${encodeURIComponent(input.room)}/leave`;
-    await this.call({ method: 'POST', path, body: input.namespace === undefined ? {} : { namespace: input.namespace } });
+    // The namespace is a query parameter (the route's body is empty), like every other room route's.
+    await this.call({ method: 'POST', path: `${path}${search({ namespace: input.namespace })}`, body: {} });
   }
 
   /** Runs a request with the retry policy; the answer's body on success. */
