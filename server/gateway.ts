@@ -20,6 +20,7 @@ import { RoomWatermarks } from './core/room-watermarks.js';
 import { Sessions } from './core/session.js';
 import { Subscriptions } from './core/subscription.js';
 import { createHttpApp } from './http/app.js';
+import { httpProxies } from './integration/proxies.js';
 import { Admission } from './ops/admission.js';
 import { ClientAddresses } from './ops/client-address.js';
 import { createHttpServer } from './ops/http-server.js';
@@ -96,7 +97,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const admission = new Admission(config.limits, memory, metrics);
   const addresses = new ClientAddresses(config.trustedProxies);
   const publishBudget = new PublishBudget(config.limits.publishBytesPerUserPerSecond, config.limits.maxPayloadBytes);
-  const sessions = new Sessions(createTokenVerifier(config.jwt), admission, metrics);
+  // issue 14 proxies: the connect and join proxies decide through Sessions; the publish proxy through each Session.
+  const proxies = httpProxies({ proxies: config.proxies, secret: config.backendSecret, metrics, logger });
+  const sessions = new Sessions(createTokenVerifier(config.jwt), admission, metrics, { proxies, maxTtlSeconds: config.jwt.maxTtlSeconds });
   const membership = new Membership({
     presence: backends.presence,
     maxRoomMembers: config.limits.maxRoomMembers,
