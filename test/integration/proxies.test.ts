@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import type { ErrorPayload, Message } from '../../shared/index.js';
+import { GRANT_MAX_ENTRIES, type ErrorPayload, type Message } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { downUrl, startProxyBackend, type ProxyBackend, type Reply } from '../support/proxy-backend.js';
@@ -130,6 +130,17 @@ describe('proxies', function () {
     it('an allow whose user is not a valid id is not an answer: UNAVAILABLE', async () => {
       backend.on('/connect', () => ({ body: { result: 'allow', user: 'has spaces' } }));
       expectUnavailable((await connectRefused(gw.url, undefined, { extraHeaders: { cookie: 'sid=x' } })).data);
+    });
+
+    it(`an allow past the limits of an answer (more than ${GRANT_MAX_ENTRIES} subscribe rooms, a deny message past 500 characters) is not an answer: UNAVAILABLE`, async () => {
+      const rooms = Array.from({ length: GRANT_MAX_ENTRIES + 1 }, (_, i) => `many:${i}`);
+      backend.on('/connect', () => ({ body: { result: 'allow', user: 'many', rooms: ['many:*'], subscribe: rooms } }));
+      expectUnavailable((await connectRefused(gw.url, undefined, { extraHeaders: { cookie: 'sid=x' } })).data);
+      backend.on('/connect', () => ({ body: { result: 'deny', message: 'x'.repeat(501) } }));
+      expectUnavailable((await connectRefused(gw.url, undefined, { extraHeaders: { cookie: 'sid=x' } })).data);
+      // At the limits it is an answer.
+      backend.on('/connect', () => ({ body: { result: 'deny', message: 'x'.repeat(500) } }));
+      expect((await connectRefused(gw.url, undefined, { extraHeaders: { cookie: 'sid=x' } })).data).to.deep.include({ code: 'UNAUTHENTICATED', message: 'x'.repeat(500) });
     });
 
     it('the session lasts until expiresAt, capped by TOKEN_MAX_TTL_S (an expiresAt already past is refused)', async () => {

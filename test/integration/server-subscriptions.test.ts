@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
-import type { Message, SessionEvent } from '../../shared/index.js';
+import { GRANT_MAX_ENTRIES, type Message, type SessionEvent } from '../../shared/index.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { httpPublish, startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { connectWithSession } from '../support/session-socket.js';
@@ -63,6 +63,13 @@ describe('server-side subscriptions', function () {
 
     it('a subscribe claim that is not a list of valid room names refuses the handshake UNAUTHENTICATED, saying so', async () => {
       const refused = await connectRefused(gw.url, await signToken(gw.secret, { sub: 'bob', rooms: ['*'], subscribe: ['has space'] }));
+      expect(refused.data).to.deep.include({ code: 'UNAUTHENTICATED' });
+      expect(refused.data?.message).to.contain('subscribe');
+    });
+
+    it(`a subscribe claim of more than ${GRANT_MAX_ENTRIES} rooms is refused UNAUTHENTICATED`, async () => {
+      const subscribe = Array.from({ length: GRANT_MAX_ENTRIES + 1 }, (_, i) => `r:${i}`);
+      const refused = await connectRefused(gw.url, await signToken(gw.secret, { sub: 'bob', rooms: ['r:*'], subscribe }));
       expect(refused.data).to.deep.include({ code: 'UNAUTHENTICATED' });
       expect(refused.data?.message).to.contain('subscribe');
     });
