@@ -10,8 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { GRANT_MAX_ENTRIES, type ErrorPayload, type Message } from '../../shared/index.js';
-import { startGateway, type TestGateway } from '../support/gateway.js';
+import { RoomcastClient } from '../../client/index.js';
+import { GRANT_MAX_ENTRIES, type ErrorPayload, type Message, type SessionEvent } from '../../shared/index.js';
+import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { downUrl, startProxyBackend, type ProxyBackend, type Reply } from '../support/proxy-backend.js';
 import { openAccepted, openRefused } from '../support/sse.js';
@@ -103,6 +104,23 @@ describe('proxies', function () {
       // Its grant is the answer's rooms: team:* is joined without asking the join proxy.
       assertOk(await request(socket, 'room:join', { room: 'team:2' }));
       expect(backend.at('/join')).to.have.length(0);
+    });
+
+    it('the SDK with an empty token connects as a cookie session and tracks the rooms of its session', async () => {
+      backend.on('/connect', (body) => ({
+        body: (body as { headers: { cookie?: string } }).headers.cookie === 'sid=sdk' ? { result: 'allow', user: 'sdk-user', rooms: ['desk:*'], subscribe: ['desk:1'] } : { result: 'deny' },
+      }));
+      const client = new RoomcastClient(gw.url, { token: '', extraHeaders: { cookie: 'sid=sdk' }, transports: ['websocket'], parser: TEST_PARSER, autoConnect: false });
+      try {
+        const sessions: SessionEvent[] = [];
+        client.on('session', (event) => sessions.push(event));
+        await client.connect();
+        await waitFor(() => sessions.length === 1, 5000, 'session');
+        expect(sessions[0]?.user).to.equal('sdk-user');
+        expect(client.joinedRooms.sort()).to.deep.equal(['desk:1', 'user:sdk-user']);
+      } finally {
+        client.close();
+      }
     });
 
     it('a token handshake never asks the connect proxy', async () => {
