@@ -20,6 +20,9 @@ import type { Admission, Refusal } from '../ops/admission.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { NO_PROXIES, type BackendProxies } from './backend-proxies.js';
 
+/** Join-proxy approvals a session remembers (see Session.mayJoin); above, the oldest is forgotten. */
+const MAX_PROXY_ALLOWED_ROOMS = 1024;
+
 // setTimeout cannot wait longer than 2^31-1 ms; a longer wait is re-armed.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -120,6 +123,8 @@ export class Session {
   /** The rooms the server joins at connect (the token's or connect proxy's `subscribe`). */
   readonly subscribe: readonly string[];
   private patterns: readonly string[];
+  /** Rooms (`<namespace>\0<room>`) the join proxy allowed this session: see mayJoin. */
+  private readonly proxyAllowed = new Set<string>();
   private expiry: number;
   private expiryTimer: NodeJS.Timeout | null = null;
   private onExpired: (() => void) | null = null;
@@ -146,8 +151,15 @@ export class Session {
     return this.expiry;
   }
 
-  /** Whether the session may join `room` (see grantAllows). */
+  /**
+   * Whether the session may be in `room`: its grant allows it (see grantAllows), or the join proxy allowed it
+   * (so a refreshed token, which re-checks every room, does not take the connection out of such a room).
+   */
   mayJoin(rules: NamespaceRules, room: string): boolean {
+    return this.grantCovers(rules, room) || this.proxyAllowed.has(`${rules.name}\u0000${room}`);
+  }
+
+  private grantCovers(rules: NamespaceRules, room: string): boolean {
     return grantAllows({ userId: this.userId, roomPatterns: this.patterns }, rules, room);
   }
 
@@ -166,10 +178,14 @@ export class Session {
    * FORBIDDEN_ROOM (or the proxy's refusal, or UNAVAILABLE when it cannot answer) when the join may not happen.
    */
   async authorizeJoin(rules: NamespaceRules, room: string, connectionId: string): Promise<void> {
-    if (this.mayJoin(rules, room)) return;
+    // The grant decides alone where it covers the room; otherwise the proxy is asked on every join.
+    if (this.grantCovers(rules, room)) return;
     const join = this.proxies.join;
     if (join === null) throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to join ${room}`);
     await join({ namespace: rules.name, room, user: this.userId, connectionId });
+    // Bounded: a connection that joins and leaves ever new rooms forgets its oldest approvals first.
+    if (this.proxyAllowed.size >= MAX_PROXY_ALLOWED_ROOMS) this.proxyAllowed.delete(this.proxyAllowed.values().next().value as string);
+    this.proxyAllowed.add(`${rules.name}\u0000${room}`);
   }
 
   /**

@@ -202,6 +202,18 @@ describe('proxies', function () {
       expect(backend.at('/join')).to.have.length(1);
     });
 
+    it('a room the join proxy allowed stays joined through auth:refresh; a join after leaving it asks again', async () => {
+      const socket = await open('fred', []);
+      assertOk(await request(socket, 'room:join', { room: 'club:10' }));
+      assertOk(await request(socket, 'auth:refresh', { token: await signToken(gw.secret, { sub: 'fred', rooms: [] }) }));
+      expect(joinedOnServer(socket, 'club:10')).to.equal(true);
+      assertOk(await request(socket, 'room:leave', { room: 'club:10' }));
+      backend.on('/join', () => ({ body: { result: 'deny' } }));
+      const again = await request(socket, 'room:join', { room: 'club:10' });
+      expect(!again.ok && again.error.code).to.equal('FORBIDDEN_ROOM');
+      expect(backend.at('/join')).to.have.length(2);
+    });
+
     it('deny refuses with FORBIDDEN_ROOM by default, or the code given; nothing is joined', async () => {
       const socket = await open('gina', []);
       backend.on('/join', () => ({ body: { result: 'deny' } }));
