@@ -138,7 +138,7 @@ describe('server-side subscriptions', function () {
   describe('two nodes on one Redis behind NGINX', () => {
     let cluster: TestCluster;
     before(async () => {
-      cluster = await startCluster({ nodes: 2, redis: 'single', nginx: true, env: { DRAIN_TIMEOUT_MS: '1000' } });
+      cluster = await startCluster({ nodes: 2, redis: 'single', nginx: true, env: { DRAIN_TIMEOUT_MS: '1000', PARSER: TEST_PARSER } });
     });
     after(() => cluster.stop());
 
