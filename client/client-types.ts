@@ -3,7 +3,19 @@
  * application's typed event maps, and the options of its calls.
  */
 import type { Socket } from 'socket.io-client';
-import type { ClientToServerEvents, DrainingEvent, JoinResult, JsonValue, Message, PresenceMember, ServerToClientEvents, Signal, StreamPosition } from '../shared/index.js';
+import type {
+  ClientToServerEvents,
+  DrainingEvent,
+  JoinResult,
+  JsonValue,
+  Message,
+  PresenceMember,
+  RoomLeftEvent,
+  ServerToClientEvents,
+  SessionEvent,
+  Signal,
+  StreamPosition,
+} from '../shared/index.js';
 import type { RoomcastError } from './errors.js';
 import type { OutboxDrop } from './outbox-sender.js';
 import type { GapEvent, RecoveredEvent } from './room-stream-types.js';
@@ -57,6 +69,14 @@ export type ClientEvents<Events extends object = DefaultEvents, Signals extends 
   presence: (change: PresenceChange) => void;
   /** The gateway node is shutting down; the client reconnects after `reconnectInMs`. */
   draining: (event: DrainingEvent) => void;
+  /**
+   * After each connect: the user, and the rooms the gateway joined this connection to itself (the token's
+   * `subscribe` claim, `user:<sub>`), each with its position. The client tracks them like rooms it joined
+   * (`joinedRooms`, `message`, rejoined with `since` after a reconnect); `join(room, onMessage)` attaches a handler.
+   */
+  session: (event: SessionEvent) => void;
+  /** The gateway took this connection out of a room (the backend asked): the room is no longer joined nor rejoined. */
+  'room:left': (event: RoomLeftEvent) => void;
 };
 
 export type MessageHandler<Events extends object = DefaultEvents> = (message: TypedMessage<Events>) => void;

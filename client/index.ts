@@ -42,6 +42,8 @@ export type {
   Message,
   PresenceMember,
   PublishResult,
+  RoomLeftEvent,
+  SessionEvent,
   Signal,
   StreamPosition,
 } from '../shared/index.js';

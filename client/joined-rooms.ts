@@ -5,9 +5,15 @@
  * so the gateway sends what was missed; a rejoin refused for now is retried
  * with backoff on the same connection. Until a room's (re)join is acknowledged
  * the gateway refuses publications to it, so publishers wait on `ready`.
+ *
+ * The gateway may join a connection to rooms itself at connect (the token's
+ * `subscribe` claim, `user:<sub>`) and says so with `session`: those rooms are
+ * tracked from then on exactly like rooms joined here (rejoined with `since`
+ * after a reconnect, to any node). A `room:left` (the backend took the user out
+ * of a room) ends the room: it is not rejoined.
  */
 import { roomNameProblem } from '../shared/index.js';
-import type { JoinRequest, JoinResult, Message, PresenceEvent, Signal, StreamPosition } from '../shared/index.js';
+import type { JoinRequest, JoinResult, Message, PresenceEvent, RoomLeftEvent, SessionEvent, Signal, StreamPosition } from '../shared/index.js';
 import { backoffDelay } from './backoff.js';
 import type { JoinOptions, PresenceChange, RoomcastSocket } from './client-types.js';
 import type { Connection } from './connection.js';
@@ -44,7 +50,16 @@ export interface RoomEvents {
   recovered: [event: RecoveredEvent];
   presence: [change: PresenceChange];
   error: [error: RoomcastError];
+  session: [event: SessionEvent];
+  'room:left': [event: RoomLeftEvent];
 }
+
+/**
+ * Live messages of rooms not tracked yet, kept from a connect until its `session` event: the gateway joins its
+ * rooms before it sends `session`, so their first publications may come first. Past this many, the oldest go
+ * (the room's stream fetches what it lacks from history when the next one arrives).
+ */
+export const MAX_PRE_SESSION_MESSAGES = 1000;
 
 export interface JoinedRoomsOptions {
   /** What the rooms use of the connection: its requests, and whether an answer still belongs to it. */
@@ -60,6 +75,8 @@ export class JoinedRooms {
   private readonly resolved: ResolvedOptions;
   private readonly scheduler: Scheduler;
   private readonly emit: JoinedRoomsOptions['emit'];
+  /** Set from a connect until its `session`: untracked rooms' messages are kept (see MAX_PRE_SESSION_MESSAGES). */
+  private preSession: Message[] | null = null;
 
   constructor(options: JoinedRoomsOptions) {
     this.connection = options.connection;
@@ -85,7 +102,9 @@ export class JoinedRooms {
 
   /** Routes the room traffic of `socket` to the rooms. */
   listen(socket: RoomcastSocket): void {
-    socket.on('message', (message) => this.entries.get(message.room)?.stream.receive(message));
+    socket.on('message', (message) => this.onMessage(message));
+    socket.on('session', (event) => this.onSession(event));
+    socket.on('room:left', (event) => this.onRoomLeft(event));
     socket.on('signal', (signal) => this.onSignal(signal));
     socket.on('presence:join', (event) => this.onPresence('join', event));
     socket.on('presence:leave', (event) => this.onPresence('leave', event));
@@ -132,13 +151,15 @@ export class JoinedRooms {
     if (this.connection.connected) await this.connection.request('room:leave', { room }, room);
   }
 
-  /** Connected: every room is rejoined, with `since` where it delivered something. */
+  /** Connected: every room is rejoined, with `since` where it delivered something; the `session` event is awaited. */
   rejoinAll(): void {
+    this.preSession = [];
     for (const entry of [...this.entries.values()]) this.sendJoin(entry);
   }
 
   /** Disconnected: streams stop waiting for history, and publishers wait for the next rejoin. */
   suspendAll(): void {
+    this.preSession = null;
     for (const entry of this.entries.values()) {
       entry.stream.suspend();
       this.clearRetry(entry);
@@ -277,6 +298,56 @@ export class JoinedRooms {
     entry.stream.dispose();
     entry.joined.reject(error);
     entry.ready.reject(error);
+  }
+
+  private onMessage(message: Message): void {
+    const entry = this.entries.get(message.room);
+    if (entry !== undefined) {
+      entry.stream.receive(message);
+      return;
+    }
+    if (this.preSession === null) return;
+    this.preSession.push(message);
+    if (this.preSession.length > MAX_PRE_SESSION_MESSAGES) this.preSession.shift();
+  }
+
+  /**
+   * The rooms the gateway joined this connection to. A room tracked already is being rejoined with `since` (that
+   * join recovers it); any other starts here, at the position the gateway gave, as if join() had been acknowledged.
+   */
+  private onSession(event: SessionEvent): void {
+    const early = this.preSession ?? [];
+    this.preSession = null;
+    for (const { room, epoch, offset } of event.rooms) {
+      if (this.entries.has(room)) continue;
+      const result: JoinResult = { room, epoch, offset, recovered: true, missed: [] };
+      const entry: RoomEntry = {
+        room,
+        stream: this.createStream(room),
+        onMessage: () => undefined,
+        options: {},
+        joined: deferred<JoinResult>(),
+        ready: deferred<void>({ internal: true }),
+        retryTimer: undefined,
+        retries: 0,
+      };
+      this.entries.set(room, entry);
+      entry.stream.beginJoin();
+      entry.stream.completeJoin(result, undefined);
+      entry.ready.resolve();
+      entry.joined.resolve(result);
+      this.emit('joined', result);
+    }
+    // Publications that came before `session`: each stream keeps those after its position, once.
+    for (const message of early) this.entries.get(message.room)?.stream.receive(message);
+    this.emit('session', event);
+  }
+
+  /** The gateway took this connection out of a room (the backend asked): it is no longer tracked nor rejoined. */
+  private onRoomLeft(event: RoomLeftEvent): void {
+    const entry = this.entries.get(event.room);
+    if (entry !== undefined) this.forget(entry, RoomcastError.local('FORBIDDEN_ROOM', `the server took this connection out of ${event.room}`, { room: event.room, event: 'room:join' }));
+    this.emit('room:left', event);
   }
 
   private onPresence(type: PresenceChange['type'], event: PresenceEvent): void {

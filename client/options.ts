@@ -14,7 +14,10 @@ export type TokenProvider = string | (() => string | Promise<string>);
 export interface RoomcastClientOptions {
   /** Socket.IO namespace, e.g. '/' (members publish) or '/live'. Default '/'. */
   namespace?: string;
-  /** The JWT, or a function called on every (re)connect so each handshake carries a fresh token. */
+  /**
+   * The JWT, or a function called on every (re)connect so each handshake carries a fresh token.
+   * `''`: no token, a cookie session the gateway's connect proxy (CONNECT_PROXY_URL) admits.
+   */
   token: TokenProvider;
   /** Returns a new token; called shortly before the current one expires (sent as auth:refresh) and after TOKEN_EXPIRED. */
   refreshToken?: () => Promise<string>;

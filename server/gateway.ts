@@ -22,6 +22,7 @@ import { Subscriptions } from './core/subscription.js';
 import { WebhookEvents } from './core/webhook-events.js';
 import { createHttpApp } from './http/app.js';
 import { WebhookDispatcher } from './integration/webhook-dispatcher.js';
+import { httpProxies } from './integration/proxies.js';
 import { Admission } from './ops/admission.js';
 import { ClientAddresses } from './ops/client-address.js';
 import { createHttpServer } from './ops/http-server.js';
@@ -105,7 +106,9 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   const admission = new Admission(config.limits, memory, metrics);
   const addresses = new ClientAddresses(config.trustedProxies);
   const publishBudget = new PublishBudget(config.limits.publishBytesPerUserPerSecond, config.limits.maxPayloadBytes);
-  const sessions = new Sessions(createTokenVerifier(config.jwt), admission, metrics);
+  // issue 14 proxies: the connect and join proxies decide through Sessions; the publish proxy through each Session.
+  const proxies = httpProxies({ proxies: config.proxies, secret: config.backendSecret, metrics, logger });
+  const sessions = new Sessions(createTokenVerifier(config.jwt), admission, metrics, { proxies, maxTtlSeconds: config.jwt.maxTtlSeconds });
   const membership = new Membership({
     presence: backends.presence,
     maxRoomMembers: config.limits.maxRoomMembers,

@@ -6,3 +6,5 @@ export * from './rooms.js';
 export * from './schemas.js';
 export * from './signature.js';
 export * from './webhooks.js';
+// issue 14 proxies: request and answer bodies of CONNECT/JOIN/PUBLISH proxies
+export * from './proxies.js';

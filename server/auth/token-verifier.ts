@@ -8,6 +8,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import { GRANT_MAX_ENTRIES, roomNameSchema } from '../../shared/index.js';
 import type { Config } from '../config/config.js';
 import { RoomcastError } from '../errors.js';
 
@@ -17,13 +18,19 @@ const CLOCK_TOLERANCE_S = 5;
 export interface VerifiedToken {
   userId: string;
   roomPatterns: string[];
+  /**
+   * The `subscribe` claim: exact room names the server joins the connection to at connect (valid room names;
+   * whether the room policy allows each is checked per namespace when the connection opens, see Session.serverRooms).
+   */
+  subscribe: string[];
   /** `exp` in ms since the epoch (every accepted token has one). */
   expiresAt: number;
 }
 
 const claimsSchema = z.object({
   sub: z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-:.@]+$/, 'sub must use room-name characters'),
-  rooms: z.array(z.string().min(1).max(200)).max(1000).optional(),
+  rooms: z.array(z.string().min(1).max(200)).max(GRANT_MAX_ENTRIES).optional(),
+  subscribe: z.array(roomNameSchema).max(GRANT_MAX_ENTRIES).optional(),
 });
 
 export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
@@ -78,7 +85,9 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) {
-      throw new RoomcastError('UNAUTHENTICATED', `token claims are invalid: ${claims.error.issues[0]?.message ?? 'bad claims'}`);
+      const issue = claims.error.issues[0];
+      const where = issue === undefined || issue.path.length === 0 ? '' : ` (${issue.path.join('.')})`;
+      throw new RoomcastError('UNAUTHENTICATED', `token claims are invalid${where}: ${issue?.message ?? 'bad claims'}`);
     }
     // jose has checked that `exp` is present, a number, and not past.
     const expiresAt = (payload.exp as number) * 1000;
@@ -86,7 +95,7 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
     if (expiresAt > Date.now() + (jwt.maxTtlSeconds + CLOCK_TOLERANCE_S) * 1000) {
       throw new RoomcastError('UNAUTHENTICATED', `token expires more than ${jwt.maxTtlSeconds} s from now (TOKEN_MAX_TTL_S)`);
     }
-    return { userId: claims.data.sub, roomPatterns: claims.data.rooms ?? [], expiresAt };
+    return { userId: claims.data.sub, roomPatterns: claims.data.rooms ?? [], subscribe: claims.data.subscribe ?? [], expiresAt };
   };
 }
 

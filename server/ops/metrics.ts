@@ -113,6 +113,9 @@ export interface GatewayMetrics {
   /** Rooms that started a new epoch because Redis's data was replaced (REDIS_DURABILITY=lossy), by reason. */
   epochRotations: Counter<'reason'>;
   webhooks: WebhookMetrics;
+  // issue 14 proxies: roomcast_proxy_requests_total{proxy,result}, roomcast_proxy_duration_seconds{proxy}
+  /** One answered (or failed) proxy request: its outcome and how long it took, failures included. */
+  proxyRequest(proxy: 'connect' | 'join' | 'publish', result: 'allow' | 'deny' | 'unavailable', seconds: number): void;
 }
 
 /**
@@ -380,6 +383,30 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     },
   };
   // ---- end webhooks ----
+  // issue 14 proxies (begin)
+  const proxyRequests = new Counter({
+    name: 'roomcast_proxy_requests_total',
+    help: 'Requests to the connect, join and publish proxies, by outcome (allow, deny, unavailable: timeout, non-2xx, bad answer, backend down)',
+    labelNames: ['proxy', 'result'],
+    registers,
+  });
+  const proxyDuration = new Histogram({
+    name: 'roomcast_proxy_duration_seconds',
+    help: 'Duration of proxy requests, failures included',
+    labelNames: ['proxy'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const proxyChildren = new Map(
+    (['connect', 'join', 'publish'] as const).map((proxy) => [
+      proxy,
+      {
+        duration: proxyDuration.labels({ proxy }),
+        results: new Map((['allow', 'deny', 'unavailable'] as const).map((result) => [result, proxyRequests.labels({ proxy, result })])),
+      },
+    ]),
+  );
+  // issue 14 proxies (end)
 
   // Label children bound once: the hot path never hashes labels.
   const redisChildren = new Map(REDIS_COMMANDS.map((command) => [command, redisDuration.labels({ command })]));
@@ -444,5 +471,11 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     subscriptionRepairs,
     epochRotations,
     webhooks,
+    // issue 14 proxies
+    proxyRequest: (proxy, result, seconds) => {
+      const children = proxyChildren.get(proxy);
+      children?.results.get(result)?.inc();
+      children?.duration.observe(seconds);
+    },
   };
 }

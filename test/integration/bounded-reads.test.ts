@@ -108,7 +108,8 @@ describe('rejoins are never refused by the limits a reconnect trips', function (
     await redis.stop();
   });
   const start = async (env: Record<string, string> = {}): Promise<TestGateway> => {
-    const gateway = await startGateway({ REDIS_URL: redis.url, ...env });
+    // Only the client's own joins here: the auto-joined user room would take a slot (server-subscriptions.test.ts counts it).
+    const gateway = await startGateway({ REDIS_URL: redis.url, AUTO_JOIN_USER_ROOM: 'false', ...env });
     gateways.push(gateway);
     return gateway;
   };

@@ -165,7 +165,7 @@ function checkSioPacket(sio: SioPacket, where: string): void {
     case 2: {
       const args = sio.data;
       if (!Array.isArray(args) || typeof args[0] !== 'string') throw new Error(`${where}: EVENT without a name`);
-      expect(['protocol:error', 'message', 'presence:join', 'presence:leave', 'server:draining'], `${where}: server event`).to.include(args[0]);
+      expect(['protocol:error', 'message', 'presence:join', 'presence:leave', 'server:draining', 'session', 'room:left'], `${where}: server event`).to.include(args[0]);
       if (args[0] === 'protocol:error') checkTypedError(args[1], where);
       return;
     }

@@ -16,6 +16,8 @@ describe('limits', () => {
     gw = await startGateway({
       MAX_PAYLOAD_BYTES: '2048',
       MAX_ROOMS_PER_SOCKET: '3',
+      // Only the client's own joins here: the auto-joined user room would take a slot (server-subscriptions.test.ts counts it).
+      AUTO_JOIN_USER_ROOM: 'false',
       MAX_ROOM_MEMBERS: '2',
       RATE_LIMIT_PER_S: '2',
       RATE_LIMIT_BURST: '10',

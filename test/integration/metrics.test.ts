@@ -37,7 +37,8 @@ describe('metrics', function () {
 
   it('counts connections, messages, publications, deliveries, rejoins, errors, rate limits and handshake failures exactly', async () => {
     // Presence events off, so that deliveries are exactly the publications' recipients; a small bucket to exceed.
-    gw = await startGateway({ PRESENCE_EVENTS_MAX_MEMBERS: '0', RATE_LIMIT_BURST: '20', RATE_LIMIT_PER_S: '1' });
+    // Exact counts of the test's own rooms: the auto-joined user rooms would add history rooms and joins.
+    gw = await startGateway({ PRESENCE_EVENTS_MAX_MEMBERS: '0', RATE_LIMIT_BURST: '20', RATE_LIMIT_PER_S: '1', AUTO_JOIN_USER_ROOM: 'false' });
     const before = await scrape(gw.url);
 
     // Three members of one room over WebSocket, and a fourth connection on long-polling only.

@@ -1,15 +1,17 @@
 /**
  * Handshake authentication for one namespace: the JWT in `auth.token` is
- * verified before the connection is accepted. A refusal reaches the client as
- * `connect_error` with `data = { code, message, retryable }`.
+ * verified before the connection is accepted; without one, the core's Sessions
+ * asks the connect proxy (a cookie session) when CONNECT_PROXY_URL is set. A
+ * refusal reaches the client as `connect_error` with `data = { code, message, retryable }`.
  */
 import type { ExtendedError } from 'socket.io';
 import { errorPayload } from '../../../shared/index.js';
-import { Session, type Sessions } from '../../core/session.js';
+import { Session, type HandshakeCredentials, type Sessions } from '../../core/session.js';
 import { RoomcastError } from '../../errors.js';
 import { reportError } from '../../ops/report-error.js';
 import type { Logger } from '../../ops/logger.js';
 import type { GatewayMetrics } from '../../ops/metrics.js';
+import type { NamespaceRules } from '../../config/namespaces.js';
 import { attachSession } from './connection-state.js';
 import type { RoomcastSocket } from './types.js';
 
@@ -29,16 +31,29 @@ export function handshakeError(payload: ReturnType<typeof errorPayload>): Extend
 /** Engine.IO sessions that hold a node-wide slot (one per session, whatever its namespaces). */
 const authenticatedSessions = new WeakSet<object>();
 
-export function authMiddleware(sessions: Sessions, logger: Logger, metrics: GatewayMetrics) {
+/** What a cookie session is asked about, per Engine.IO session: kept from its first request, which is let go early (see realtime-server.ts). */
+export type HandshakeFacts = Pick<HandshakeCredentials, 'headers' | 'ip'>;
+const handshakeFacts = new WeakMap<object, HandshakeFacts>();
+
+/** Keeps the cookie, user agent, origin and client address of an Engine.IO session's first request (only when a connect proxy is set). */
+export function rememberHandshake(conn: object, facts: HandshakeFacts): void {
+  handshakeFacts.set(conn, facts);
+}
+
+/** What the handshake checks of the rooms the server joins at connect (server-subscriptions.ts). */
+export interface ServerRoomRules {
+  rules: NamespaceRules;
+  autoJoinUserRoom: boolean;
+  maxRoomsPerSocket: number;
+}
+
+export function authMiddleware(sessions: Sessions, logger: Logger, metrics: GatewayMetrics, serverRooms: ServerRoomRules) {
   return (socket: RoomcastSocket, next: (error?: ExtendedError) => void): void => {
     const auth: unknown = socket.handshake.auth;
     const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
-    if (typeof token !== 'string' || token === '') {
-      metrics.handshakeFailure('UNAUTHENTICATED');
-      next(handshakeError(errorPayload('UNAUTHENTICATED', 'auth.token is missing')));
-      return;
-    }
-    sessions.authenticate(token).then(
+    const facts = handshakeFacts.get(socket.conn) ?? { headers: {}, ip: socket.handshake.address };
+    const credentials: HandshakeCredentials = { token: typeof token === 'string' ? token : null, headers: facts.headers, ip: facts.ip, transport: 'socketio' };
+    sessions.authenticateHandshake(credentials).then(
       (verified) => {
         // Closed while the token was checked: Socket.IO drops such a socket without a 'disconnect' event,
         // so nothing may be counted for it.
@@ -49,6 +64,16 @@ export function authMiddleware(sessions: Sessions, logger: Logger, metrics: Gate
         const session = sessions.admit(verified);
         if (!(session instanceof Session)) {
           next(handshakeError(session));
+          return;
+        }
+        // The `subscribe` rooms must be allowed by the room policy and fit MAX_ROOMS_PER_SOCKET with the user room.
+        try {
+          session.serverRooms(serverRooms.rules, { autoJoinUserRoom: serverRooms.autoJoinUserRoom, maxRooms: serverRooms.maxRoomsPerSocket });
+        } catch (error) {
+          session.close();
+          const payload = reportError(logger, error, { ns: socket.nsp.name }, 'server-side subscriptions check failed');
+          metrics.handshakeFailure(payload.code);
+          next(handshakeError(payload));
           return;
         }
         // The session's first authenticated namespace takes its node-wide slot (MAX_CONNECTIONS, ACCEPT_RATE_PER_S),

@@ -11,7 +11,7 @@ import { ADMIN_NAMESPACE, errorPayload } from '../../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
 import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
-import { authMiddleware, handshakeError } from './auth-middleware.js';
+import { authMiddleware, handshakeError, rememberHandshake } from './auth-middleware.js';
 import { initConnectionState } from './connection-state.js';
 import type { NamespaceCounters } from '../../ops/metrics.js';
 import type { NamespaceContext, RealtimeDeps } from './context.js';
@@ -20,6 +20,7 @@ import { registerHandlers } from './register-handlers.js';
 import { requestGuard } from './request-guard.js';
 import { hookAdapters, type AdapterConstructor } from './adapter-internals.js';
 import { slicedFanout } from './sliced-fanout.js';
+import { startServerSubscriptions } from './server-subscriptions.js';
 import type { AdapterFactory, RoomcastServer, RoomcastSocket } from './types.js';
 
 interface EnginePacket {
@@ -93,6 +94,18 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
     const address = deps.addresses.of(raw.request as IncomingMessage);
     deps.sessions.opened(address);
     raw.once('close', () => deps.sessions.closed(address));
+    // A cookie session (no token) is asked of the connect proxy with these, read when its namespace CONNECT comes.
+    if (config.proxies.connectUrl !== null) {
+      const headers = (raw.request as IncomingMessage).headers;
+      rememberHandshake(raw, {
+        headers: {
+          ...(headers.cookie !== undefined ? { cookie: headers.cookie } : {}),
+          ...(headers['user-agent'] !== undefined ? { 'user-agent': headers['user-agent'] } : {}),
+          ...(headers.origin !== undefined ? { origin: headers.origin } : {}),
+        },
+        ip: address,
+      });
+    }
     raw.request = null;
     // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
     raw.on('data', countReceived);
@@ -131,7 +144,7 @@ export function serveNamespaces(io: RoomcastServer, deps: RealtimeDeps): void {
   for (const rules of config.namespaces) {
     const namespace = io.of(rules.name);
     const ctx: NamespaceContext = { ...deps, rules, namespace };
-    namespace.use(authMiddleware(deps.sessions, deps.logger, deps.metrics));
+    namespace.use(authMiddleware(deps.sessions, deps.logger, deps.metrics, { rules, autoJoinUserRoom: config.autoJoinUserRoom, maxRoomsPerSocket: config.limits.maxRoomsPerSocket }));
     const counters = deps.metrics.namespace(rules.name);
     namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, counters, socket));
   }
@@ -147,6 +160,8 @@ function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket
   });
   socket.use(requestGuard(socket, counters, ctx.metrics));
   registerHandlers(ctx, socket);
+  // The token's (or connect proxy's) `subscribe` and `user:<sub>`: joined now, then announced with `session`.
+  void startServerSubscriptions(ctx, socket);
   socket.on('disconnecting', (reason) => {
     counters.closed(reason);
     session.close();

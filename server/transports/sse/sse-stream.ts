@@ -37,7 +37,7 @@ import type { ClientAddresses } from '../../ops/client-address.js';
 import type { Logger } from '../../ops/logger.js';
 import type { GatewayMetrics } from '../../ops/metrics.js';
 import { sendError } from '../../ops/http-errors.js';
-import { formatEventId, parseRequest, type SseRequest } from './sse-request.js';
+import { formatEventId, parseRequest, streamCredentials, type SseRequest } from './sse-request.js';
 import type { SseStreams, StreamEnd } from './sse-streams.js';
 
 /** `retry:` sent when a stream starts (what EventSource waits before reconnecting after a dropped stream). */
@@ -93,7 +93,7 @@ export class SseMemberships {
 export function sseRoute(deps: SseDeps) {
   const { config, logger, sessions } = deps;
   return async (req: Request, res: Response): Promise<void> => {
-    const parsed = parseRequest(req, config.namespaces);
+    const parsed = parseRequest(req, config.namespaces, config.proxies.connectUrl !== null);
     if ('error' in parsed) {
       sendError(res, parsed.error, parsed.status);
       return;
@@ -108,7 +108,7 @@ export function sseRoute(deps: SseDeps) {
     }
     let verified: VerifiedToken;
     try {
-      verified = await sessions.authenticate(parsed.token);
+      verified = await sessions.authenticateHandshake(streamCredentials(req, parsed.token, address));
     } catch (error) {
       sendError(res, reportError(logger, error, {}, 'sse: token verification failed unexpectedly'));
       return;
