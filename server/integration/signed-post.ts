@@ -23,8 +23,9 @@ export interface SignedPostOptions {
 }
 
 export type SignedPostOutcome =
+  /** The backend answered: its status, and its body parsed as JSON (null when empty, undefined when not JSON). */
   | { kind: 'answered'; status: number; body: unknown }
-  /** No usable answer: a timeout, a refused or reset connection, or a 2xx whose body is not JSON. */
+  /** No answer: a timeout, a refused or reset connection, an answer cut short. */
   | { kind: 'failed'; reason: string };
 
 // One pool per process and protocol: every backend origin gets its own kept-alive connections in it.
@@ -73,12 +74,12 @@ export async function signedPost({ url, secret, body, timeoutMs, headers = {} }:
   });
 }
 
+/** What the caller needs of an answer: a webhook receiver owes no body; a proxy's answer is checked against its schema. */
 function interpret(status: number, text: string): SignedPostOutcome {
   if (text === '') return { kind: 'answered', status, body: null };
   try {
     return { kind: 'answered', status, body: JSON.parse(text) as unknown };
   } catch {
-    if (status >= 200 && status < 300) return { kind: 'failed', reason: 'the answer is not JSON' };
-    return { kind: 'answered', status, body: null };
+    return { kind: 'answered', status, body: undefined };
   }
 }

@@ -226,6 +226,29 @@ describe('proxies', function () {
       expect(joinedOnServer(socket, 'club:8')).to.equal(false);
     });
 
+    it('SSE: a stream of a room the token does not cover asks the join proxy: allow streams it (as a member), deny and a slow backend refuse it', async () => {
+      const token = await signToken(gw.secret, { sub: 'sse-join', rooms: ['own:*'] });
+      backend.on('/join', () => ({ body: { result: 'allow' } }));
+      const stream = await openAccepted(`${gw.url}/sse?room=club:20&token=${token}`);
+      const [asked] = backend.at('/join');
+      expect(asked?.signatureProblem).to.equal(null);
+      expect(asked?.body).to.deep.include({ namespace: '/', room: 'club:20', user: 'sse-join' });
+      expect((asked?.body as { connectionId: string }).connectionId).to.match(/^sse-/);
+      expect((await gw.gateway.publisher.publish({ namespace: '/', room: 'club:20', event: 'e', data: 1 })).offset).to.equal(1);
+      stream.close();
+      backend.on('/join', () => ({ body: { result: 'deny' } }));
+      const denied = await openRefused(`${gw.url}/sse?room=club:21&token=${token}`);
+      expect(denied.status).to.equal(403);
+      expect(denied.body.error.code).to.equal('FORBIDDEN_ROOM');
+      backend.on('/join', () => SLOW);
+      const unavailable = await openRefused(`${gw.url}/sse?room=club:22&token=${token}`);
+      expect(unavailable.body.error).to.deep.include({ code: 'UNAVAILABLE', retryable: true });
+      // A room the token covers is not asked about.
+      const before = backend.at('/join').length;
+      (await openAccepted(`${gw.url}/sse?room=own:1&token=${token}`)).close();
+      expect(backend.at('/join')).to.have.length(before);
+    });
+
     for (const [what, reply] of FAILURES) {
       it(`a backend that ${what}: UNAVAILABLE, retryable, and the room is not joined`, async () => {
         const socket = await open('hank', []);

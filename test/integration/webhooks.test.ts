@@ -57,7 +57,9 @@ describe('webhooks (one node)', function () {
   });
 
   const start = async (env: Record<string, string> = {}, logs?: LogCapture): Promise<TestGateway> => {
-    gateway = await startGateway({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, NAMESPACES_FILE: namespacesFile, ...env }, logs);
+    // Without the auto-joined user:<sub> rooms, a test's deliveries hold only the events of the rooms it uses
+    // (the user room's own events are the subject of their own test below).
+    gateway = await startGateway({ WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, NAMESPACES_FILE: namespacesFile, AUTO_JOIN_USER_ROOM: 'false', ...env }, logs);
     return gateway;
   };
   const open = async (sub: string, namespace = '/'): Promise<TestSocket> => {
@@ -65,6 +67,17 @@ describe('webhooks (one node)', function () {
     sockets.push(socket);
     return socket;
   };
+
+  it('a server-side subscription is a membership like any other: user:<sub> occupied and joined at connect, left and vacated at disconnect', async () => {
+    await start({ AUTO_JOIN_USER_ROOM: 'true' });
+    const carol = await open('carol');
+    await receiver.waitFor((events) => typesIn(events, 'user:carol').includes('member.joined'), 10_000, 'the user room joined');
+    carol.close();
+    const events = await receiver.waitFor((all) => typesIn(all, 'user:carol').includes('room.vacated'), 10_000, 'the user room vacated');
+    expect(typesIn(events, 'user:carol')).to.deep.equal(['room.occupied', 'member.joined', 'member.left', 'room.vacated']);
+    const left = inRoom('user:carol')(events).find((event) => event.type === 'member.left');
+    expect(left).to.deep.include({ user: 'carol', reason: 'disconnect', namespace: '/' });
+  });
 
   it('sends every event type, signed, with its documented fields, a room\'s events in order', async () => {
     const gw = await start();
@@ -110,8 +123,8 @@ describe('webhooks (one node)', function () {
     expect(joined).to.include({ user: 'alice', connectionId: alice.id, nodeId: 'test-node' });
     expect(left).to.include({ user: 'alice', connectionId: alice.id, nodeId: 'test-node', reason: 'leave' });
     expect(publication).to.deep.include({ user: 'alice', event: 'chat', data: { text: 'hi' }, offset: published.offset, epoch: published.epoch });
-    // The socket handler names the publishing connection (when it passes connectionId to the Publisher).
-    if ('connectionId' in (publication as object)) expect((publication as { connectionId: string }).connectionId).to.equal(alice.id);
+    // The socket handler names the publishing connection.
+    expect((publication as { connectionId: string }).connectionId).to.equal(alice.id);
 
     expect(typesIn(events, 'wh:sse')).to.deep.equal(['room.occupied', 'member.joined', 'member.left', 'room.vacated']);
     const sseJoined = inRoom('wh:sse')(events)[1] as WebhookEvent & { connectionId: string };

@@ -114,7 +114,8 @@ export function sseRoute(deps: SseDeps) {
       return;
     }
     const rules = config.namespaces.find((candidate) => candidate.name === parsed.namespace);
-    if (rules === undefined || !grantAllows(verified, rules, parsed.room)) {
+    // A room the grant does not cover is refused here, unless a join proxy is asked once the stream is admitted.
+    if (rules === undefined || (!grantAllows(verified, rules, parsed.room) && config.proxies.joinUrl === null)) {
       sendError(res, errorPayload('FORBIDDEN_ROOM', `not allowed to join ${parsed.room}`));
       return;
     }
@@ -141,6 +142,8 @@ export function sseRoute(deps: SseDeps) {
     // that went away during the add is taken out again by Membership (stillOpen).
     const member = { userId: session.userId, connectionId: `sse-${crypto.randomUUID()}`, nodeId: config.nodeId, joinedAt: Date.now() };
     try {
+      // The grant, or JOIN_PROXY_URL for a room it does not cover (FORBIDDEN_ROOM, the backend's refusal, or UNAVAILABLE).
+      await session.authorizeJoin(rules, parsed.room, member.connectionId);
       await deps.membership.add(parsed.namespace, parsed.room, member, () => !req.socket.destroyed);
     } catch (error) {
       session.close();
