@@ -23,6 +23,8 @@ export const MSGPACK_TEST_FILES = [
   'client',
   'client-sdk',
   'signal',
+  // The session event and the rooms the server joins at connect, recovered by the SDK.
+  'server-subscriptions',
 ].map((name) => join('dist', 'test', 'integration', `${name}.test.js`));
 
 const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');

@@ -20,6 +20,9 @@ import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } f
 import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 const WEBHOOK_SECRET = 'webhook-secret-of-at-least-32-characters!';
+// The counts below are of the rooms each test uses: the auto-joined user:<sub> rooms (whose events webhooks.test.ts
+// covers) would add theirs.
+const NO_USER_ROOM = { AUTO_JOIN_USER_ROOM: 'false' };
 
 const ofRoom = (events: WebhookEvent[], room: string): WebhookEvent[] => events.filter((event) => event.room === room);
 const count = (events: WebhookEvent[], room: string, type: WebhookEvent['type']): number => ofRoom(events, room).filter((event) => event.type === type).length;
@@ -67,7 +70,7 @@ for (const mode of ['single', 'cluster'] as const) {
           redisCluster = await startRedisCluster({ masters: 3 });
           redisEnv = { REDIS_CLUSTER_NODES: redisCluster.envValue };
         }
-        const env = { ...redisEnv, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET };
+        const env = { ...redisEnv, ...NO_USER_ROOM, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET };
         nodes = [await startGateway({ ...env, NODE_ID: 'wh-a' }), await startGateway({ ...env, NODE_ID: 'wh-b' })];
       });
       after(async () => {
@@ -122,7 +125,7 @@ for (const mode of ['single', 'cluster'] as const) {
         cluster = await startCluster({
           nodes: 2,
           redis: mode,
-          env: { WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/hook`, WEBHOOK_SECRET, NODE_TTL_MS: String(nodeTtlMs) },
+          env: { ...NO_USER_ROOM, WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/hook`, WEBHOOK_SECRET, NODE_TTL_MS: String(nodeTtlMs) },
         });
         client = mode === 'single' ? await connectTestRedis((cluster.redis as RedisProcess).url) : await connectTestRedisCluster((cluster.redisCluster as RedisCluster).nodes);
       });
@@ -216,7 +219,7 @@ describe('webhooks: a slow receiver on one Redis', function () {
     redis = await startRedis();
     receiver = await startWebhookReceiver({ delayMs: 3_000 });
     // A lease of 1 s: a node that did not renew it while its POST took 3 s would lose it to the other one.
-    const env = { REDIS_URL: redis.url, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, NODE_TTL_MS: '1000' };
+    const env = { REDIS_URL: redis.url, ...NO_USER_ROOM, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, NODE_TTL_MS: '1000' };
     nodes = [await startGateway({ ...env, NODE_ID: 'slow-a' }), await startGateway({ ...env, NODE_ID: 'slow-b' })];
   });
   after(async () => {
