@@ -5,6 +5,7 @@
  * are Node's, so the same handlers serve both.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RoomcastSignatureError } from './verify.js';
 
 /** A Node request, or an Express one that a body parser may have read already. */
 export type RoomcastRequest = IncomingMessage & { body?: unknown; rawBody?: unknown };
@@ -79,4 +80,33 @@ export function header(req: RoomcastRequest, name: string): string | undefined {
 export function assertSecret(secret: unknown, who: string): void {
   const secrets = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? (secret as unknown[]) : [];
   if (secrets.length === 0 || secrets.some((one) => typeof one !== 'string' || one === '')) throw new TypeError(`${who}: secret is required (WEBHOOK_SECRET)`);
+}
+
+/**
+ * The prelude of every signed request a handler answers (a webhook delivery, a proxy request): POST only, the raw
+ * body within `maxBodyBytes`, then `verify` on it and its Roomcast-Signature header. `{ value }` (the verified body,
+ * which may itself be JSON null), or null once the refusal is answered (405, 413, 401).
+ */
+export async function readSignedRequest<T>(
+  req: RoomcastRequest,
+  res: ServerResponse,
+  options: { what: string; maxBodyBytes: number; verify: (body: Buffer, signature: string | undefined) => Promise<T> },
+): Promise<{ value: T } | null> {
+  if (req.method !== 'POST') {
+    res.setHeader('allow', 'POST');
+    sendJson(res, 405, errorBody('INVALID_PAYLOAD', `${options.what} are POSTed`, false));
+    return null;
+  }
+  const raw = await readRawBody(req, options.maxBodyBytes);
+  if (!raw.ok) {
+    sendJson(res, raw.status, errorBody(raw.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL', raw.message, false), raw.status === 413);
+    return null;
+  }
+  try {
+    return { value: await options.verify(raw.body, header(req, 'roomcast-signature')) };
+  } catch (error) {
+    const message = error instanceof RoomcastSignatureError ? error.message : 'the signature could not be checked';
+    sendJson(res, 401, errorBody('UNAUTHENTICATED', message, false));
+    return null;
+  }
 }

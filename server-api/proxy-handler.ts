@@ -19,8 +19,8 @@ import type {
   PublishProxyAnswer,
   PublishProxyRequest,
 } from './proxy-types.js';
-import { assertSecret, DEFAULT_MAX_BODY_BYTES, errorBody, header, readRawBody, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
-import { RoomcastSignatureError, verifySignedBody } from './verify.js';
+import { assertSecret, DEFAULT_MAX_BODY_BYTES, errorBody, readSignedRequest, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
+import { verifySignedBody } from './verify.js';
 
 type Answer<T> = T | Promise<T>;
 
@@ -57,29 +57,13 @@ export function roomcastProxy(options: RoomcastProxyOptions): RoomcastHandler {
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return async (req, res) => {
-    if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
-      sendJson(res, 405, errorBody('INVALID_PAYLOAD', 'proxy requests are POSTed', false));
-      return;
-    }
-    const raw = await readRawBody(req, maxBodyBytes);
-    if (!raw.ok) {
-      sendJson(res, raw.status, errorBody(raw.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL', raw.message, false), raw.status === 413);
-      return;
-    }
-    let body: unknown;
-    try {
-      body = await verifySignedBody({
-        secret: options.secret,
-        body: raw.body,
-        signature: header(req, 'roomcast-signature'),
-        ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }),
-      });
-    } catch (error) {
-      const message = error instanceof RoomcastSignatureError ? error.message : 'the signature could not be checked';
-      sendJson(res, 401, errorBody('UNAUTHENTICATED', message, false));
-      return;
-    }
+    const signed = await readSignedRequest(req, res, {
+      what: 'proxy requests',
+      maxBodyBytes,
+      verify: (raw, signature) => verifySignedBody({ secret: options.secret, body: raw, signature, ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }) }),
+    });
+    if (signed === null) return;
+    const body = signed.value;
     const kind = proxyKindOf(body);
     if (kind === null) {
       sendJson(res, 400, errorBody('INVALID_PAYLOAD', 'not a connect, join or publish proxy request', false));

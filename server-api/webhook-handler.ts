@@ -11,8 +11,8 @@
  */
 import type { WebhookDelivery } from '../shared/webhooks.js';
 import type { EventDeduper } from './dedupe.js';
-import { assertSecret, DEFAULT_MAX_BODY_BYTES, errorBody, header, readRawBody, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
-import { RoomcastSignatureError, verifyWebhook } from './verify.js';
+import { assertSecret, DEFAULT_MAX_BODY_BYTES, errorBody, readSignedRequest, sendJson, type RoomcastHandler, type RoomcastRequest } from './node-http.js';
+import { verifyWebhook } from './verify.js';
 
 export interface RoomcastWebhookOptions {
   /** WEBHOOK_SECRET; several while rotating it. */
@@ -37,29 +37,13 @@ export function roomcastWebhook(options: RoomcastWebhookOptions): RoomcastHandle
   assertSecret(options.secret, 'roomcastWebhook');
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return async (req, res) => {
-    if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
-      sendJson(res, 405, errorBody('INVALID_PAYLOAD', 'webhooks are POSTed', false));
-      return;
-    }
-    const raw = await readRawBody(req, maxBodyBytes);
-    if (!raw.ok) {
-      sendJson(res, raw.status, errorBody(raw.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL', raw.message, false), raw.status === 413);
-      return;
-    }
-    let delivery: WebhookDelivery;
-    try {
-      delivery = await verifyWebhook({
-        secret: options.secret,
-        body: raw.body,
-        signature: header(req, 'roomcast-signature'),
-        ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }),
-      });
-    } catch (error) {
-      const message = error instanceof RoomcastSignatureError ? error.message : 'the signature could not be checked';
-      sendJson(res, 401, errorBody('UNAUTHENTICATED', message, false));
-      return;
-    }
+    const signed = await readSignedRequest(req, res, {
+      what: 'webhooks',
+      maxBodyBytes,
+      verify: (body, signature) => verifyWebhook({ secret: options.secret, body, signature, ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }) }),
+    });
+    if (signed === null) return;
+    const delivery = signed.value;
     const fresh = options.dedupe === undefined ? delivery : { ...delivery, events: delivery.events.filter((event) => !options.dedupe?.has(event.id)) };
     if (fresh.events.length > 0 || options.dedupe === undefined) {
       try {
