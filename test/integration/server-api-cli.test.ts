@@ -211,7 +211,8 @@ describe('the roomcast CLI against a gateway', function () {
       [2, 2],
       [3, 3],
     ]);
-    const after = await roomcast(['history', '--room', 'log:1', '--since', `${page.epoch}:1`, '--limit', '1'], env);
+    // With "=": epochs are random base64url and may start with "-", which a separate argument would make a flag.
+    const after = await roomcast(['history', '--room', 'log:1', `--since=${page.epoch}:1`, '--limit', '1'], env);
     expect(after.code, after.stderr).to.equal(0);
     expect((JSON.parse(after.stdout) as typeof page).messages.map((message) => message.offset)).to.deep.equal([2]);
   });

@@ -1,10 +1,11 @@
 /** `roomcast history`: a page of a room's history, printed as JSON. */
 import { apiFrom, EXIT, GATEWAY_FLAGS, GATEWAY_HELP, integerFlag, json, parseFlags, UsageError, type CliIo } from '../cli-io.js';
 
-export const HISTORY_HELP = `Usage: roomcast history --room ROOM [--since EPOCH:OFFSET] [--limit N] [--namespace NS]
+export const HISTORY_HELP = `Usage: roomcast history --room ROOM [--since=EPOCH:OFFSET] [--limit N] [--namespace NS]
 
 Prints { epoch, offset, recovered, messages } as JSON: what the room stored after
 --since (exclusive), oldest first; without --since, from the oldest kept.
+Write --since=EPOCH:OFFSET with "=": an epoch may start with "-".
 
 ${GATEWAY_HELP}`;
 
