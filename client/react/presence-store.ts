@@ -34,7 +34,7 @@ export class PresenceStore {
   private readonly memberships: RoomMemberships;
   private readonly options: LivePresenceOptions;
   private readonly listeners = new Set<() => void>();
-  private snapshot: PresenceSnapshot = { members: [], users: [], loaded: false, state: 'joining', error: undefined };
+  private snapshot: PresenceSnapshot;
   private lease: RoomLease | undefined;
   private live: LivePresence | undefined;
   private offs: Array<() => void> = [];
@@ -44,6 +44,8 @@ export class PresenceStore {
     this.room = room;
     this.memberships = memberships;
     this.options = options;
+    const held = memberships.peek(room);
+    this.snapshot = { members: [], users: [], loaded: false, state: held?.status ?? 'joining', error: held?.error };
   }
 
   readonly subscribe = (listener: () => void): (() => void) => {

@@ -156,6 +156,11 @@ export class RoomMemberships {
     return [...this.rooms.keys()];
   }
 
+  /** The state of a room some hook holds, without holding it: a new store's first snapshot, so it does not flash `joining`. */
+  peek(room: string): MembershipState | undefined {
+    return this.rooms.get(room)?.state;
+  }
+
   /** Holds `room` (joining it if this is the first hold and the client is not in it already). */
   acquire(room: string): RoomLease {
     let membership = this.rooms.get(room);

@@ -51,7 +51,7 @@ export class RoomStore<Events extends object = DefaultEvents> {
   private readonly memberships: RoomMemberships;
   private readonly maxMessages: number;
   private readonly listeners = new Set<() => void>();
-  private snapshot: RoomSnapshot<Events> = { messages: [], gaps: [], state: 'joining', error: undefined };
+  private snapshot: RoomSnapshot<Events>;
   private lease: RoomLease | undefined;
   private offs: Array<() => void> = [];
 
@@ -62,6 +62,8 @@ export class RoomStore<Events extends object = DefaultEvents> {
     const max = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
     if (!(max >= 1)) throw new RangeError(`maxMessages must be at least 1, got ${String(options.maxMessages)}`);
     this.maxMessages = max;
+    const held = memberships.peek(room);
+    this.snapshot = { messages: [], gaps: [], state: held?.status ?? 'joining', error: held?.error };
   }
 
   /** For useSyncExternalStore: stable, bound. */

@@ -59,7 +59,7 @@ export class SignalStore<Signals extends object = DefaultEvents> {
   private readonly scheduler: Scheduler;
   private readonly listeners = new Set<() => void>();
   private readonly senders = new Map<string, Shaped<[data: never]>>();
-  private snapshot: SignalSnapshot<Signals> = { last: undefined, byMember: new Map(), state: 'joining', error: undefined };
+  private snapshot: SignalSnapshot<Signals>;
   /** When each member's latest signal (and the latest of all) arrived, for expiry. */
   private received = new Map<string, Received<Signals>>();
   private lastAt = 0;
@@ -75,6 +75,8 @@ export class SignalStore<Signals extends object = DefaultEvents> {
     this.throttleMs = options.throttleMs ?? DEFAULT_SIGNAL_THROTTLE_MS;
     this.expireMs = options.expireMs;
     this.scheduler = options.scheduler ?? realScheduler;
+    const held = memberships.peek(room);
+    this.snapshot = { last: undefined, byMember: new Map(), state: held?.status ?? 'joining', error: held?.error };
   }
 
   readonly subscribe = (listener: () => void): (() => void) => {
