@@ -17,7 +17,51 @@ import { PresenceStore } from '../../client/react/presence-store.js';
 import { RoomMemberships } from '../../client/react/room-memberships.js';
 import { appendCapped, RoomStore } from '../../client/react/room-store.js';
 import { SignalStore } from '../../client/react/signal-store.js';
+import { createRoomcastHooks, useRoom, useSignal } from '../../client/react/index.js';
 import { FakeScheduler } from '../support/fake-scheduler.js';
+
+interface ChatEvents {
+  chat: { text: string };
+  edit: { id: number; text: string };
+}
+interface ChatSignals {
+  typing: { typing: boolean };
+  cursor: { x: number; y: number };
+}
+
+/**
+ * Compile-time checks of the hooks' types: never called (hooks run only inside a
+ * component), tsc is the check; an unused @ts-expect-error is itself an error.
+ */
+function typedHookUsage(): void {
+  const hooks = createRoomcastHooks<ChatEvents, ChatSignals>();
+  const room = hooks.useRoom('demo:x');
+  for (const item of room.messages) {
+    if (item.event === 'edit') {
+      const id: number = item.data.id;
+      void id;
+    }
+  }
+  void room.publish('chat', { text: 'hi' });
+  // @ts-expect-error: chat data needs text
+  void room.publish('chat', { txt: 'hi' });
+  // @ts-expect-error: an event the app did not declare
+  void room.publish('shout', { text: 'HI' });
+  const typing = hooks.useSignal('demo:x', 'typing');
+  typing.send({ typing: true });
+  // @ts-expect-error: typing carries a boolean
+  typing.send({ typing: 'yes' });
+  const typingNow: boolean | undefined = typing.last?.data.typing;
+  void typingNow;
+  const all = hooks.useSignal('demo:x');
+  all.send('cursor', { x: 1, y: 2 });
+  // @ts-expect-error: a cursor has x and y
+  all.send('cursor', { x: 1 });
+  // Without the factory: the defaults accept any event and JSON data.
+  void useRoom('demo:x').publish('anything', { any: ['json'] });
+  useSignal('demo:x', 'anything').send(42);
+}
+void typedHookUsage;
 
 const ROOM = 'demo:react';
 
