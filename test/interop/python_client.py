@@ -102,7 +102,12 @@ class RoomcastClient:
         self._session.clear()
         # wait=False and our own event: python-socketio 5.7 waits `wait_timeout` more seconds after a
         # refused handshake before raising, and its default (1 s) is short for a busy gateway.
-        self.sio.connect(self.url, auth={'token': self.token}, transports=self.transports, wait=False)
+        try:
+            self.sio.connect(self.url, auth={'token': self.token}, transports=self.transports, wait=False)
+        except socketio.exceptions.ConnectionError:
+            if self.refusal is not None:  # refused before any session (HTTP 429/503 with the typed error)
+                raise RoomcastError(self.refusal) from None
+            raise
         if not self._ready.wait(self.timeout):
             self.sio.disconnect()
             raise TimeoutError('not connected within %s s' % self.timeout)
@@ -124,9 +129,12 @@ class RoomcastClient:
         self.sio.start_background_task(self._rejoin_all)
 
     def _on_connect_error(self, error):
-        # A refused handshake: { message, data: { code, message, retryable } }.
-        data = error.get('data') if isinstance(error, dict) else None
-        self.refusal = data or {'code': 'UNAVAILABLE', 'message': str(error), 'retryable': True}
+        if isinstance(error, dict) and isinstance(error.get('data'), dict):
+            self.refusal = error['data']  # the namespace refused the handshake: { message, data: { code, ... } }
+        elif isinstance(error, dict) and 'code' in error:
+            self.refusal = error  # refused before any session (over polling: the HTTP answer's JSON body)
+        else:
+            self.refusal = {'code': 'UNAVAILABLE', 'message': str(error), 'retryable': True}  # no answer at all
         self._ready.set()
 
     def _on_draining(self, event):
@@ -358,6 +366,23 @@ def http_publish_batch(args, room, count, label):
     return [result['offset'] for result in response.json()['results']]
 
 
+def http_wait_gone(args, room, user, timeout=10):
+    """The backend's view: waits until the room's presence no longer lists the user.
+
+    Over long-polling, python-socketio's disconnect() returns before the gateway is told (the
+    close goes out with the next POST) and a poll already under way may still bring events.
+    """
+    url = args.url + '/api/v1/rooms/' + requests.utils.quote(room, safe='') + '/presence'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = requests.get(url, timeout=10, headers={'authorization': 'Bearer ' + args.api_key})
+        response.raise_for_status()
+        if all(member['userId'] != user for member in response.json()['members']):
+            return
+        time.sleep(0.02)
+    raise TimeoutError('%s still in %s after %s s' % (user, room, timeout))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--url', required=True)
@@ -420,9 +445,9 @@ def main():
         report('join_refused', room=args.forbidden_room, error=error.error)
 
     # 3. Away: what is published meanwhile comes back in the rejoin's `missed`, in the personal room too.
-    before = client.position(room)
     client.disconnect()
-    report('disconnected', position=before)
+    http_wait_gone(args, room, client.user)
+    report('disconnected', position=client.position(room))
     away = [http_publish(args, room, 'http', {'away': n})['offset'] for n in range(4)]
     user_room = 'user:' + client.user
     personal = http_publish(args, user_room, 'dm', {'text': 'while you were away'})['offset']
@@ -434,6 +459,7 @@ def main():
 
     # 4. Away longer: more than one join ack carries; the rest is paged from room:history.
     client.disconnect()
+    http_wait_gone(args, room, client.user)
     report('disconnected', position=client.position(room))
     bulk = http_publish_batch(args, room, args.gap, 'gap')
     report('http_published', room=room, offsets=[bulk[0], bulk[-1]], count=len(bulk))
