@@ -6,9 +6,10 @@
  * own publications (one retried with the same idempotency key), is refused a
  * room, disconnects twice while the backend publishes, rejoins with since
  * (exactly the missed offsets, then a gap larger than a join ack carries,
- * paged with room:history), and resumes a saved position of a lost epoch. It
- * prints JSON lines; this test checks offsets, order, counts and the
- * transport, as the script saw them and as the gateway did.
+ * paged with room:history), resumes a saved position of a lost epoch, and
+ * (a restarted app) a saved position with a new client. It prints JSON lines;
+ * this test checks offsets, order, counts and the transport, as the script saw
+ * them and as the gateway did.
  */
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
@@ -43,6 +44,7 @@ interface Run {
 
 function runScript(args: string[]): Promise<Run> {
   const started = Date.now();
+  // Only PATH and LANG: no proxy variables, the script talks to 127.0.0.1.
   const child = spawn(PYTHON, [SCRIPT, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', LANG: 'C.UTF-8' } });
   let stdout = '';
   let stderr = '';
@@ -112,7 +114,7 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
   after(() => gw?.close());
 
   for (const transport of ['websocket', 'polling'] as const satisfies readonly Transport[]) {
-    it(`${transport} only: auth, join, live and own publications, refusals, rejoin with since, a gap paged from history, an old epoch`, async () => {
+    it(`${transport} only: auth, join, live and own publications, refusals, rejoin with since, a gap paged from history, an old epoch, a restart`, async () => {
       const user = `py-${transport}`;
       const room = `interop:${transport}:1`;
       const other = `${room}-b`;
@@ -142,13 +144,13 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
       const one = (event: string): Line => exactly(event, 1)[0] as Line;
 
       // The transport, as the client saw it on each connection...
-      const connected = one('connected');
-      expect([connected, ...all('reconnected'), one('done')].map((line) => line.transport)).to.deep.equal([transport, transport, transport, transport]);
-      expect(connected.user).to.equal(user);
-      // ...and as the gateway did: four Engine.IO connections (the refused one too) on that transport, never upgraded,
-      // and the connections gauge counting each Socket.IO connection under it.
-      expect(watch.seen.engine).to.deep.equal(Array.from({ length: 4 }, () => ({ transport, upgrades: [] })));
-      expect(watch.seen.sockets.map((socket) => socket.transport)).to.deep.equal([transport, transport, transport]);
+      const [connected, connectedResumed] = exactly('connected', 2) as [Line, Line];
+      expect([connected, ...exactly('reconnected', 2), connectedResumed, one('done')].map((line) => line.transport)).to.deep.equal(Array(5).fill(transport));
+      expect([connected.client, connected.user, connectedResumed.client, connectedResumed.user]).to.deep.equal(['main', user, 'resumed', user]);
+      // ...and as the gateway did: five Engine.IO connections (the refused one too) on that transport, never upgraded,
+      // and the connections gauge counting each of the four Socket.IO connections, one at a time, under it.
+      expect(watch.seen.engine).to.deep.equal(Array.from({ length: 5 }, () => ({ transport, upgrades: [] })));
+      expect(watch.seen.sockets.map((socket) => socket.transport)).to.deep.equal(Array(4).fill(transport));
       const otherTransport = transport === 'websocket' ? 'polling' : 'websocket';
       for (const socket of watch.seen.sockets) {
         const gauge = await socket.gauge;
@@ -164,7 +166,9 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
       expect(refused.error).to.deep.include({ code: 'FORBIDDEN_ROOM', retryable: false });
       expect(refused.error.message).to.be.a('string');
 
-      const joins = all('joined').map((line) => line.details);
+      const joins = all('joined')
+        .filter((line) => line.client === 'main')
+        .map((line) => line.details);
       const roomJoins = joins.filter((join) => join.room === room);
       expect(roomJoins).to.have.length(3);
       const [first, rejoin, bigRejoin] = roomJoins as [Line, Line, Line];
@@ -172,7 +176,7 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
       expect(first).to.deep.include({ since: null, offset: 0, recovered: true, missed: [] });
 
       // Live: three HTTP publications, then two of its own (the retry with the first key answered with its offset).
-      const [httpLive, httpAway, httpGap] = exactly('http_published', 3) as [Line, Line, Line];
+      const [httpLive, httpAway, httpGap, httpLater] = exactly('http_published', 4) as [Line, Line, Line, Line];
       expect(httpLive.offsets).to.deep.equal([1, 2, 3]);
       const published = one('published');
       expect(published.results.map((result: Line) => result.offset)).to.deep.equal([4, 5]);
@@ -183,7 +187,7 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
       expect(one('done').duplicates).to.be.at.least(1);
 
       // Away once: the rejoin with since gets exactly what was missed, in order; the personal room too.
-      const [away, awayLonger] = exactly('disconnected', 2) as [Line, Line];
+      const [away, awayLonger, restart] = exactly('disconnected', 3) as [Line, Line, Line];
       expect(away.position).to.deep.equal({ epoch, offset: 5 });
       expect(httpAway.offsets).to.deep.equal([6, 7, 8, 9]);
       expect(rejoin).to.deep.include({ since: { epoch, offset: 5 }, epoch, offset: 9, recovered: true, missed: [6, 7, 8, 9] });
@@ -208,7 +212,7 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
       );
 
       // Every offset of the room once, in order, of one epoch, each the right publication, the way it was expected.
-      const delivered = all('message').filter((line) => line.room === room);
+      const delivered = all('message').filter((line) => line.client === 'main' && line.room === room);
       expect(delivered.map((line) => line.offset)).to.deep.equal(range(1, 9 + GAP));
       expect(new Set(delivered.map((line) => line.epoch))).to.deep.equal(new Set([epoch]));
       expect(delivered.slice(0, 9).map((line) => line.data)).to.deep.equal([
@@ -228,20 +232,37 @@ describe('a Python Socket.IO client (python-socketio, Debian)', function () {
       expect(how(1, 5)).to.deep.equal(Array(5).fill('live'));
       expect(how(6, 9 + JOIN_MISSED_MAX)).to.deep.equal(Array(4 + JOIN_MISSED_MAX).fill('missed'));
       expect(how(10 + JOIN_MISSED_MAX, 9 + GAP)).to.deep.equal(Array(GAP - JOIN_MISSED_MAX).fill('history'));
-      const personalMessages = all('message').filter((line) => line.room === `user:${user}`);
+      const personalMessages = all('message').filter((line) => line.client === 'main' && line.room === `user:${user}`);
       expect(personalMessages.map((line) => [line.offset, line.data, line.how])).to.deep.equal([[1, { text: 'while you were away' }, 'missed']]);
 
-      // The room's history, read by the backend, is what the client delivered.
+      // The app restarts: a new client resumes from the saved position and gets exactly what followed.
+      const last = 9 + GAP;
+      expect(restart.position).to.deep.equal({ epoch, offset: last });
+      expect(httpLater.offsets).to.deep.equal([last + 1, last + 2]);
+      const resumedJoin = all('joined').filter((line) => line.client === 'resumed' && line.details.room === room);
+      expect(resumedJoin.map((line) => line.details)).to.deep.equal([
+        { room, since: { epoch, offset: last }, epoch, offset: last + 2, recovered: true, missed: [last + 1, last + 2] },
+      ]);
+      const resumedMessages = all('message').filter((line) => line.client === 'resumed' && line.room === room);
+      expect(resumedMessages.map((line) => [line.offset, line.epoch, line.data, line.how])).to.deep.equal([
+        [last + 1, epoch, { later: 0 }, 'missed'],
+        [last + 2, epoch, { later: 1 }, 'missed'],
+      ]);
+      expect(one('done').resumed).to.deep.equal({ epoch, offset: last + 2 });
+
+      // The room's history, read by the backend, is what the two clients delivered.
       const history = await api(gw.url, `/api/v1/rooms/${encodeURIComponent(room)}/history?since=${encodeURIComponent(`${epoch}:0`)}&limit=1000`);
       expect(history.status).to.equal(200);
-      expect(history.body.messages.map((message: Line) => [message.offset, message.data])).to.deep.equal(delivered.map((line) => [line.offset, line.data]));
+      expect(history.body.messages.map((message: Line) => [message.offset, message.data])).to.deep.equal(
+        [...delivered, ...resumedMessages].map((line) => [line.offset, line.data]),
+      );
 
       // A saved position of an epoch the room no longer has: an explicit epoch-changed gap, then the room from offset 1.
       const otherJoin = joins.find((join) => join.room === other);
       expect(otherJoin).to.deep.include({ since: { epoch: 'an-old-epoch', offset: 2 }, offset: 3, recovered: false, missed: [1, 2, 3] });
       expect(one('gap')).to.deep.include({ room: other, reason: 'epoch-changed' });
       expect(one('gap').details).to.deep.equal({ from: { epoch: 'an-old-epoch', offset: 2 }, epoch: otherJoin?.epoch });
-      const otherMessages = all('message').filter((line) => line.room === other);
+      const otherMessages = all('message').filter((line) => line.client === 'main' && line.room === other);
       expect(otherMessages.map((line) => [line.offset, line.epoch])).to.deep.equal([1, 2, 3].map((offset) => [offset, otherJoin?.epoch]));
       expect(run.lines.indexOf(one('gap'))).to.be.below(run.lines.indexOf(otherMessages[0] as Line));
     });

@@ -120,6 +120,10 @@ class RoomcastClient:
 
     def disconnect(self):
         self.sio.disconnect()
+        # Until the old connection's Engine.IO loop has ended, a connect() on this client is not safe over
+        # long-polling: the poll still under way brings the old session's close packet, and python-engineio
+        # 4.3 applies it to the new connection. Over WebSocket this returns at once.
+        self.sio.eio.wait()
 
     def transport(self):
         return self.sio.transport()
@@ -194,6 +198,8 @@ class RoomcastClient:
             if since is None:
                 self._start_at(room, ack['epoch'], ack['offset'])
             else:
+                if room.epoch is None:  # a saved position: the room goes on from there
+                    room.epoch, room.offset = since['epoch'], since['offset']
                 self._take_answer(room, since, ack, ack['missed'], 'missed')
         # `missed` holds at most 300 publications: the rest, up to the ack's offset, from history.
         self._read_history(name, ack['offset'])
@@ -370,7 +376,8 @@ def http_wait_gone(args, room, user, timeout=10):
     """The backend's view: waits until the room's presence no longer lists the user.
 
     Over long-polling, python-socketio's disconnect() returns before the gateway is told (the
-    close goes out with the next POST) and a poll already under way may still bring events.
+    close goes out with the next POST), and a poll already under way may still bring events:
+    what is published next must not reach the client live.
     """
     url = args.url + '/api/v1/rooms/' + requests.utils.quote(room, safe='') + '/presence'
     deadline = time.monotonic() + timeout
@@ -416,18 +423,21 @@ def main():
     except RoomcastError as error:
         report('handshake_refused', error=error.error)
 
-    def on_message(message, how):
-        report('message', room=message['room'], epoch=message['epoch'], offset=message['offset'],
-               data=message['data'], how=how, **({'from': message['from']} if 'from' in message else {}))
+    def make_client(label):
+        """A client whose deliveries, gaps and diagnostics are reported with `client`: label."""
+        def on_message(message, how):
+            report('message', client=label, room=message['room'], epoch=message['epoch'], offset=message['offset'],
+                   data=message['data'], how=how, **({'from': message['from']} if 'from' in message else {}))
+        return RoomcastClient(args.url, args.token, transports, on_message,
+                              lambda name, reason, details: report('gap', client=label, room=name, reason=reason, details=details),
+                              on_event=lambda kind, details: report(kind, client=label, details=details),
+                              page_limit=args.page_limit, timeout=15)
 
-    client = RoomcastClient(args.url, args.token, transports, on_message,
-                            lambda name, reason, details: report('gap', room=name, reason=reason, details=details),
-                            on_event=lambda kind, details: report(kind, details=details),
-                            page_limit=args.page_limit, timeout=15)
+    client = make_client('main')
 
     # 2. Connect, join, live publications (HTTP and our own), a retried publish, a refused join.
     client.connect()
-    report('connected', transport=client.transport(), sid=client.sio.get_sid(), user=client.user)
+    report('connected', client='main', transport=client.transport(), sid=client.sio.get_sid(), user=client.user)
     client.join(room)
     http_offsets = [http_publish(args, room, 'http', {'n': n})['offset'] for n in range(3)]
     report('http_published', room=room, offsets=http_offsets)
@@ -474,9 +484,22 @@ def main():
     client.join(other, since={'epoch': 'an-old-epoch', 'offset': 2})
     client.wait_for(other, other_offsets[-1])
 
-    report('done', transport=client.transport(), positions={name: client.position(name) for name in client.rooms},
-           duplicates=client.duplicates)
+    # 6. The app restarts: it saved its position, and a new client resumes from it (same epoch).
+    saved = client.position(room)
     client.disconnect()
+    http_wait_gone(args, room, client.user)
+    report('disconnected', position=saved)
+    later = [http_publish(args, room, 'http', {'later': n})['offset'] for n in range(2)]
+    report('http_published', room=room, offsets=later)
+    resumed = make_client('resumed')
+    resumed.connect()
+    report('connected', client='resumed', transport=resumed.transport(), sid=resumed.sio.get_sid(), user=resumed.user)
+    resumed.join(room, since=saved)
+    resumed.wait_for(room, later[-1])
+
+    report('done', transport=resumed.transport(), positions={name: client.position(name) for name in client.rooms},
+           resumed=resumed.position(room), duplicates=client.duplicates)
+    resumed.disconnect()
     return 0
 
 
