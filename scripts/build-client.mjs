@@ -5,7 +5,7 @@
  * demo.js and index.html; and the status page (web/status/) into dist/status
  * (app.js, index.html), served at `/status`. Every script is minified, with its
  * source map beside it (served too). DESIGN budget: roomcast.js <= 40 KB gzip
- * (test/integration/client-package-size.test.ts checks it).
+ * (test/integration/client-package.test.ts checks it).
  * Run after tsc (npm run build); esbuild does its own TypeScript transform.
  */
 import { copyFile, mkdir } from 'node:fs/promises';

@@ -63,7 +63,7 @@ export interface Message {
   offset: number;
   epoch: string;
   ts: number;
-  /** The publishing user, when a client published it. */
+  /** The publishing user; absent for publications over the HTTP API. */
   from?: string;
 }
 
