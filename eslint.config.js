@@ -10,6 +10,9 @@
 // edges are ignored since they vanish at run time, the folder rules still apply to them).
 // client/ (the SDK) and web/ (the demo and status pages built on it) run in browsers:
 // no Node API, nothing from server/, and the SDK nothing from the pages.
+// The SDK is what apps install and bundle: of shared/ it imports only the zod-free modules
+// (clientShared, which import only one another), never zod; socket.io-msgpack-parser only
+// in its ./msgpack entry and react only in its ./react entry (both optional peers).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
@@ -33,6 +36,9 @@ const integration = `${S}/integration`;
 const gateway = `${S}/gateway.ts`;
 const main = `${S}/main.ts`;
 const bottom = [`${S}/ops`, `${S}/auth`, `${S}/config`, `${S}/errors.ts`];
+
+// ---- the SDK's part of shared/: no zod (DESIGN: the zod schemas serve the server, the client keeps types and light guards) ----
+const clientShared = ['constants.ts', 'errors.ts', 'events.ts', 'rooms.ts', 'wire-types.ts'];
 
 const serverZones = [
   {
@@ -108,6 +114,18 @@ const serverZones = [
     message: 'client/ (the SDK) must not depend on server/ or on the pages in web/.',
   },
   {
+    target: 'client',
+    from: 'shared',
+    except: clientShared.map((file) => `./${file}`),
+    message: `client/ (@roomcast/client, bundled by apps) imports only the zod-free part of shared/ (${clientShared.join(', ')}): never index.ts, schemas.ts, api.ts, proxies.ts or anything else that pulls zod in. Need a payload type? Declare it in wire-types.ts (schemas.ts checks its schema against it).`,
+  },
+  {
+    target: clientShared.map((file) => `shared/${file}`),
+    from: 'shared',
+    except: clientShared.map((file) => `./${file}`),
+    message: `The zod-free part of shared/ (${clientShared.join(', ')}), which client/ imports, imports only itself: the zod schemas (schemas.ts, api.ts, proxies.ts) serve the server.`,
+  },
+  {
     target: 'server-api',
     from: ['server', 'client', 'web'],
     message: 'server-api/ (@roomcast/server-api, what a backend installs) depends only on shared/: it speaks to the gateway over HTTP, never through its code.',
@@ -142,6 +160,25 @@ function browserCode(dir, notFrom) {
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename'],
     },
   };
+}
+
+// ---- @roomcast/client: packages ----
+const noZod = {
+  regex: String.raw`^zod(/.*)?$`,
+  message: 'The SDK and the part of shared/ it imports carry no zod (apps bundle them): plain types in shared/wire-types.ts, small hand guards (isErrorPayload) at run time.',
+};
+const msgpackInItsEntry = {
+  regex: String.raw`^socket\.io-msgpack-parser(/.*)?$`,
+  message: 'socket.io-msgpack-parser is an optional peer of @roomcast/client: only its ./msgpack entry (client/msgpack.ts) imports it.',
+};
+const reactInItsEntry = {
+  regex: String.raw`^react(-dom)?(/.*)?$`,
+  message: 'react is an optional peer of @roomcast/client: only its ./react entry (client/react/) imports it.',
+};
+
+/** The packages `files` (but not `ignores`) must not import: each pattern a regex and its message. */
+function sdkImports(files, patterns, ignores = []) {
+  return { files, ignores, rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } };
 }
 
 export default tseslint.config(
@@ -230,6 +267,9 @@ export default tseslint.config(
     },
   },
   browserCode('client', ['server', 'web']),
+  sdkImports(['client/**/*.ts', ...clientShared.map((file) => `shared/${file}`)], [noZod, msgpackInItsEntry, reactInItsEntry], ['client/msgpack.ts', 'client/react/**']),
+  sdkImports(['client/msgpack.ts'], [noZod, reactInItsEntry]),
+  sdkImports(['client/react/**/*.ts'], [noZod, msgpackInItsEntry]),
   browserCode('web', ['server']),
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -3,19 +3,8 @@
  * application's typed event maps, and the options of its calls.
  */
 import type { Socket } from 'socket.io-client';
-import type {
-  ClientToServerEvents,
-  DrainingEvent,
-  JoinResult,
-  JsonValue,
-  Message,
-  PresenceMember,
-  RoomLeftEvent,
-  ServerToClientEvents,
-  SessionEvent,
-  Signal,
-  StreamPosition,
-} from '../shared/index.js';
+import type { ClientToServerEvents, DrainingEvent, JoinResult, RoomLeftEvent, ServerToClientEvents, SessionEvent } from '../shared/events.js';
+import type { JsonValue, Message, PresenceMember, Signal, StreamPosition } from '../shared/wire-types.js';
 import type { RoomcastError } from './errors.js';
 import type { OutboxDrop } from './outbox-sender.js';
 import type { GapEvent, RecoveredEvent } from './room-stream-types.js';

@@ -8,8 +8,8 @@
  * each connect, disconnect, give-up and close through ConnectionHost.
  */
 import { Manager, type Socket } from 'socket.io-client';
-import { isErrorPayload } from '../shared/index.js';
-import type { ClientEventName, DrainingEvent } from '../shared/index.js';
+import { isErrorPayload } from '../shared/errors.js';
+import type { ClientEventName, DrainingEvent } from '../shared/events.js';
 import { backoffDelay } from './backoff.js';
 import type { ConnectionState, RoomcastSocket } from './client-types.js';
 import { deferred, type Deferred } from './deferred.js';

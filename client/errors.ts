@@ -8,8 +8,8 @@
  * `RoomcastError<C>` is typed per code: `RoomcastError.is(error, 'RATE_LIMITED')`
  * narrows `error.code` to that literal.
  */
-import { ERROR_CATALOG, isErrorPayload } from '../shared/index.js';
-import type { ErrorCode, ErrorPayload } from '../shared/index.js';
+import { ERROR_CATALOG, isErrorPayload } from '../shared/errors.js';
+import type { ErrorCode, ErrorPayload } from '../shared/errors.js';
 
 /**
  * Codes raised by the SDK itself, never sent by the gateway:

@@ -21,7 +21,7 @@ export type {
 } from './client-types.js';
 export { CLIENT_ERROR_CATALOG, RoomcastError, isRetryableCode } from './errors.js';
 export type { ClientErrorCode, RoomcastErrorCode, RoomcastErrorContext } from './errors.js';
-export type { RoomcastClientOptions, TokenProvider } from './options.js';
+export type { RoomcastClientOptions, RoomcastParser, TokenProvider } from './options.js';
 export { DEFAULT_OUTBOX_MAX_ENTRIES, DEFAULT_OUTBOX_TTL_MS, Outbox, newIdempotencyKey } from './outbox.js';
 export type { OutboxEntry, OutboxOptions } from './outbox.js';
 export { debounce, throttle } from './timing.js';
@@ -32,18 +32,8 @@ export { RoomStream } from './room-stream.js';
 export type { GapEvent, GapReason, RecoveredEvent, RoomStreamOptions } from './room-stream-types.js';
 export type { Scheduler } from './scheduler.js';
 export { decodeJwtPayload } from './jwt.js';
-export { DEFAULT_REORDER_WINDOW_MS, ERROR_CODES } from '../shared/index.js';
-export type {
-  ErrorCode,
-  ErrorPayload,
-  HistoryResult,
-  JoinResult,
-  JsonValue,
-  Message,
-  PresenceMember,
-  PublishResult,
-  RoomLeftEvent,
-  SessionEvent,
-  Signal,
-  StreamPosition,
-} from '../shared/index.js';
+export { DEFAULT_REORDER_WINDOW_MS } from '../shared/constants.js';
+export { ERROR_CODES } from '../shared/errors.js';
+export type { ErrorCode, ErrorPayload } from '../shared/errors.js';
+export type { HistoryResult, JoinResult, PublishResult, RoomLeftEvent, SessionEvent } from '../shared/events.js';
+export type { JsonValue, Message, PresenceMember, Signal, StreamPosition } from '../shared/wire-types.js';

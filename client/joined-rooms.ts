@@ -12,8 +12,9 @@
  * after a reconnect, to any node). A `room:left` (the backend took the user out
  * of a room) ends the room: it is not rejoined.
  */
-import { roomNameProblem } from '../shared/index.js';
-import type { JoinRequest, JoinResult, Message, PresenceEvent, RoomLeftEvent, SessionEvent, Signal, StreamPosition } from '../shared/index.js';
+import { roomNameProblem } from '../shared/rooms.js';
+import type { JoinResult, PresenceEvent, RoomLeftEvent, SessionEvent } from '../shared/events.js';
+import type { JoinRequest, Message, Signal, StreamPosition } from '../shared/wire-types.js';
 import { backoffDelay } from './backoff.js';
 import type { JoinOptions, PresenceChange, RoomcastSocket } from './client-types.js';
 import type { Connection } from './connection.js';

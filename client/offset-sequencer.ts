@@ -4,7 +4,7 @@
  * the ones before it arrive or are given up as a gap. No timers, no epochs, no
  * history: RoomStream decides what to give up and when.
  */
-import type { Message } from '../shared/index.js';
+import type { Message } from '../shared/wire-types.js';
 
 export interface SequencerSink {
   deliver(message: Message): void;

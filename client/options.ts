@@ -4,12 +4,21 @@
  * socket.io-client's own, and the SDK's own reconnects reuse the same numbers.
  */
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
-import msgpackParser from 'socket.io-msgpack-parser';
-import { DEFAULT_NAMESPACE, DEFAULT_REORDER_WINDOW_MS } from '../shared/index.js';
+import { DEFAULT_NAMESPACE, DEFAULT_REORDER_WINDOW_MS } from '../shared/constants.js';
 import type { BackoffOptions } from './backoff.js';
 import type { OutboxOptions } from './outbox.js';
 
 export type TokenProvider = string | (() => string | Promise<string>);
+
+/**
+ * A Socket.IO parser, as socket.io-client's `parser` option takes it: an object with an
+ * Encoder and a Decoder class. The MessagePack one is `import msgpackParser from
+ * '@roomcast/client/msgpack'` (socket.io-msgpack-parser, an optional peer dependency).
+ */
+export interface RoomcastParser {
+  Encoder: new () => object;
+  Decoder: new () => object;
+}
 
 export interface RoomcastClientOptions {
   /** Socket.IO namespace, e.g. '/' (members publish) or '/live'. Default '/'. */
@@ -31,8 +40,12 @@ export interface RoomcastClientOptions {
    * `false`: no outbox (a publish while offline waits for the rejoin up to ackTimeout, then fails).
    */
   outbox?: OutboxOptions | false;
-  /** Must match the gateway's PARSER. Default 'json'. */
-  parser?: 'json' | 'msgpack';
+  /**
+   * Must match the gateway's PARSER. Default 'json'. For PARSER=msgpack pass the parser:
+   * `import msgpackParser from '@roomcast/client/msgpack'` (kept out of the main entry, so
+   * apps on JSON do not bundle it), then `parser: msgpackParser`.
+   */
+  parser?: 'json' | RoomcastParser;
   transports?: ManagerOptions['transports'];
   /** Default true: connect from the constructor. */
   autoConnect?: boolean;
@@ -65,6 +78,7 @@ export interface ResolvedOptions {
 }
 
 export function resolveOptions(options: RoomcastClientOptions): ResolvedOptions {
+  checkParser(options.parser);
   // The same defaults as socket.io-client, so its reconnects and ours behave alike.
   const fromSocket = options.socketOptions ?? {};
   return {
@@ -80,6 +94,15 @@ export function resolveOptions(options: RoomcastClientOptions): ResolvedOptions 
       jitter: fromSocket.randomizationFactor ?? options.randomizationFactor ?? 0.5,
     },
   };
+}
+
+/** Refuses a parser the option cannot mean, e.g. 'msgpack' (a name: the option takes the parser object itself). */
+function checkParser(parser: unknown): void {
+  if (parser === undefined || parser === 'json') return;
+  if (typeof parser === 'object' && parser !== null && typeof (parser as Partial<RoomcastParser>).Encoder === 'function' && typeof (parser as Partial<RoomcastParser>).Decoder === 'function') return;
+  throw new TypeError(
+    `parser: expected 'json' or a parser object such as msgpackParser (import msgpackParser from '@roomcast/client/msgpack'), got ${typeof parser === 'string' ? `'${parser}'` : typeof parser}`,
+  );
 }
 
 /** Only the options that were given, so socket.io-client's own defaults apply to the rest. */
@@ -105,8 +128,7 @@ export function socketIoOptions(
       extraHeaders: options.extraHeaders,
     }),
     ackTimeout: resolved.ackTimeout,
-    // socket.io-msgpack-parser implements the parser interface but ships its own, looser typings.
-    ...(options.parser === 'msgpack' ? { parser: msgpackParser as unknown as ManagerOptions['parser'] } : {}),
+    ...(options.parser !== undefined && options.parser !== 'json' ? { parser: options.parser } : {}),
     auth,
     ...options.socketOptions,
   };

@@ -8,7 +8,7 @@
  * highest offset seen of each epoch is kept, so a switch to that epoch still
  * reads everything up to it from history.
  */
-import type { Message } from '../shared/index.js';
+import type { Message } from '../shared/wire-types.js';
 
 interface Bucket {
   readonly messages: Map<number, Message>;

@@ -12,7 +12,8 @@
  * Outbox.expiredError) or closed, and each of those but a success is also
  * reported through `onDropped`.
  */
-import type { JsonValue, PublishResult } from '../shared/index.js';
+import type { PublishResult } from '../shared/events.js';
+import type { JsonValue } from '../shared/wire-types.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { deferred, type Deferred } from './deferred.js';
 import { RoomcastError } from './errors.js';

@@ -10,7 +10,7 @@
  * Events that arrive while a list request is in flight are applied again on top
  * of its answer, so a join or leave racing the request is not lost.
  */
-import type { PresenceMember } from '../shared/index.js';
+import type { PresenceMember } from '../shared/wire-types.js';
 import { TypedEmitter } from './emitter.js';
 import { RoomcastError } from './errors.js';
 import { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';

@@ -4,7 +4,7 @@
  * came (ack timeout, connection lost), since the request may still have taken
  * effect (retry a publication with the same idempotency key).
  */
-import type { Ack, AckCallback, ClientEventName, ClientToServerEvents } from '../shared/index.js';
+import type { Ack, AckCallback, ClientEventName, ClientToServerEvents } from '../shared/events.js';
 import type { RoomcastSocket } from './client-types.js';
 import { RoomcastError } from './errors.js';
 

@@ -4,7 +4,8 @@
  * it could not fill (each an explicit event, never a silence) and the rejoins
  * that recovered everything.
  */
-import type { HistoryResult, Message, StreamPosition } from '../shared/index.js';
+import type { HistoryResult } from '../shared/events.js';
+import type { Message, StreamPosition } from '../shared/wire-types.js';
 import type { RoomcastError } from './errors.js';
 import type { Scheduler } from './scheduler.js';
 

@@ -25,7 +25,9 @@
  * history function and an injected scheduler, so it is unit-testable with a
  * fake clock.
  */
-import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, type HistoryResult, type JoinResult, type Message, type StreamPosition } from '../shared/index.js';
+import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../shared/constants.js';
+import type { HistoryResult, JoinResult } from '../shared/events.js';
+import type { Message, StreamPosition } from '../shared/wire-types.js';
 import { RoomcastError } from './errors.js';
 import { OffsetSequencer } from './offset-sequencer.js';
 import { OtherEpochs } from './other-epochs.js';

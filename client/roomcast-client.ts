@@ -8,7 +8,8 @@
  * (outbox-sender.ts) sends what was published offline. This class wires them
  * together, checks calls, and emits the public events under the application's types.
  */
-import type { HistoryResult, JoinResult, JsonValue, Message, PresenceMember, PublishRequest, PublishResult, StreamPosition } from '../shared/index.js';
+import type { HistoryResult, JoinResult, PublishResult } from '../shared/events.js';
+import type { JsonValue, Message, PresenceMember, PublishRequest, StreamPosition } from '../shared/wire-types.js';
 import type { ClientEvents, ConnectionState, DefaultEvents, EventName, HistoryOptions, JoinOptions, MessageHandler, PublishOptions, RoomcastSocket } from './client-types.js';
 import { Connection } from './connection.js';
 import { TypedEmitter } from './emitter.js';

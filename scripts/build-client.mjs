@@ -1,8 +1,11 @@
 /**
  * Bundles the browser SDK (client/) and the demo page (web/demo/) into
  * dist/public, which the gateway serves at `/`: roomcast.js (IIFE, global
- * `Roomcast`), demo.js and index.html; and the status page (web/status/) into
- * dist/status (app.js, index.html), served at `/status`.
+ * `Roomcast`: the whole SDK with its MessagePack parser as Roomcast.msgpackParser),
+ * demo.js and index.html; and the status page (web/status/) into dist/status
+ * (app.js, index.html), served at `/status`. Every script is minified, with its
+ * source map beside it (served too). DESIGN budget: roomcast.js <= 40 KB gzip
+ * (test/integration/client-package.test.ts checks it).
  * Run after tsc (npm run build); esbuild does its own TypeScript transform.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -43,7 +46,7 @@ const common = {
   platform: 'browser',
   format: 'iife',
   target: ['es2020'],
-  minify: false,
+  minify: true,
   sourcemap: true,
   logLevel: 'warning',
   plugins: [sharedHasNoSideEffects],
@@ -54,7 +57,14 @@ await mkdir(statusDir, { recursive: true });
 await Promise.all([
   build({
     ...common,
-    entryPoints: [join(root, 'client', 'index.ts')],
+    // The package's main entry plus its ./msgpack entry (an optional peer for apps that
+    // bundle the package; one file with everything for a page that loads /roomcast.js).
+    stdin: {
+      contents: "export * from './index.ts';\nexport { msgpackParser } from './msgpack.ts';\n",
+      resolveDir: join(root, 'client'),
+      sourcefile: 'roomcast-global.ts',
+      loader: 'ts',
+    },
     outfile: join(outdir, 'roomcast.js'),
     globalName: 'Roomcast',
   }),

@@ -16,7 +16,7 @@ import type {
   Signal,
   SignalRequest,
   StreamPosition,
-} from './schemas.js';
+} from './wire-types.js';
 
 /** Every client request is acknowledged with this: success fields, or a typed error. */
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorPayload };

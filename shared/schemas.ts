@@ -1,7 +1,9 @@
 /**
  * zod schemas of every payload of the protocol. The gateway validates each
- * incoming payload with these at runtime; the TypeScript types below are
- * inferred from them, so the compile-time contract and the runtime check are one.
+ * incoming payload with these at runtime. The payload types are plain TypeScript in
+ * wire-types.ts (the client SDK compiles against them without zod); the check at the
+ * end of this file fails the build unless each schema infers exactly its type, so the
+ * compile-time contract and the runtime check stay one.
  */
 import { z } from 'zod';
 import {
@@ -13,6 +15,23 @@ import {
   ROOM_NAME_PATTERN,
 } from './constants.js';
 import { looksLikeSocketId, SOCKET_ID_SHAPED_ROOM } from './rooms.js';
+import type {
+  AuthRefreshRequest,
+  HistoryRequest,
+  JoinRequest,
+  JsonValue,
+  LeaveRequest,
+  Message,
+  PresenceListRequest,
+  PresenceMember,
+  PublishRequest,
+  Signal,
+  SignalRequest,
+  StreamPosition,
+} from './wire-types.js';
+
+// The payload types, declared without zod in wire-types.ts (the client's), checked against the schemas below.
+export type * from './wire-types.js';
 
 export const roomNameSchema = z
   .string()
@@ -108,15 +127,25 @@ export const presenceMemberSchema = z.object({
 
 // The HTTP API's schemas (POST /api/v1/publish and the rest) live in api.ts.
 
-export type StreamPosition = z.infer<typeof streamPositionSchema>;
-export type JoinRequest = z.infer<typeof joinRequestSchema>;
-export type LeaveRequest = z.infer<typeof leaveRequestSchema>;
-export type PublishRequest = z.infer<typeof publishRequestSchema>;
-export type HistoryRequest = z.infer<typeof historyRequestSchema>;
-export type PresenceListRequest = z.infer<typeof presenceListRequestSchema>;
-export type SignalRequest = z.infer<typeof signalRequestSchema>;
-export type Signal = z.infer<typeof signalSchema>;
-export type AuthRefreshRequest = z.infer<typeof authRefreshRequestSchema>;
-export type Message = z.infer<typeof messageSchema>;
-export type PresenceMember = z.infer<typeof presenceMemberSchema>;
-export type JsonValue = z.infer<typeof publicationDataSchema>;
+/** True when A and B are the same type (not merely assignable to each other). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Holds<T extends true> = T;
+
+/**
+ * Each schema validates exactly its plain type of wire-types.ts (which the client SDK
+ * compiles against without zod): changing one without the other fails the build here.
+ */
+type _SchemasMatchWireTypes = [
+  Holds<Same<z.infer<typeof streamPositionSchema>, StreamPosition>>,
+  Holds<Same<z.infer<typeof joinRequestSchema>, JoinRequest>>,
+  Holds<Same<z.infer<typeof leaveRequestSchema>, LeaveRequest>>,
+  Holds<Same<z.infer<typeof publishRequestSchema>, PublishRequest>>,
+  Holds<Same<z.infer<typeof historyRequestSchema>, HistoryRequest>>,
+  Holds<Same<z.infer<typeof presenceListRequestSchema>, PresenceListRequest>>,
+  Holds<Same<z.infer<typeof signalRequestSchema>, SignalRequest>>,
+  Holds<Same<z.infer<typeof signalSchema>, Signal>>,
+  Holds<Same<z.infer<typeof authRefreshRequestSchema>, AuthRefreshRequest>>,
+  Holds<Same<z.infer<typeof messageSchema>, Message>>,
+  Holds<Same<z.infer<typeof presenceMemberSchema>, PresenceMember>>,
+  Holds<Same<z.infer<typeof publicationDataSchema>, JsonValue>>,
+];

@@ -4,7 +4,7 @@
  * (shared/signature.ts). Receivers dedupe by event `id`; a retried delivery
  * keeps its `id` and its events' ids.
  */
-import type { JsonValue } from './schemas.js';
+import type { JsonValue } from './wire-types.js';
 
 export const WEBHOOK_EVENT_TYPES = ['room.occupied', 'room.vacated', 'member.joined', 'member.left', 'publication'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

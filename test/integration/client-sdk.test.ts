@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { DefaultEvents, GapEvent, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
-import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
+import { startGateway, TEST_SDK_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
 import { signToken } from '../../tools/processes/tokens.js';
 
@@ -86,7 +86,7 @@ describe('RoomcastClient helpers against a gateway', () => {
     const client = new RoomcastClient<E, S>(gateway.url, {
       token,
       transports: ['websocket'],
-      parser: TEST_PARSER,
+      parser: TEST_SDK_PARSER,
       reconnectionDelay: 50,
       reconnectionDelayMax: 200,
       ...options,
@@ -376,7 +376,7 @@ describe('RoomcastClient presence list above PRESENCE_EVENTS_MAX_MEMBERS', () =>
         const client = new RoomcastClient(gateway.url, {
           token: await signToken(gateway.secret, { sub, rooms: ['demo:*'] }),
           transports: ['websocket'],
-          parser: TEST_PARSER,
+          parser: TEST_SDK_PARSER,
         });
         clients.push(client);
         await client.connect();
@@ -405,7 +405,7 @@ describe('RoomcastClient rejoining after history was trimmed (HISTORY_SIZE 5)', 
     const gateway = await startGateway({ HISTORY_SIZE: '5' });
     const clients: RoomcastClient[] = [];
     try {
-      const options: Omit<RoomcastClientOptions, 'token'> = { transports: ['websocket'], parser: TEST_PARSER, reconnectionDelay: 50, reconnectionDelayMax: 200 };
+      const options: Omit<RoomcastClientOptions, 'token'> = { transports: ['websocket'], parser: TEST_SDK_PARSER, reconnectionDelay: 50, reconnectionDelayMax: 200 };
       const aliceToken = await signToken(gateway.secret, { sub: 'alice', rooms: ['demo:*'] });
       let gate: Promise<void> = Promise.resolve();
       let release: () => void = () => undefined;

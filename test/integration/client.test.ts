@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { ConnectionState, Message, RecoveredEvent, RoomcastClientOptions } from '../../client/index.js';
-import { httpPublish, startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
+import msgpackParser from '../../client/msgpack.js';
+import { httpPublish, startGateway, TEST_PARSER, TEST_SDK_PARSER, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
 import { signToken } from '../../tools/processes/tokens.js';
 
@@ -23,7 +24,7 @@ describe('RoomcastClient against a gateway', () => {
     const client = new RoomcastClient(gateway.url, {
       token,
       transports: ['websocket'],
-      parser: TEST_PARSER,
+      parser: TEST_SDK_PARSER,
       reconnectionDelay: 50,
       reconnectionDelayMax: 200,
       ...options,
@@ -297,8 +298,8 @@ describe('RoomcastClient against a gateway', () => {
     });
 
     it('joins, publishes and receives in order', async () => {
-      const alice = await connected('alice', { parser: 'msgpack' });
-      const bob = await connected('bob', { parser: 'msgpack' });
+      const alice = await connected('alice', { parser: msgpackParser });
+      const bob = await connected('bob', { parser: msgpackParser });
       const atBob: Message[] = [];
       await alice.join('demo:packed', () => undefined);
       await bob.join('demo:packed', (message) => atBob.push(message));
@@ -306,6 +307,11 @@ describe('RoomcastClient against a gateway', () => {
       await waitFor(() => atBob.length === 5, 5000, 'five messages');
       expect(offsetsOf(atBob)).to.deep.equal(oneTo(5));
       expect(atBob[4]?.data).to.deep.equal({ i: 5, nested: { list: [1, 'two', null] } });
+    });
+
+    it("refuses parser: 'msgpack' (a name) at construction, naming what it takes", () => {
+      const options = { token: 't', autoConnect: false, parser: 'msgpack' } as unknown as RoomcastClientOptions;
+      expect(() => new RoomcastClient(gateway.url, options)).to.throw(TypeError, /'json' or a parser object.*@roomcast\/client\/msgpack.*got 'msgpack'/);
     });
   });
 });

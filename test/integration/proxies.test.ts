@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
 import { GRANT_MAX_ENTRIES, type ErrorPayload, type Message, type SessionEvent } from '../../shared/index.js';
-import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
+import { startGateway, TEST_SDK_PARSER, type TestGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { downUrl, startProxyBackend, type ProxyBackend, type Reply } from '../support/proxy-backend.js';
 import { openAccepted, openRefused } from '../support/sse.js';
@@ -110,7 +110,7 @@ describe('proxies', function () {
       backend.on('/connect', (body) => ({
         body: (body as { headers: { cookie?: string } }).headers.cookie === 'sid=sdk' ? { result: 'allow', user: 'sdk-user', rooms: ['desk:*'], subscribe: ['desk:1'] } : { result: 'deny' },
       }));
-      const client = new RoomcastClient(gw.url, { token: '', extraHeaders: { cookie: 'sid=sdk' }, transports: ['websocket'], parser: TEST_PARSER, autoConnect: false });
+      const client = new RoomcastClient(gw.url, { token: '', extraHeaders: { cookie: 'sid=sdk' }, transports: ['websocket'], parser: TEST_SDK_PARSER, autoConnect: false });
       try {
         const sessions: SessionEvent[] = [];
         client.on('session', (event) => sessions.push(event));

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
 import { GRANT_MAX_ENTRIES, type Message, type SessionEvent } from '../../shared/index.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { httpPublish, startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
+import { httpPublish, startGateway, TEST_PARSER, TEST_SDK_PARSER, type TestGateway } from '../support/gateway.js';
 import { connectWithSession } from '../support/session-socket.js';
 import { assertOk, collectMessages, connectRefused, request, waitFor, type TestSocket } from '../support/sockets.js';
 import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
@@ -114,7 +114,7 @@ describe('server-side subscriptions', function () {
     const client = new RoomcastClient(gw.url, {
       token: await signToken(gw.secret, { sub: 'fay', rooms: ['feed:*'], subscribe: ['feed:1'] }),
       transports: ['websocket'],
-      parser: TEST_PARSER,
+      parser: TEST_SDK_PARSER,
       autoConnect: false,
     });
     try {
@@ -153,7 +153,7 @@ describe('server-side subscriptions', function () {
           return token;
         },
         transports: ['websocket'],
-        parser: TEST_PARSER,
+        parser: TEST_SDK_PARSER,
         reconnectionDelay: 50,
         reconnectionDelayMax: 200,
         autoConnect: false,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { RoomcastClient } from '../../client/index.js';
-import { startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
+import { startGateway, TEST_SDK_PARSER, type TestGateway } from '../support/gateway.js';
 import { assertOk, connect, rawRequest, request, type TestSocket } from '../support/sockets.js';
 import { signToken } from '../../tools/processes/tokens.js';
 
@@ -112,7 +112,7 @@ describe('socket ids are not rooms', () => {
   });
 
   it('the SDK refuses such a name before sending anything', async () => {
-    const client = new RoomcastClient(gw.url, { token: await signToken(gw.secret, { sub: 'mallory' }), transports: ['websocket'], parser: TEST_PARSER, autoConnect: false });
+    const client = new RoomcastClient(gw.url, { token: await signToken(gw.secret, { sub: 'mallory' }), transports: ['websocket'], parser: TEST_SDK_PARSER, autoConnect: false });
     try {
       const error = await client.join('abcdefghij_-ABCDEF12').catch((reason: unknown) => reason);
       expect(error).to.include({ code: 'INVALID_PAYLOAD' });

@@ -8,7 +8,7 @@ import { createLogger } from '../../server/ops/logger.js';
 import { TEST_PARSER } from './parser.js';
 import { TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
-export { TEST_PARSER } from './parser.js';
+export { TEST_PARSER, TEST_SDK_PARSER } from './parser.js';
 
 export interface TestGateway {
   url: string;

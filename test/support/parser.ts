@@ -5,6 +5,9 @@
  * socket.io-msgpack-parser (`npm run test:msgpack`). Unset or `json`: the JSON parser.
  * A test that passes PARSER (or a parser option) itself keeps what it asked for.
  */
+import type { RoomcastParser } from '../../client/index.js';
+import { msgpackParser } from '../../client/msgpack.js';
+
 export type TestParser = 'json' | 'msgpack';
 
 function fromEnv(value: string | undefined): TestParser {
@@ -14,3 +17,6 @@ function fromEnv(value: string | undefined): TestParser {
 }
 
 export const TEST_PARSER: TestParser = fromEnv(process.env.ROOMCAST_TEST_PARSER);
+
+/** The SDK's `parser` option for TEST_PARSER (the msgpack one comes from the SDK's ./msgpack entry). */
+export const TEST_SDK_PARSER: 'json' | RoomcastParser = TEST_PARSER === 'msgpack' ? msgpackParser : 'json';

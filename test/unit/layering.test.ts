@@ -160,7 +160,39 @@ describe('layering lint rules', function () {
     it('client/ imports nothing from server/', async () => {
       const file = 'client/__probe.ts';
       expect(await ruleIds(file, importFrom(file, 'server/core'))).to.include.members([BASE, PATHS]);
-      expect(await ruleIds(file, importFrom(file, 'shared'))).to.deep.equal([]);
+    });
+
+    // The SDK is bundled by apps: of shared/ only the modules without zod, and no zod itself.
+    const zodFree = ['shared/constants.ts', 'shared/errors.ts', 'shared/events.ts', 'shared/rooms.ts', 'shared/wire-types.ts'];
+    const withZod = ['shared/index.ts', 'shared/schemas.ts', 'shared/api.ts', 'shared/proxies.ts', 'shared/webhooks.ts'];
+
+    it('client/ imports only the zod-free part of shared/, no zod', async () => {
+      for (const file of ['client/__probe.ts', 'client/react/__probe.ts']) {
+        for (const dir of zodFree) expect(await ruleIds(file, importFrom(file, dir)), `${file} -> ${dir}`).to.deep.equal([]);
+        for (const dir of withZod) expect(await ruleIds(file, importFrom(file, dir)), `${file} -> ${dir}`).to.deep.equal([PATHS]);
+        expect(await ruleIds(file, `import { z } from 'zod';\nexport const used = z;\n`), file).to.deep.equal([PACKAGES]);
+      }
+    });
+
+    it('the zod-free part of shared/ imports only itself, no zod', async () => {
+      for (const file of zodFree) {
+        expect(await ruleIds(file, importFrom(file, 'shared/constants.ts')), file).to.deep.equal([]);
+        // (from constants.ts and rooms.ts, which schemas.ts imports, it is a cycle as well)
+        expect(await ruleIds(file, importFrom(file, 'shared/schemas.ts')), file).to.include(PATHS);
+        expect(await ruleIds(file, `import { z } from 'zod';\nexport const used = z;\n`), file).to.deep.equal([PACKAGES]);
+      }
+      expect(await ruleIds('shared/__probe.ts', importFrom('shared/__probe.ts', 'shared/schemas.ts'))).to.deep.equal([]);
+    });
+
+    it('socket.io-msgpack-parser only in client/msgpack.ts, react only in client/react/', async () => {
+      const msgpack = `import parser from 'socket.io-msgpack-parser';\nexport const used = parser;\n`;
+      const react = `import { useState } from 'react';\nexport const used = useState;\n`;
+      expect(await ruleIds('client/__probe.ts', msgpack)).to.deep.equal([PACKAGES]);
+      expect(await ruleIds('client/__probe.ts', react)).to.deep.equal([PACKAGES]);
+      expect(await ruleIds('client/msgpack.ts', msgpack)).to.deep.equal([]);
+      expect(await ruleIds('client/msgpack.ts', react)).to.deep.equal([PACKAGES]);
+      expect(await ruleIds('client/react/__probe.ts', react)).to.deep.equal([]);
+      expect(await ruleIds('client/react/__probe.ts', msgpack)).to.deep.equal([PACKAGES]);
     });
   });
 
