@@ -183,7 +183,7 @@ function sdkImports(files, patterns, ignores = []) {
 
 export default tseslint.config(
   // dist/: the root build; */dist/: a workspace's own build (client/dist).
-  { ignores: ['dist/**', '*/dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', '*/dist/**', 'examples/*/dist/**', 'node_modules/**', '.ci/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -14,6 +14,7 @@
 import { createElement as h, StrictMode, useEffect, type ReactElement } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { RoomcastClient } from '../../../client/index.js';
+import { msgpackParser } from '../../../client/msgpack.js';
 import { createRoomcastHooks, RoomcastProvider } from '../../../client/react/index.js';
 
 interface TestEvents {
@@ -44,7 +45,7 @@ interface UserRecord {
 
 const params = new URLSearchParams(location.search);
 const gatewayUrl = params.get('gateway') ?? '';
-const parser = params.get('parser') === 'msgpack' ? 'msgpack' : 'json';
+const parser = params.get('parser') === 'msgpack' ? msgpackParser : 'json';
 const users = new Map<string, { client: RoomcastClient<TestEvents, TestSignals>; root: Root; record: UserRecord }>();
 
 function Connection(): ReactElement {
