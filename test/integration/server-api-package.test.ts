@@ -7,38 +7,15 @@
  * binary run.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { signBody, type WebhookDelivery } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
+import { installApp, ok, packWorkspace, ROOT, run } from '../support/npm-pack.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const WORKSPACE = join(ROOT, 'server-api');
 const SECRET = 'package-webhook-secret-0123456789-abcdef';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd, env: { ...process.env, ...env }, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
-
-async function ok(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
-  const result = await run(command, args, cwd, env);
-  expect(result.code, `${command} ${args.join(' ')}\n${result.stderr}\n${result.stdout}`).to.equal(0);
-  return result.stdout;
-}
 
 /** The app's own code, importing the installed package by its name. */
 const APP = `
@@ -115,12 +92,9 @@ describe('@roomcast/server-api installed from npm pack', function () {
     gw = await startGateway();
     env = { ROOMCAST_URL: gw.url, ROOMCAST_API_KEY: gw.apiKey, JWT_SECRET: gw.secret, WEBHOOK_SECRET: SECRET };
     dir = await mkdtemp(join(tmpdir(), 'roomcast-server-api-'));
-    app = join(dir, 'app');
-    const packed = JSON.parse(await ok('npm', ['pack', '--json', '--pack-destination', dir], WORKSPACE)) as Array<{ filename: string; files: Array<{ path: string }> }>;
-    files = packed[0]?.files.map((file) => file.path) ?? [];
-    await ok('mkdir', ['-p', app], dir);
-    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'backend-app', private: true, type: 'module' }));
-    await ok('npm', ['install', '--no-audit', '--no-fund', join(dir, packed[0]?.filename as string)], app);
+    const packed = await packWorkspace('server-api', dir);
+    files = packed.files;
+    app = await installApp(join(dir, 'app'), [packed.tarball], 'backend-app');
     await writeFile(join(app, 'app.mjs'), APP);
   });
   after(async () => {
