@@ -9,11 +9,10 @@
  * must get the message. A change to the README's code that breaks it fails here.
  */
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDevGateway, type TestGateway } from '../support/gateway.js';
-import { installApp, packWorkspace, ROOT, run } from '../support/npm-pack.js';
+import { packAndInstall, ROOT, run, type InstalledPackage } from '../support/package-install.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
 
 /** The URL the walkthrough is written for: `npm start`'s. */
@@ -39,8 +38,7 @@ function extractWalkthrough(readme: string): Walkthrough {
 describe('client/README.md walkthrough, run against the packed @roomcast/client', function () {
   this.timeout(300_000);
   let gateway: TestGateway;
-  let dir: string;
-  let app: string;
+  let installed: InstalledPackage;
   let walkthrough: Walkthrough;
   const sockets: TestSocket[] = [];
 
@@ -48,19 +46,17 @@ describe('client/README.md walkthrough, run against the packed @roomcast/client'
     walkthrough = extractWalkthrough(await readFile(join(ROOT, 'client', 'README.md'), 'utf8'));
     // The JSON parser whatever ROOMCAST_TEST_PARSER says: the walkthrough's client uses the default.
     gateway = await startDevGateway({ PARSER: 'json' });
-    dir = await mkdtemp(join(tmpdir(), 'roomcast-client-readme-'));
-    const packed = await packWorkspace('client', dir);
+    installed = await packAndInstall('client', { name: 'walkthrough-app', type: 'module' });
     expect(
-      packed.files.filter((path) => path.endsWith('.js')).length,
-      `the packed @roomcast/client carries no JavaScript (${packed.files.join(', ')}): the package cannot be installed and imported yet`,
+      installed.files.filter((path) => path.endsWith('.js')).length,
+      `the packed @roomcast/client carries no JavaScript (${installed.files.join(', ')}): the package cannot be installed and imported yet`,
     ).to.be.greaterThan(0);
-    app = await installApp(join(dir, 'app'), [packed.tarball], 'walkthrough-app');
   });
 
   after(async () => {
     for (const socket of sockets) socket.close();
     await gateway?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await installed?.close();
   });
 
   it('is written for the gateway `npm start` runs, and imports the package by its name', () => {
@@ -81,8 +77,8 @@ describe('client/README.md walkthrough, run against the packed @roomcast/client'
     assertOk(await request(bob, 'room:join', { room: 'chat:lobby' }));
     const atBob = collectMessages(bob);
 
-    await writeFile(join(app, 'walkthrough.mjs'), walkthrough.code.replaceAll(README_URL, gateway.url));
-    const result = await run(process.execPath, ['walkthrough.mjs'], app, {}, 60_000);
+    await writeFile(join(installed.app, 'walkthrough.mjs'), walkthrough.code.replaceAll(README_URL, gateway.url));
+    const result = await run(process.execPath, ['walkthrough.mjs'], installed.app);
     const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     // It exits by itself (close() leaves nothing open), without an error.
     expect(result.code, output).to.equal(0);

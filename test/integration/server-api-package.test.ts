@@ -7,12 +7,11 @@
  * binary run.
  */
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signBody, type WebhookDelivery } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { installApp, ok, packWorkspace, ROOT, run } from '../support/npm-pack.js';
+import { ok, packAndInstall, ROOT, run, type InstalledPackage } from '../support/package-install.js';
 import { assertOk, collectMessages, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
 
 const SECRET = 'package-webhook-secret-0123456789-abcdef';
@@ -82,7 +81,7 @@ createServer(roomcastProxy({ secret: 's', publish: (request) => ({ result: 'allo
 describe('@roomcast/server-api installed from npm pack', function () {
   this.timeout(300_000);
   let gw: TestGateway;
-  let dir: string;
+  let installed: InstalledPackage;
   let app: string;
   let files: string[];
   const sockets: TestSocket[] = [];
@@ -91,16 +90,14 @@ describe('@roomcast/server-api installed from npm pack', function () {
   before(async () => {
     gw = await startGateway();
     env = { ROOMCAST_URL: gw.url, ROOMCAST_API_KEY: gw.apiKey, JWT_SECRET: gw.secret, WEBHOOK_SECRET: SECRET };
-    dir = await mkdtemp(join(tmpdir(), 'roomcast-server-api-'));
-    const packed = await packWorkspace('server-api', dir);
-    files = packed.files;
-    app = await installApp(join(dir, 'app'), [packed.tarball], 'backend-app');
+    installed = await packAndInstall('server-api', { name: 'backend-app', type: 'module' });
+    ({ app, files } = installed);
     await writeFile(join(app, 'app.mjs'), APP);
   });
   after(async () => {
     for (const socket of sockets) socket.close();
     await gw.close();
-    await rm(dir, { recursive: true, force: true });
+    await installed?.close();
   });
 
   it('packs the built package and its shared/ part only, with the README and the roomcast binary', () => {
