@@ -3,12 +3,13 @@
  * the first join's refusal only rejects join()'s promise; a rejoin after a reconnect
  * refused for good is one `error` event and the room is dropped; a rejoin refused for
  * now is retried with backoff and is one `error` event however many retries it takes.
- * Real gateway, real SDK clients; every rejection and `error` event is counted.
+ * Real gateway (JSON parser: the SDK's default), real SDK clients; every rejection
+ * and `error` event is counted.
  */
 import { expect } from 'chai';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { Message, RoomcastClientOptions } from '../../client/index.js';
-import { httpPublish, startGateway, TEST_PARSER, type TestGateway } from '../support/gateway.js';
+import { httpPublish, startGateway, type TestGateway } from '../support/gateway.js';
 import { waitFor } from '../support/sockets.js';
 import { signToken } from '../../tools/processes/tokens.js';
 
@@ -23,7 +24,6 @@ describe('RoomcastClient: a refused join is reported once', function () {
     const client = new RoomcastClient(gateway.url, {
       token,
       transports: ['websocket'],
-      parser: TEST_PARSER,
       reconnectionDelay: 50,
       reconnectionDelayMax: 150,
     });
@@ -49,7 +49,7 @@ describe('RoomcastClient: a refused join is reported once', function () {
 
   describe('with the default limits', () => {
     beforeEach(async () => {
-      gateway = await startGateway();
+      gateway = await startGateway({ PARSER: 'json' });
     });
 
     it('a first join refused: join() rejects, no `error` event, the room is not tracked', async () => {
@@ -103,7 +103,7 @@ describe('RoomcastClient: a refused join is reported once', function () {
   describe('with MAX_ROOM_MEMBERS 1 (ROOM_FULL is retryable)', () => {
     beforeEach(async () => {
       // Only the rooms joined here: the auto-joined user room is one member of its own room anyway.
-      gateway = await startGateway({ MAX_ROOM_MEMBERS: '1', AUTO_JOIN_USER_ROOM: 'false' });
+      gateway = await startGateway({ PARSER: 'json', MAX_ROOM_MEMBERS: '1', AUTO_JOIN_USER_ROOM: 'false' });
     });
 
     it('a first join refused ROOM_FULL rejects once and is not retried', async () => {
