@@ -114,8 +114,8 @@ export class JoinedRooms {
       const error = new RoomcastError(payload, { ...(cause === undefined ? {} : { event: cause }), ...(room === undefined ? {} : { room }) });
       // The gateway took this connection out of the room (a refreshed token no longer allows it): stop tracking it.
       const entry = room === undefined || payload.code !== 'FORBIDDEN_ROOM' ? undefined : this.entries.get(room);
-      if (entry !== undefined) this.forget(entry, error);
-      this.emit('error', error);
+      if (entry !== undefined) this.fail(entry, error);
+      else this.emit('error', error);
     });
   }
 
@@ -264,13 +264,14 @@ export class JoinedRooms {
         if (!this.isCurrent(entry, connection)) return;
         const failure = RoomcastError.from(error, { room: entry.room, event: 'room:join' });
         if (!entry.joined.settled || !failure.retryable) {
-          // A first join's failure is the caller's to handle; a rejoin refused for good (the token's rooms
-          // narrowed) ends the room. Either way it is no longer rejoined.
-          this.forget(entry, failure);
-          if (entry.joined.settled) this.emit('error', failure);
+          // A first join's failure is the caller's to handle: join()'s promise rejects, and nothing else reports it.
+          // A rejoin refused for good (the token's rooms narrowed) has no promise waiting: one `error`. Either way
+          // the room ends and is no longer rejoined.
+          this.fail(entry, failure);
           return;
         }
-        this.emit('error', failure);
+        // A rejoin refused for now is retried with backoff; `error` once, at the first refusal until it succeeds.
+        if (entry.retries === 0) this.emit('error', failure);
         entry.retryTimer = this.scheduler.setTimeout(
           () => {
             entry.retryTimer = undefined;
@@ -286,6 +287,16 @@ export class JoinedRooms {
   private isCurrent(entry: RoomEntry, connectCount: number): boolean {
     const connection = this.connection;
     return !connection.closed && this.entries.get(entry.room) === entry && connection.connectCount === connectCount && connection.connected;
+  }
+
+  /**
+   * A room ends on a refusal, reported once: to join()'s promise while the first join is pending, else (no one
+   * waits on it) as an `error` event.
+   */
+  private fail(entry: RoomEntry, error: RoomcastError): void {
+    const pending = !entry.joined.settled;
+    this.forget(entry, error);
+    if (!pending) this.emit('error', error);
   }
 
   /** Stops tracking a room: its stream ends and whoever waits on its join gets `error`. */

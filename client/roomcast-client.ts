@@ -103,6 +103,14 @@ export class RoomcastClient<Events extends object = DefaultEvents, Signals exten
    * Joins a room; `onMessage` then receives each of its publications once, in
    * offset order, across reconnects. Resolves with the first join's ack.
    * Joining a room again only replaces its callbacks.
+   *
+   * A refusal is reported once. The first join's refusal (FORBIDDEN_ROOM, ROOM_FULL...)
+   * rejects this promise with a RoomcastError (its `room` set) and is not emitted as
+   * `error`; the room is not tracked. Once joined, a rejoin after a reconnect has no
+   * promise: refused for good (not `retryable`: the token no longer allows the room)
+   * it is emitted once as `error` (with `room` and `event: 'room:join'`) and the room
+   * is dropped; refused for now (`retryable`) it is retried with backoff and emitted
+   * once, at its first refusal, until a rejoin succeeds.
    */
   join(room: string, onMessage: MessageHandler<Events> = () => undefined, options: JoinOptions<Signals> = {}): Promise<JoinResult> {
     if (this.connection.closed) return Promise.reject(clientClosedError(room));

@@ -1,5 +1,6 @@
 /** What `npm run cluster` should start, from its flags and environment. Pure, so it can be tested. */
 import { parseArgs } from 'node:util';
+import { GATEWAY_SETTINGS, PER_NODE_SETTINGS, REDIS_SETTINGS, type GatewaySetting } from '../server/config/settings.js';
 
 export const CLUSTER_USAGE = `Usage: npm run cluster -- [options]
 
@@ -15,20 +16,18 @@ and NGINX in front, all on 127.0.0.1. Ctrl-C stops everything.
   --help               this text
 
 Environment: REDIS_URL or REDIS_CLUSTER_NODES (with REDIS_USERNAME, REDIS_PASSWORD,
-REDIS_TLS) use that Redis instead of starting
-one. Gateway settings (JWT_SECRET, API_KEYS, LOG_LEVEL, ...) are passed on to
-every node; without JWT settings the nodes run in development mode (POST /dev/token).
+REDIS_TLS) use that Redis instead of starting one. Every other gateway setting
+set in the environment (ADMIN_TOKEN, API_KEYS, JWT_SECRET, WEBHOOK_URL, LOG_LEVEL,
+MAX_PAYLOAD_BYTES, ...: the README's settings table) is passed on to every node,
+except PORT, HOST and NODE_ID, which this script sets per node. Without JWT
+settings the nodes run in development mode (POST /dev/token, through NGINX too).
 `;
 
-/** Gateway settings passed on to every node when set; address, identity and Redis are the script's own. */
-export const PASSED_SETTINGS = [
-  'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'API_KEYS', 'CORS_ORIGINS', 'PARSER',
-  'HISTORY_SIZE', 'HISTORY_TTL_S', 'MAX_PAYLOAD_BYTES', 'MAX_ROOMS_PER_SOCKET', 'MAX_ROOM_MEMBERS',
-  'RATE_LIMIT_PER_S', 'RATE_LIMIT_BURST', 'PING_INTERVAL_MS', 'PING_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS',
-  'NAMESPACES_FILE', 'LOG_LEVEL', 'LOG_PRETTY', 'NODE_ENV',
-  'TOKEN_MAX_TTL_S', 'HANDSHAKE_TIMEOUT_MS', 'TRUSTED_PROXIES', 'MAX_CONNECTIONS_PER_IP', 'ACCEPT_RATE_PER_IP_PER_S',
-  'HISTORY_MAX_BYTES', 'PUBLISH_BYTES_PER_USER_PER_S', 'REDIS_DURABILITY', 'SUBSCRIPTION_RECONCILE_MS',
-] as const;
+/**
+ * Gateway settings passed on to every node when set: every setting the gateway reads (server/config/settings.ts),
+ * except those the script sets per node (PORT, HOST, NODE_ID) and the Redis ones, which choose the Redis (redisPlan).
+ */
+export const PASSED_SETTINGS: readonly GatewaySetting[] = GATEWAY_SETTINGS.filter((name) => !PER_NODE_SETTINGS.includes(name) && !REDIS_SETTINGS.includes(name));
 
 export type RedisPlan = { kind: 'none' } | { kind: 'start-single' } | { kind: 'start-cluster' } | { kind: 'given'; env: Record<string, string> };
 

@@ -289,9 +289,22 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-/** `a / b` rounded, NaN when either is missing. */
+/** `a / b` rounded, NaN when either is missing (or b is 0): a figure for the JSON, printed with ratioText. */
 export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? round(a / b) : Number.NaN;
+}
+
+/**
+ * `a / b` as a report prints it: `1.45x` (or with `suffix`, e.g. '' in a table of ratios), or `n/a (<why>)` when
+ * it cannot be computed: the baseline `b` missing or 0, or the figure `a` missing. Never NaN or Infinity. `baseline`
+ * names b in the reason ("n/a (plain Socket.IO baseline is 0)"). Takes null too: NaN reads back from JSON as null.
+ */
+export function ratioText(a: number | null | undefined, b: number | null | undefined, options: { baseline?: string; suffix?: string } = {}): string {
+  const baseline = options.baseline === undefined ? 'baseline' : `${options.baseline} baseline`;
+  if (typeof b !== 'number' || !Number.isFinite(b)) return `n/a (${baseline} missing)`;
+  if (b === 0) return `n/a (${baseline} is 0)`;
+  if (typeof a !== 'number' || !Number.isFinite(a)) return 'n/a (figure missing)';
+  return `${round(a / b)}${options.suffix ?? 'x'}`;
 }
 
 // ---------- options and reports
@@ -322,8 +335,10 @@ export interface ChartSpec {
 }
 
 /** Markdown table from a header row and rows of cells. */
-export function table(header: string[], rows: Array<Array<string | number | boolean>>): string {
-  const cell = (value: string | number | boolean): string => (typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value));
+export function table(header: string[], rows: Array<Array<string | number | boolean | null | undefined>>): string {
+  // A figure that could not be measured (NaN, or null as JSON keeps NaN) reads `n/a`, never `NaN`.
+  const cell = (value: string | number | boolean | null | undefined): string =>
+    typeof value === 'boolean' ? (value ? 'yes' : 'no') : value === null || value === undefined || (typeof value === 'number' && !Number.isFinite(value)) ? 'n/a' : String(value);
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 

@@ -11,7 +11,7 @@
  *   per connection = (value at N - value at 0) / N, for RSS and V8 heapUsed;
  *   server CPU per accepted connection (connect + auth + 2 joins) = server CPU
  *   during the ramp (GC measurements left out) / connections.
- * Target of the issue: Roomcast RSS per idle connection <= 1.5x bare ws.
+ * Target: Roomcast RSS per idle connection <= 1.5x bare ws.
  * When Roomcast misses it (or with --profile), a heap snapshot of Roomcast is
  * taken after a warm-up and again after --profile-at more connections: heap
  * growth per connection by class, and what retains the biggest classes.
@@ -469,7 +469,7 @@ function targetLine(rs: Ratio[]): { met: boolean | null; text: string } {
     met,
     text:
       `Target RSS per idle connection <= ${TARGET_RSS_RATIO}x bare ws: **${met ? 'met' : 'missed'}** (Roomcast ${r.rss}x bare ws` +
-      `${sio ? `; plain Socket.IO ${sio.rss}x bare ws` : ''}).`,
+      `${sio && Number.isFinite(sio.rss) ? `; plain Socket.IO ${sio.rss}x bare ws` : ''}).`,
   };
 }
 

@@ -14,7 +14,7 @@
  *
  * --profile: one extra Roomcast run (not counted) with `node --cpu-prof` on the
  * publishing node; its top self-time functions go into the report.
- * Targets of the issue: Redis hop <= 2 ms p50 / 5 ms p99 at 500 msg/s into small
+ * Targets: Redis hop <= 2 ms p50 / 5 ms p99 at 500 msg/s into small
  * rooms; canary lag p99 < 10 ms at idle and under load.
  */
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { profileMarkdown as profileTables, summarizeProfile, type ProfileSummary
 import { LatencyHistogram } from '../lib/lean-client.js';
 import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers, withCpuPercent, type Stream } from '../lib/rooms-run.js';
 import type { RoomsGroup, RoomsWorkerStart } from '../lib/rooms-worker.js';
+import { CROSS_NODE_NODES, crossNodeSummaryMarkdown, crossNodeTargets, type CrossNodeTargetSummary } from '../lib/cross-node-summary.js';
 import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
@@ -45,10 +46,7 @@ import {
 
 type Target = 'roomcast' | 'socketio';
 const TARGETS: readonly Target[] = ['roomcast', 'socketio'];
-const NODES = 3;
-const HOP_P50_TARGET_MS = 2;
-const HOP_P99_TARGET_MS = 5;
-const CANARY_P99_TARGET_MS = 10;
+const NODES = CROSS_NODE_NODES;
 const QUANTILES = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
 
 interface Options {
@@ -220,24 +218,7 @@ async function runTarget(target: Target, options: Options, run: number, profileD
   }
 }
 
-interface TargetSummary {
-  target: Target;
-  runs: number;
-  publishedPerS: number;
-  lost: number;
-  sameP50: number;
-  sameP99: number;
-  remoteP50: number;
-  remoteP99: number;
-  hopP50: number;
-  hopP99: number;
-  /** Worst node per run, median over runs. */
-  canaryIdleP50: number;
-  canaryIdleP99: number;
-  canaryLoadP50: number;
-  canaryLoadP99: number;
-  cpuPct: Record<string, number>;
-}
+type TargetSummary = CrossNodeTargetSummary;
 
 const worst = (canaries: Array<Canary | null>, key: 'p50Ms' | 'p99Ms'): number =>
   canaries.length === 0 ? Number.NaN : Math.max(...canaries.map((c) => (c === null ? Number.NaN : c[key])));
@@ -265,75 +246,6 @@ function summarize(results: RunResult[], targets: Target[]): TargetSummary[] {
       cpuPct: Object.fromEntries(processes.map((name) => [name, m((r) => r.cpuPct[name] ?? Number.NaN)])),
     };
   });
-}
-
-const verdict = (ok: boolean, figure: number, unit = 'ms'): string => (Number.isFinite(figure) ? `${ok ? 'met' : 'missed'} (${figure} ${unit})` : 'n/a');
-
-function targetsTable(summaries: TargetSummary[]): { markdown: string; met: Record<string, boolean | null> } {
-  const rc = summaries.find((s) => s.target === 'roomcast');
-  if (!rc) return { markdown: '', met: {} };
-  const met = {
-    hopP50: Number.isFinite(rc.hopP50) ? rc.hopP50 <= HOP_P50_TARGET_MS : null,
-    hopP99: Number.isFinite(rc.hopP99) ? rc.hopP99 <= HOP_P99_TARGET_MS : null,
-    canaryIdleP99: Number.isFinite(rc.canaryIdleP99) ? rc.canaryIdleP99 < CANARY_P99_TARGET_MS : null,
-    canaryLoadP99: Number.isFinite(rc.canaryLoadP99) ? rc.canaryLoadP99 < CANARY_P99_TARGET_MS : null,
-  };
-  const markdown = table(
-    ['target of the issue', 'Roomcast (median over runs)'],
-    [
-      [`Redis hop p50 <= ${HOP_P50_TARGET_MS} ms`, verdict(met.hopP50 === true, rc.hopP50)],
-      [`Redis hop p99 <= ${HOP_P99_TARGET_MS} ms`, verdict(met.hopP99 === true, rc.hopP99)],
-      [`canary lag p99 < ${CANARY_P99_TARGET_MS} ms at idle (worst node)`, verdict(met.canaryIdleP99 === true, rc.canaryIdleP99)],
-      [`canary lag p99 < ${CANARY_P99_TARGET_MS} ms under load (worst node)`, verdict(met.canaryLoadP99 === true, rc.canaryLoadP99)],
-    ],
-  );
-  return { markdown, met };
-}
-
-function summaryMarkdown(summaries: TargetSummary[], options: Options): string {
-  const processes = [...new Set(summaries.flatMap((s) => Object.keys(s.cpuPct)))];
-  const rc = summaries.find((s) => s.target === 'roomcast');
-  const sio = summaries.find((s) => s.target === 'socketio');
-  const lat = table(
-    ['target', 'runs', 'published/s', 'lost', 'same-node p50 / p99 ms', 'remote p50 / p99 ms', 'Redis hop p50 / p99 ms', 'canary p50 / p99 idle ms', 'canary p50 / p99 load ms'],
-    summaries.map((s) => [
-      s.target,
-      s.runs,
-      s.publishedPerS,
-      s.lost,
-      `${s.sameP50} / ${s.sameP99}`,
-      `${s.remoteP50} / ${s.remoteP99}`,
-      `${s.hopP50} / ${s.hopP99}`,
-      s.target === 'roomcast' ? `${s.canaryIdleP50} / ${s.canaryIdleP99}` : '-',
-      s.target === 'roomcast' ? `${s.canaryLoadP50} / ${s.canaryLoadP99}` : '-',
-    ]),
-  );
-  const cpu = table(['target', ...processes.map((p) => `${p} CPU %`)], summaries.map((s) => [s.target, ...processes.map((p) => s.cpuPct[p] ?? '-')]));
-  const ratios =
-    rc && sio
-      ? table(
-          ['Roomcast vs socketio', 'ratio'],
-          [
-            ['remote p99 latency', round(rc.remoteP99 / sio.remoteP99)],
-            ['Redis hop p50', round(rc.hopP50 / sio.hopP50)],
-            ['publishing node CPU', round((rc.cpuPct.node1 ?? Number.NaN) / (sio.cpuPct.node1 ?? Number.NaN))],
-            ['redis-server CPU', round((rc.cpuPct.redis ?? Number.NaN) / (sio.cpuPct.redis ?? Number.NaN))],
-          ],
-        )
-      : '';
-  return [
-    `${options.rooms} rooms x ${options.roomSize} members over ${NODES} nodes (member j of a room on node j mod 3), ${options.rate} publications/s over HTTP on node 1 for ${options.loadMs / 1000} s; medians over ${options.runs} run(s); canary: worst node, its last 30 probes, after ${options.idleMs / 1000} s idle and at the end of the loaded phase.`,
-    '',
-    lat,
-    '',
-    'CPU per process over the loaded phase (median over runs):',
-    '',
-    cpu,
-    '',
-    ratios,
-    '',
-    targetsTable(summaries).markdown,
-  ].join('\n');
 }
 
 interface ProfileFile {
@@ -477,8 +389,8 @@ runScenario({
   report: async (results, { options, command }) => {
     const { profile, callers, profileFile } = options.profile && options.targets.includes('roomcast') ? await profiledRun(options, results) : { profile: null, callers: [], profileFile: null };
     const summaries = summarize(results, options.targets);
-    const { met } = targetsTable(summaries);
-    const summary = summaryMarkdown(summaries, options);
+    const { met } = crossNodeTargets(summaries);
+    const summary = crossNodeSummaryMarkdown(summaries, options);
     const markdown = [
       ...reportHeader('Cross-node: the Redis hop', command),
       summary,
@@ -499,6 +411,8 @@ runScenario({
         profile,
         profileCallers: callers,
         profileFile,
+        // The profile's part on its own too: bench/report.ts rebuilds the summary from `summaries` and adds it.
+        profileMarkdown: profile ? profileMarkdown(profile, callers) : null,
         summaryMarkdown: summary + (profile ? `\n\n${profileMarkdown(profile, callers)}` : ''),
         charts: charts(results, options),
       },

@@ -18,6 +18,7 @@ import { BareWsClient, LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import { httpPublisher } from '../lib/rooms-run.js';
 import type { FanoutTarget, WorkerStart } from '../lib/fanout-worker.js';
+import { fanoutRatios, fanoutRatioTable, fanoutSummaryMarkdown, fanoutSummaryTable, type FanoutTargetSummary } from '../lib/fanout-summary.js';
 import { reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET as JWT_SECRET,
@@ -26,7 +27,6 @@ import {
   cpuProfileArgs,
   forkWorker,
   median,
-  ratio,
   round,
   sleep,
   sourceAddresses,
@@ -249,15 +249,7 @@ async function runTarget(target: FanoutTarget, options: Options, run: number): P
   }
 }
 
-/** Per target, the medians over runs of the figures the targets are judged on. */
-interface TargetSummary {
-  target: FanoutTarget;
-  runs: number;
-  connectMs: number;
-  maxRateOk: number;
-  maxRatesOk: number[];
-  cpuPerDeliveryUs: number;
-}
+type TargetSummary = FanoutTargetSummary & { maxRateOk: number; cpuPerDeliveryUs: number };
 
 function summarize(results: TargetResult[], targets: FanoutTarget[]): TargetSummary[] {
   return targets.map((target) => {
@@ -271,14 +263,6 @@ function summarize(results: TargetResult[], targets: FanoutTarget[]): TargetSumm
       cpuPerDeliveryUs: round(median(mine.map((r) => r.cpuPerDeliveryUs))),
     };
   });
-}
-
-function ratios(summaries: TargetSummary[]): Array<{ baseline: string; cpuPerDeliveryRatio: number; maxRateRatio: number }> {
-  const roomcast = summaries.find((r) => r.target === 'roomcast');
-  if (!roomcast) return [];
-  return summaries
-    .filter((r) => r.target !== 'roomcast')
-    .map((r) => ({ baseline: r.target, cpuPerDeliveryRatio: ratio(roomcast.cpuPerDeliveryUs, r.cpuPerDeliveryUs), maxRateRatio: ratio(roomcast.maxRateOk, r.maxRateOk) }));
 }
 
 /** Per target and rate, the median over runs of one step figure: the curves of the charts. */
@@ -315,24 +299,6 @@ function charts(results: TargetResult[], options: Options): ChartSpec[] {
   ];
 }
 
-function summaryTable(summaries: TargetSummary[]): string {
-  return table(
-    ['target', 'runs', 'median join time ms', 'highest rate with p99 <= 50 ms, nothing lost (median; per run)', 'median server µs/delivery'],
-    summaries.map((s) => [s.target, s.runs, s.connectMs, `${s.maxRateOk} (${s.maxRatesOk.join(', ')})`, s.cpuPerDeliveryUs]),
-  );
-}
-
-function summaryMarkdown(summaries: TargetSummary[]): string {
-  const rs = ratios(summaries);
-  const bare = rs.find((r) => r.baseline === 'bare-ws');
-  const sio = rs.find((r) => r.baseline === 'socketio');
-  const verdicts = [
-    bare ? `- Server CPU per delivery: ${bare.cpuPerDeliveryRatio}x bare ws (target <= 1.25x): ${bare.cpuPerDeliveryRatio <= 1.25 ? 'met' : 'missed'}` : '',
-    sio ? `- Highest fan-out rate with p99 <= 50 ms: ${sio.maxRateRatio}x plain Socket.IO (target >= 2x): ${sio.maxRateRatio >= 2 ? 'met' : 'missed'}` : '',
-  ].filter((line) => line !== '');
-  return [summaryTable(summaries), '', ...verdicts].join('\n');
-}
-
 function markdown(results: TargetResult[], summaries: TargetSummary[], options: Options, command: string): string {
   const steps = table(
     ['target', 'run', 'rate/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'pub errors', 'server CPU %', 'server µs/delivery', 'load-gen CPU %', 'ok'],
@@ -340,16 +306,11 @@ function markdown(results: TargetResult[], summaries: TargetSummary[], options: 
       r.steps.map((s) => [r.target, r.run + 1, s.rate, s.deliveriesPerS, s.p50, s.p99, s.max, s.lost, s.pubErrors, s.serverCpuPct, s.serverCpuPerDeliveryUs, s.loadGenCpuPct, s.ok]),
     ),
   );
-  const rs = ratios(summaries);
-  const ratioTable = table(
-    ['Roomcast vs', 'CPU per delivery ratio (target <= 1.25 vs bare-ws)', 'max-rate ratio (target >= 2 vs socketio)'],
-    rs.map((r) => [r.baseline, r.cpuPerDeliveryRatio, r.maxRateRatio]),
-  );
   return [
     ...reportHeader(`Fan-out: ${options.members} members in one room`, command, `step ${options.stepMs / 1000} s; ${options.runs} run(s), targets interleaved per run`),
-    summaryTable(summaries),
+    fanoutSummaryTable(summaries),
     '',
-    rs.length > 0 ? ratioTable : '',
+    fanoutRatioTable(summaries),
     '',
     '## Every step',
     '',
@@ -383,7 +344,7 @@ runScenario({
     const summaries = summarize(results, options.targets);
     return {
       markdown: markdown(results, summaries, options, command),
-      json: { summaryMarkdown: summaryMarkdown(summaries), charts: charts(results, options), results, summaries, ratios: ratios(summaries) },
+      json: { summaryMarkdown: fanoutSummaryMarkdown(summaries), charts: charts(results, options), results, summaries, ratios: fanoutRatios(summaries) },
     };
   },
 });

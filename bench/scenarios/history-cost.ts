@@ -11,7 +11,7 @@
  * Per step: deliveries, p50/p99 latency (HTTP publish to delivery), lost,
  * server CPU per delivery and per publication, redis-server CPU. Per
  * configuration the median over steps, then medians over `--runs` (on/off
- * order alternates per run). Target of the issue: history on costs <= 15% more
+ * order alternates per run). Target: history on costs <= 15% more
  * server CPU per delivery than off, judged per mode.
  *
  *   npm run bench:history-cost -- [--modes memory,redis] [--members 500] [--rooms 50]
@@ -262,11 +262,17 @@ function verdicts(summaries: ConfigSummary[], results: ConfigRun[], modes: Mode[
   });
 }
 
+/** A ratio computed earlier (NaN where it could not be): its figure, or `n/a`. */
+const ratioCell = (value: number): string => (Number.isFinite(value) ? String(value) : 'n/a');
+
 function summarySection(summaries: ConfigSummary[], vs: ModeVerdict[], options: Options): string {
   const lines = vs.map(
     (v) =>
-      `- ${v.mode}: history on costs ${v.overheadPct >= 0 ? '+' : ''}${v.overheadPct}% server CPU per delivery against off (on/off ${v.onOffCpuRatio}); target <= ${TARGET_OVERHEAD * 100}%: **${v.met === null ? 'not measured' : v.met ? 'met' : 'missed'}** (on/off per run: ${v.perRunRatios.join(', ')})` +
-      (v.mode === 'redis' ? `; redis-server CPU per delivery on/off ${v.redisOnOffCpuRatio}` : ''),
+      (Number.isFinite(v.onOffCpuRatio)
+        ? `- ${v.mode}: history on costs ${v.overheadPct >= 0 ? '+' : ''}${v.overheadPct}% server CPU per delivery against off (on/off ${v.onOffCpuRatio})`
+        : `- ${v.mode}: history on against off: n/a (a figure of history on or off is missing or 0)`) +
+      `; target <= ${TARGET_OVERHEAD * 100}%: **${v.met === null ? 'not measured' : v.met ? 'met' : 'missed'}** (on/off per run: ${v.perRunRatios.map(ratioCell).join(', ')})` +
+      (v.mode === 'redis' ? `; redis-server CPU per delivery on/off ${ratioCell(v.redisOnOffCpuRatio)}` : ''),
   );
   const configs = table(
     ['mode', 'history', 'runs', 'server µs/delivery (median; per run)', 'server µs/publication', 'server CPU %', 'redis-server CPU %', 'redis µs/delivery', 'p50 ms', 'p99 ms', 'lost', 'publish errors'],

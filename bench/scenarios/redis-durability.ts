@@ -13,7 +13,7 @@
 import { RedisHistoryStore, type RedisDurability } from '../../server/backends/redis/history.js';
 import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
 import { startRedis } from '../../tools/processes/redis-server.js';
-import { machineLine, ratio, table } from '../lib/harness.js';
+import { machineLine, ratio, ratioText, table } from '../lib/harness.js';
 import { medianOf, runScenario } from '../lib/scenario-runner.js';
 
 const ROOMS = 100;
@@ -97,7 +97,7 @@ runScenario({
         summary.map((row) => [row.mode, row.appendUs, row.readUs]),
       ),
       '',
-      `lossy / lossless: append ${ratios.append}x, read ${ratios.read}x (the INFO call each script makes under lossy).`,
+      `lossy / lossless: append ${ratioText(lossy.appendUs, lossless.appendUs, { baseline: 'lossless' })}, read ${ratioText(lossy.readUs, lossless.readUs, { baseline: 'lossless' })} (the INFO call each script makes under lossy).`,
     ].join('\n');
     return {
       markdown: `${summaryMarkdown}\n`,

@@ -8,7 +8,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import { GRANT_MAX_ENTRIES, roomNameSchema } from '../../shared/index.js';
+import { GRANT_MAX_ENTRIES, roomNameSchema, roomPatternClaimSchema } from '../../shared/index.js';
 import type { Config } from '../config/config.js';
 import { RoomcastError } from '../errors.js';
 
@@ -29,7 +29,7 @@ export interface VerifiedToken {
 
 const claimsSchema = z.object({
   sub: z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-:.@]+$/, 'sub must use room-name characters'),
-  rooms: z.array(z.string().min(1).max(200)).max(GRANT_MAX_ENTRIES).optional(),
+  rooms: z.array(roomPatternClaimSchema).max(GRANT_MAX_ENTRIES).optional(),
   subscribe: z.array(roomNameSchema).max(GRANT_MAX_ENTRIES).optional(),
 });
 

@@ -2,7 +2,7 @@
  * Starts a real gateway in this process on a free port, configured through the
  * same environment parsing as production, and closes it after the test.
  */
-import { loadConfig } from '../../server/config/load.js';
+import { DEVELOPMENT_JWT_SECRET, isDevelopment, loadConfig } from '../../server/config/load.js';
 import { startGateway as startGatewayNode, type Gateway } from '../../server/gateway.js';
 import { createLogger } from '../../server/ops/logger.js';
 import { TEST_PARSER } from './parser.js';
@@ -48,6 +48,16 @@ export async function startGateway(env: Record<string, string> = {}, logs?: LogC
   });
   const gateway = await startGatewayNode({ config, logger: createLogger(config, logs) });
   return { url: gateway.url, port: gateway.port, apiKey: TEST_API_KEY, secret: TEST_JWT_SECRET, gateway, close: () => gateway.close() };
+}
+
+/**
+ * A gateway in development mode, as `npm start` runs it on a laptop: no JWT setting (JWT_SECRET empty counts as
+ * unset), so tokens are signed with the built-in secret and POST /dev/token mints them. `secret` is that secret.
+ */
+export async function startDevGateway(env: Record<string, string> = {}, logs?: LogCapture): Promise<TestGateway> {
+  const settings = { JWT_SECRET: '', ...env };
+  if (!isDevelopment(settings)) throw new Error('startDevGateway: a JWT_* setting is given, which is not development mode');
+  return { ...(await startGateway(settings, logs)), secret: DEVELOPMENT_JWT_SECRET };
 }
 
 /** POST /api/v1/publish with the test API key (or the given headers). */
