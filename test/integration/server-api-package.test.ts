@@ -7,7 +7,7 @@
  * binary run.
  */
 import { expect } from 'chai';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signBody, type WebhookDelivery } from '../../shared/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
@@ -131,27 +131,38 @@ describe('@roomcast/server-api installed from npm pack', function () {
     expect(printed).to.deep.equal({ delivery, tampered: 'mismatch' });
   });
 
-  it('type-checks an app against the installed declarations (real types, not any)', async () => {
-    await writeFile(join(app, 'app.ts'), APP_TS);
-    await writeFile(
-      join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: true,
-          lib: ['ES2023'],
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-        },
-        files: ['app.ts'],
-      }),
-    );
-    await ok('node', [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
-  });
+  /** The moduleResolution modes a backend's tsconfig may use; the package is ESM, so the app is an ES module in each. */
+  const RESOLUTIONS = [
+    { name: 'node10', module: 'commonjs', moduleResolution: 'node', file: 'app.ts' },
+    { name: 'node16', module: 'node16', moduleResolution: 'node16', file: 'app.mts' },
+    { name: 'nodenext', module: 'nodenext', moduleResolution: 'nodenext', file: 'app.mts' },
+    { name: 'bundler', module: 'esnext', moduleResolution: 'bundler', file: 'app.ts' },
+  ];
+  for (const resolution of RESOLUTIONS) {
+    it(`type-checks an app against the installed declarations under moduleResolution ${resolution.name} (real types, not any)`, async () => {
+      const dir = join(app, `types-${resolution.name}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, resolution.file), APP_TS);
+      await writeFile(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: resolution.module,
+            moduleResolution: resolution.moduleResolution,
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            lib: ['ES2023'],
+            types: ['node'],
+            typeRoots: [join(ROOT, 'node_modules/@types')],
+          },
+          files: [resolution.file],
+        }),
+      );
+      await ok('node', [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], dir);
+    });
+  }
 
   it('runs the installed roomcast binary: a token and a publication', async () => {
     const bin = join(app, 'node_modules/.bin/roomcast');
