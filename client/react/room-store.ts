@@ -13,10 +13,10 @@
  */
 import type { DefaultEvents, EventName, GapEvent, PublishOptions, PublishResult, RoomcastError, TypedMessage } from '../index.js';
 import type { HookClient } from './hook-client.js';
-import type { RoomLease, RoomMemberships, RoomStatus } from './room-memberships.js';
+import { HeldRoomStore, type RoomState } from './held-room-store.js';
+import type { RoomMemberships } from './room-memberships.js';
 
-/** `idle`: no room given (the hook was passed null). */
-export type RoomState = 'idle' | RoomStatus;
+export type { RoomState } from './held-room-store.js';
 
 export interface RoomSnapshot<Events extends object = DefaultEvents> {
   /** The room's publications delivered since the hook first subscribed, once each and in offset order: the latest `maxMessages`. */
@@ -45,72 +45,31 @@ export function appendCapped<T>(list: readonly T[], item: T, max: number): reado
   return [...list.slice(list.length - keep), item];
 }
 
-export class RoomStore<Events extends object = DefaultEvents> {
-  readonly room: string;
+export class RoomStore<Events extends object = DefaultEvents> extends HeldRoomStore<RoomSnapshot<Events>> {
   private readonly client: HookClient<Events>;
-  private readonly memberships: RoomMemberships;
   private readonly maxMessages: number;
-  private readonly listeners = new Set<() => void>();
-  private snapshot: RoomSnapshot<Events>;
-  private lease: RoomLease | undefined;
-  private offs: Array<() => void> = [];
 
   constructor(client: HookClient<Events>, room: string, memberships: RoomMemberships, options: RoomStoreOptions = {}) {
+    super(room, memberships, (held) => ({ messages: [], gaps: [], ...held }));
     this.client = client;
-    this.room = room;
-    this.memberships = memberships;
     const max = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
     if (!(max >= 1)) throw new RangeError(`maxMessages must be at least 1, got ${String(options.maxMessages)}`);
     this.maxMessages = max;
-    const held = memberships.peek(room);
-    this.snapshot = { messages: [], gaps: [], state: held?.status ?? 'joining', error: held?.error };
   }
-
-  /** For useSyncExternalStore: stable, bound. */
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.attach();
-    return () => {
-      if (!this.listeners.delete(listener)) return;
-      if (this.listeners.size === 0) this.detach();
-    };
-  };
-
-  readonly getSnapshot = (): RoomSnapshot<Events> => this.snapshot;
 
   /** Publishes into the room (see RoomcastClient.publish: queued in the outbox while offline). */
   readonly publish = <K extends EventName<Events>>(event: K, data: Events[K], options?: PublishOptions): Promise<PublishResult> =>
     this.client.publish(this.room, event, data, options);
 
-  private attach(): void {
+  protected listen(): Array<() => void> {
     const room = this.room;
-    const lease = this.memberships.acquire(room);
-    this.lease = lease;
-    this.offs = [
+    return [
       this.client.on('message', (message) => {
         if (message.room === room) this.update({ messages: appendCapped(this.snapshot.messages, message, this.maxMessages) });
       }),
       this.client.on('gap', (gap) => {
         if (gap.room === room) this.update({ gaps: appendCapped(this.snapshot.gaps, gap, MAX_GAPS) });
       }),
-      lease.subscribe(() => this.followLease(lease)),
     ];
-    this.followLease(lease);
-  }
-
-  private detach(): void {
-    for (const off of this.offs.splice(0)) off();
-    this.lease?.release();
-    this.lease = undefined;
-  }
-
-  private followLease(lease: RoomLease): void {
-    const { status, error } = lease.state;
-    if (status !== this.snapshot.state || error !== this.snapshot.error) this.update({ state: status, error });
-  }
-
-  private update(change: Partial<RoomSnapshot<Events>>): void {
-    this.snapshot = { ...this.snapshot, ...change };
-    for (const listener of [...this.listeners]) listener();
   }
 }

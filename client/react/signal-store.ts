@@ -12,8 +12,8 @@
 import { RoomcastError, throttle, type DefaultEvents, type EventName, type Shaped, type TypedSignal } from '../index.js';
 import { realScheduler, type Scheduler, type TimerHandle } from '../scheduler.js';
 import type { HookClient } from './hook-client.js';
-import type { RoomLease, RoomMemberships } from './room-memberships.js';
-import type { RoomState } from './room-store.js';
+import { HeldRoomStore, type RoomState } from './held-room-store.js';
+import type { RoomMemberships } from './room-memberships.js';
 
 export interface SignalSnapshot<Signals extends object = DefaultEvents> {
   /** The latest signal received (of the event asked for, if one was). */
@@ -49,46 +49,26 @@ interface Received<Signals extends object> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any publication map: signals only
 type SignalClient<Signals extends object> = HookClient<any, Signals>;
 
-export class SignalStore<Signals extends object = DefaultEvents> {
-  readonly room: string;
+export class SignalStore<Signals extends object = DefaultEvents> extends HeldRoomStore<SignalSnapshot<Signals>> {
   private readonly client: SignalClient<Signals>;
-  private readonly memberships: RoomMemberships;
   private readonly event: string | undefined;
   private readonly throttleMs: number;
   private readonly expireMs: number | undefined;
   private readonly scheduler: Scheduler;
-  private readonly listeners = new Set<() => void>();
   private readonly senders = new Map<string, Shaped<[data: never]>>();
-  private snapshot: SignalSnapshot<Signals>;
   /** When each member's latest signal (and the latest of all) arrived, for expiry. */
   private received = new Map<string, Received<Signals>>();
   private lastAt = 0;
   private expiryTimer: TimerHandle | undefined;
-  private lease: RoomLease | undefined;
-  private offs: Array<() => void> = [];
 
   constructor(client: SignalClient<Signals>, room: string, memberships: RoomMemberships, options: SignalStoreOptions = {}) {
+    super(room, memberships, (held) => ({ last: undefined, byMember: new Map(), ...held }));
     this.client = client;
-    this.room = room;
-    this.memberships = memberships;
     this.event = options.event;
     this.throttleMs = options.throttleMs ?? DEFAULT_SIGNAL_THROTTLE_MS;
     this.expireMs = options.expireMs;
     this.scheduler = options.scheduler ?? realScheduler;
-    const held = memberships.peek(room);
-    this.snapshot = { last: undefined, byMember: new Map(), state: held?.status ?? 'joining', error: held?.error };
   }
-
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.attach();
-    return () => {
-      if (!this.listeners.delete(listener)) return;
-      if (this.listeners.size === 0) this.detach();
-    };
-  };
-
-  readonly getSnapshot = (): SignalSnapshot<Signals> => this.snapshot;
 
   /**
    * Sends a signal to the room's other members, throttled per event. Dropped
@@ -96,7 +76,7 @@ export class SignalStore<Signals extends object = DefaultEvents> {
    * RoomcastClient.signal, while offline or before the room is joined.
    */
   readonly send = <K extends EventName<Signals>>(event: K, data: Signals[K]): void => {
-    if (this.lease === undefined) return;
+    if (!this.held) return;
     let sender = this.senders.get(event) as Shaped<[data: Signals[K]]> | undefined;
     if (sender === undefined) {
       sender = throttle((value: Signals[K]) => this.deliver(event, value), this.throttleMs, { scheduler: this.scheduler });
@@ -114,27 +94,19 @@ export class SignalStore<Signals extends object = DefaultEvents> {
     );
   }
 
-  private attach(): void {
-    const lease = this.memberships.acquire(this.room);
-    this.lease = lease;
-    this.offs = [
+  protected listen(): Array<() => void> {
+    this.armExpiry();
+    return [
       this.client.on('signal', (signal) => {
         if (signal.room === this.room && (this.event === undefined || signal.event === this.event)) this.receive(signal);
       }),
-      lease.subscribe(() => this.update({ state: lease.state.status, error: lease.state.error })),
     ];
-    const { status, error } = lease.state;
-    if (status !== this.snapshot.state || error !== this.snapshot.error) this.update({ state: status, error });
-    this.armExpiry();
   }
 
-  private detach(): void {
-    for (const off of this.offs.splice(0)) off();
+  protected override stopListening(): void {
     for (const sender of this.senders.values()) sender.cancel();
     this.senders.clear();
     this.clearExpiry();
-    this.lease?.release();
-    this.lease = undefined;
   }
 
   private receive(signal: TypedSignal<Signals>): void {
@@ -171,10 +143,5 @@ export class SignalStore<Signals extends object = DefaultEvents> {
     if (this.expiryTimer === undefined) return;
     this.scheduler.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-  }
-
-  private update(change: Partial<SignalSnapshot<Signals>>): void {
-    this.snapshot = { ...this.snapshot, ...change };
-    for (const listener of [...this.listeners]) listener();
   }
 }

@@ -12,21 +12,12 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
-import { startNode, type Child } from '../../tools/processes/processes.js';
+import { isAlive, startNode, type Child } from '../../tools/processes/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN_TOKEN = 'cluster-admin-token-0123456789';
 const API_KEY = 'cluster-api-key-0123456789abcdef';
 const MAX_PAYLOAD_BYTES = 1024;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Connects to a gateway's `/admin` namespace with `auth`; resolves 'connected' or the refusal's code. */
 function admin(url: string, auth: Record<string, string>): Promise<string> {
@@ -83,7 +74,7 @@ describe('npm run cluster passes the gateway settings on to every node', functio
     cluster.kill('SIGTERM');
     await cluster.exited(30_000).catch(() => undefined);
     // Only if the script failed to: what it started must not outlive the test.
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   });
 
   it('ADMIN_TOKEN: /status is served through NGINX, and /admin takes the token and refuses others on every node', async () => {
@@ -114,6 +105,6 @@ describe('npm run cluster passes the gateway settings on to every node', functio
     const finished = await cluster.exited(30_000);
     expect(finished.code, finished.stdout.slice(-2000)).to.equal(0);
     expect(finished.stdout).to.include('[cluster] stopped');
-    for (const pid of pids) expect(alive(pid), `pid ${pid}`).to.equal(false);
+    for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).to.equal(false);
   });
 });

@@ -5,17 +5,9 @@
 import { expect } from 'chai';
 import { freePort, freePortWithCompanion, isPortFree } from '../../tools/processes/free-port.js';
 import { startGatewayProcess, type GatewayProcess } from '../../tools/processes/gateway-process.js';
+import { isAlive } from '../../tools/processes/processes.js';
 import { redisCommand } from '../../tools/processes/redis-command.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('test process helpers', function () {
   this.timeout(30_000);
@@ -48,7 +40,7 @@ describe('test process helpers', function () {
       const { pid } = redis;
       await redis.stop();
       redis = undefined;
-      expect(alive(pid)).to.equal(false);
+      expect(isAlive(pid)).to.equal(false);
     });
 
     it('restart() comes back on the same port with no data; kill() is a crash', async () => {
@@ -58,14 +50,14 @@ describe('test process helpers', function () {
       await redis.restart();
       expect(redis.port).to.equal(port);
       expect(redis.pid).not.to.equal(pid);
-      expect(alive(pid)).to.equal(false);
+      expect(isAlive(pid)).to.equal(false);
       expect(await redisCommand(redis.host, port, ['GET', 'k'])).to.equal('');
       expect(await redisCommand(redis.host, port, ['DBSIZE'])).to.equal('0');
 
       const current = redis.pid;
       await redis.kill();
       expect((await redis.exited).signal).to.equal('SIGKILL');
-      expect(alive(current)).to.equal(false);
+      expect(isAlive(current)).to.equal(false);
       await redis.restart();
       expect(await redisCommand(redis.host, port, ['PING'])).to.equal('PONG');
     });
@@ -88,7 +80,7 @@ describe('test process helpers', function () {
       const pids = cluster.nodes.map((node) => node.pid);
       await cluster.stop();
       cluster = undefined;
-      expect(pids.filter(alive)).to.deep.equal([]);
+      expect(pids.filter(isAlive)).to.deep.equal([]);
     });
   });
 
