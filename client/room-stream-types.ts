@@ -55,3 +55,12 @@ export interface RoomStreamOptions {
   /** A history request failed (it is retried or reported as a gap). */
   onError?(error: RoomcastError): void;
 }
+
+/** A server answer about the room, as the stream applies it: a join ack or a history page. */
+export interface RoomAnswer {
+  epoch: string;
+  /** The room's last offset when the server answered. */
+  offset: number;
+  recovered: boolean;
+  messages: readonly Message[];
+}

@@ -31,22 +31,13 @@ import type { Message, StreamPosition } from '../shared/wire-types.js';
 import { RoomcastError } from './errors.js';
 import { OffsetSequencer } from './offset-sequencer.js';
 import { OtherEpochs } from './other-epochs.js';
-import type { GapReason, RecoveredEvent, RoomStreamOptions } from './room-stream-types.js';
+import type { GapReason, RecoveredEvent, RoomAnswer as Answer, RoomStreamOptions } from './room-stream-types.js';
 import type { TimerHandle } from './scheduler.js';
 
 const DEFAULT_MAX_HISTORY_RETRIES = 5;
 const MAX_RETRY_DELAY_MS = 10_000;
 /** Live messages of other epochs held aside at most, in all, while the server is asked which epoch is current. */
 export const MAX_ASIDE_MESSAGES = 256;
-
-/** A server answer about the room: a join ack or a history page. */
-interface Answer {
-  epoch: string;
-  /** The room's last offset when the server answered. */
-  offset: number;
-  recovered: boolean;
-  messages: readonly Message[];
-}
 
 /** What a history request was made for: its answer is applied only to the same segment. */
 interface HistoryRequest {

@@ -15,7 +15,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { CLIENT_EVENT_NAMES, ERROR_CODES, WEBHOOK_EVENT_TYPES, type ErrorCode, type WebhookEventType } from '../../shared/index.js';
+import { CLIENT_EVENT_NAMES, ERROR_CODES, type ErrorCode } from '../../shared/index.js';
+import { createProxyMetrics, createWebhookMetrics, type ProxyMetrics, type WebhookMetrics } from './backend-metrics.js';
+
+export type { ProxyMetrics, WebhookMetrics } from './backend-metrics.js';
 
 /** The Redis operations timed by roomcast_redis_command_duration_seconds. */
 export const REDIS_COMMANDS = ['append', 'read', 'presence_add', 'presence_remove', 'presence_list', 'heartbeat', 'other'] as const;
@@ -55,22 +58,6 @@ export interface MetricSources {
   history(): { entries: number; rooms: number; bytes: number };
 }
 
-// ---- webhooks (issue 14) ----
-/** Buckets of the webhook delivery latency (event ts to its 2xx): 5 ms to 10 min (retries included). */
-const WEBHOOK_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600];
-
-/** Webhook figures: the producer counts what it queues, the delivering node what it sends. */
-export interface WebhookMetrics {
-  queued(type: WebhookEventType): void;
-  /** A delivery answered 2xx; `ages`: each event's seconds from its ts to the 2xx. */
-  delivered(ages: readonly number[]): void;
-  retried(): void;
-  /** Events dropped: past WEBHOOK_MAX_AGE_S (a delivery), or refused by the queue for too long (`buffer`). */
-  dropped(events: number, reason: 'max-age' | 'buffer'): void;
-  /** Where the queue-depth gauge reads (set once the queue exists; a failure keeps the last value). */
-  setDepth(read: () => Promise<number>): void;
-}
-// ---- end webhooks ----
 
 /** Figures kept as plain numbers, for the hot path and for stats(); folded into counters at scrape. */
 export interface Totals {
@@ -113,9 +100,8 @@ export interface GatewayMetrics {
   /** Rooms that started a new epoch because Redis's data was replaced (REDIS_DURABILITY=lossy), by reason. */
   epochRotations: Counter<'reason'>;
   webhooks: WebhookMetrics;
-  // issue 14 proxies: roomcast_proxy_requests_total{proxy,result}, roomcast_proxy_duration_seconds{proxy}
   /** One answered (or failed) proxy request: its outcome and how long it took, failures included. */
-  proxyRequest(proxy: 'connect' | 'join' | 'publish', result: 'allow' | 'deny' | 'unavailable', seconds: number): void;
+  proxyRequest: ProxyMetrics;
 }
 
 /**
@@ -331,82 +317,8 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     },
   });
 
-  // ---- webhooks (issue 14) ----
-  const webhookQueued = new Counter({ name: 'roomcast_webhook_events_queued_total', help: 'Webhook events this node queued, by type', labelNames: ['type'], registers });
-  for (const type of WEBHOOK_EVENT_TYPES) webhookQueued.labels({ type });
-  const webhookDeliveries = new Counter({
-    name: 'roomcast_webhook_deliveries_total',
-    help: 'Webhook deliveries (POSTs of a batch) made by this node, by outcome: delivered (2xx), retried (anything else, sent again), dropped (past WEBHOOK_MAX_AGE_S)',
-    labelNames: ['outcome'],
-    registers,
-  });
-  for (const outcome of ['delivered', 'retried', 'dropped']) webhookDeliveries.labels({ outcome });
-  const webhookEventsDelivered = new Counter({ name: 'roomcast_webhook_events_delivered_total', help: 'Webhook events this node delivered (2xx)', registers });
-  const webhookDropped = new Counter({
-    name: 'roomcast_webhook_events_dropped_total',
-    help: 'Webhook events dropped: max-age (not accepted within WEBHOOK_MAX_AGE_S), buffer (the queue refused them for too long)',
-    labelNames: ['reason'],
-    registers,
-  });
-  for (const reason of ['max-age', 'buffer']) webhookDropped.labels({ reason });
-  const webhookLatency = new Histogram({
-    name: 'roomcast_webhook_delivery_seconds',
-    help: "From a webhook event's ts to the 2xx of the delivery that carried it (retries included)",
-    buckets: WEBHOOK_LATENCY_BUCKETS,
-    registers,
-  });
-  let webhookDepth: (() => Promise<number>) | null = null;
-  let lastDepth = 0;
-  new Gauge({
-    name: 'roomcast_webhook_queue_depth',
-    help: 'Webhook events waiting in the queue (this process in memory mode; the shared Redis stream otherwise); 0 without WEBHOOK_URL',
-    registers,
-    async collect() {
-      if (webhookDepth !== null) lastDepth = await webhookDepth().catch(() => lastDepth);
-      this.set(lastDepth);
-    },
-  });
-  const webhooks: WebhookMetrics = {
-    queued: (type) => webhookQueued.inc({ type }),
-    delivered: (ages) => {
-      webhookDeliveries.inc({ outcome: 'delivered' });
-      webhookEventsDelivered.inc(ages.length);
-      for (const age of ages) webhookLatency.observe(age);
-    },
-    retried: () => webhookDeliveries.inc({ outcome: 'retried' }),
-    dropped: (events, reason) => {
-      if (reason === 'max-age') webhookDeliveries.inc({ outcome: 'dropped' });
-      webhookDropped.inc({ reason }, events);
-    },
-    setDepth: (read) => {
-      webhookDepth = read;
-    },
-  };
-  // ---- end webhooks ----
-  // issue 14 proxies (begin)
-  const proxyRequests = new Counter({
-    name: 'roomcast_proxy_requests_total',
-    help: 'Requests to the connect, join and publish proxies, by outcome (allow, deny, unavailable: timeout, non-2xx, bad answer, backend down)',
-    labelNames: ['proxy', 'result'],
-    registers,
-  });
-  const proxyDuration = new Histogram({
-    name: 'roomcast_proxy_duration_seconds',
-    help: 'Duration of proxy requests, failures included',
-    labelNames: ['proxy'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers,
-  });
-  const proxyChildren = new Map(
-    (['connect', 'join', 'publish'] as const).map((proxy) => [
-      proxy,
-      {
-        duration: proxyDuration.labels({ proxy }),
-        results: new Map((['allow', 'deny', 'unavailable'] as const).map((result) => [result, proxyRequests.labels({ proxy, result })])),
-      },
-    ]),
-  );
-  // issue 14 proxies (end)
+  const webhooks = createWebhookMetrics(registers);
+  const proxyRequest = createProxyMetrics(registers);
 
   // Label children bound once: the hot path never hashes labels.
   const redisChildren = new Map(REDIS_COMMANDS.map((command) => [command, redisDuration.labels({ command })]));
@@ -471,11 +383,6 @@ export function createMetrics(options: { nodeId: string; namespaces: readonly st
     subscriptionRepairs,
     epochRotations,
     webhooks,
-    // issue 14 proxies
-    proxyRequest: (proxy, result, seconds) => {
-      const children = proxyChildren.get(proxy);
-      children?.results.get(result)?.inc();
-      children?.duration.observe(seconds);
-    },
+    proxyRequest,
   };
 }
