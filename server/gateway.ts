@@ -21,6 +21,7 @@ import { Sessions } from './core/session.js';
 import { Subscriptions } from './core/subscription.js';
 import { WebhookEvents } from './core/webhook-events.js';
 import { createHttpApp } from './http/app.js';
+import { publishFastPath, type FastPath } from './http/publish-fast-path.js';
 import { WebhookDispatcher } from './integration/webhook-dispatcher.js';
 import { httpProxies } from './integration/proxies.js';
 import { Admission } from './ops/admission.js';
@@ -145,9 +146,12 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
   // path (/socket.io/) and hands every other request to the listeners it found. The app itself is built below,
   // once the publisher exists; the server listens only after that.
   let app: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  // The hot publish routes answered before Express (http/publish-fast-path.ts); every other request goes to the app.
+  let fastPath: FastPath | null = null;
   httpServer.on('request', (req, res) => {
     // Once draining, answers ask keep-alive clients (backends publishing) to reconnect, which lands them elsewhere.
     if (state !== 'running') res.setHeader('connection', 'close');
+    if (fastPath?.(req, res) === true) return;
     (app as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
   });
   // The Socket.IO server (the wire and its adapter), then the core's Fanout on it, then the Publisher, then the handlers.
@@ -226,6 +230,14 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     users,
   });
   app = httpApp;
+  fastPath = publishFastPath({
+    apiKeys: config.apiKeys,
+    maxPayloadBytes: config.limits.maxPayloadBytes,
+    namespaces: config.namespaces,
+    publisher,
+    logger,
+    countError: (code) => metrics.error(code),
+  });
   const openSockets = (): number => namespaceNames.reduce((sum, namespace) => sum + io.of(namespace).sockets.size, 0);
   metrics.setSources({
     connections: () =>

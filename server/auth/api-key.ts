@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { errorPayload } from '../../shared/index.js';
+import { errorPayload, type ErrorPayload } from '../../shared/index.js';
 import { sendError } from '../ops/http-errors.js';
 
 /** The SHA-256 digest that matchesApiKey() compares (also used for ADMIN_TOKEN). */
@@ -19,23 +19,20 @@ export function matchesApiKey(candidate: string, keyDigests: readonly Buffer[]):
   return matched;
 }
 
+/** Why a request's Authorization header is refused (code and status), or null when it carries a valid key. */
+export function apiKeyRefusal(header: string | undefined, keyDigests: readonly Buffer[]): { error: ErrorPayload; status: number } | null {
+  if (keyDigests.length === 0) return { error: errorPayload('PUBLISH_FORBIDDEN', 'the HTTP API is off: set API_KEYS to enable it'), status: 403 };
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match === null) return { error: errorPayload('UNAUTHENTICATED', 'Authorization: Bearer <API key> is required'), status: 401 };
+  if (!matchesApiKey(match[1] as string, keyDigests)) return { error: errorPayload('PUBLISH_FORBIDDEN', 'the API key is not valid'), status: 403 };
+  return null;
+}
+
 export function requireApiKey(apiKeys: readonly string[]): RequestHandler {
   const keyDigests = apiKeys.map(digest);
   return (req, res, next) => {
-    if (keyDigests.length === 0) {
-      sendError(res, errorPayload('PUBLISH_FORBIDDEN', 'the HTTP API is off: set API_KEYS to enable it'));
-      return;
-    }
-    const header = req.headers.authorization;
-    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match === null) {
-      sendError(res, errorPayload('UNAUTHENTICATED', 'Authorization: Bearer <API key> is required'), 401);
-      return;
-    }
-    if (!matchesApiKey(match[1] as string, keyDigests)) {
-      sendError(res, errorPayload('PUBLISH_FORBIDDEN', 'the API key is not valid'), 403);
-      return;
-    }
-    next();
+    const refusal = apiKeyRefusal(req.headers.authorization, keyDigests);
+    if (refusal === null) next();
+    else sendError(res, refusal.error, refusal.status);
   };
 }

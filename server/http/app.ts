@@ -23,6 +23,7 @@ import type { HistoryStore } from '../core/history-store.js';
 import type { PresenceStore } from '../core/presence-store.js';
 import type { UserCommands } from '../core/user-commands.js';
 import { batchRoute } from './batch-route.js';
+import { batchBodyLimit, publishBodyLimit, UNREADABLE_BODY } from './body-limits.js';
 import { historyRoute } from './history-route.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { roomsRoute } from './rooms-route.js';
@@ -33,15 +34,6 @@ const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 
 /** The status page (GET /status): its HTML and script, served only when ADMIN_TOKEN is set. */
 const STATUS_DIR = fileURLToPath(new URL('../../status/', import.meta.url));
-
-/** Room for the JSON envelope and a batch's room list around the largest allowed `data`. */
-const BODY_OVERHEAD_BYTES = 64 * 1024;
-/**
- * A POST /api/v1/batch body holds at most this many largest `data` (plus the envelope): 1 MiB by
- * default, room for a thousand small publications; a larger body is 413 PAYLOAD_TOO_LARGE (split it).
- */
-const BATCH_BODY_PAYLOADS = 16;
-
 
 export interface HttpAppDeps {
   config: Config;
@@ -92,9 +84,9 @@ export function createHttpApp({ config, logger, publisher, membership, readiness
     res.end(await metrics.registry.metrics());
   });
 
-  const json = jsonBody(express.json({ limit: config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false }));
+  const json = jsonBody(express.json({ limit: publishBodyLimit(config.limits.maxPayloadBytes), strict: false }));
   const apiKey = requireApiKey(config.apiKeys);
-  const batchJson = jsonBody(express.json({ limit: BATCH_BODY_PAYLOADS * config.limits.maxPayloadBytes + BODY_OVERHEAD_BYTES, strict: false }));
+  const batchJson = jsonBody(express.json({ limit: batchBodyLimit(config.limits.maxPayloadBytes), strict: false }));
   // Every /api/v1 route is described in openapi.ts (API_ROUTES); a test fails on one that is not.
   const openApi = JSON.stringify(buildOpenApiDocument('1.0.0'));
   app.get('/api/v1/openapi.json', (_req, res) => {
@@ -159,7 +151,7 @@ function jsonBody(parse: RequestHandler): RequestHandler {
         sendError(res, errorPayload('PAYLOAD_TOO_LARGE', 'the request body is larger than the gateway accepts'));
         return;
       }
-      sendError(res, errorPayload('INVALID_PAYLOAD', 'the request body could not be read as JSON (check its Content-Encoding and charset)'), 400);
+      sendError(res, errorPayload('INVALID_PAYLOAD', UNREADABLE_BODY), 400);
     });
   };
 }

@@ -25,15 +25,23 @@ import type { NamespaceRules } from '../config/namespaces.js';
 import { jsonDepth, type Publisher } from '../core/publisher.js';
 import { describeIssues, toErrorPayload } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { parseInput } from './api-input.js';
+import { checkInput } from './api-input.js';
 import { publishItem, type ItemPublication } from './publish-item.js';
+import { okAnswer, sendAnswer, type RouteAnswer } from './route-answer.js';
 
 /** An item object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
 const MAX_ITEM_DEPTH = MAX_DATA_DEPTH + 1;
 /** Rooms published into at the same time. */
 const ROOMS_AT_ONCE = 16;
 
+/** The route through Express (bodies the lean listener leaves to it: other encodings, charsets, chunked). */
 export function batchRoute(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
+  const answer = batchAnswerer(publisher, namespaces, logger);
+  return async (req: Request, res: Response): Promise<void> => sendAnswer(req, res, await answer(req.body));
+}
+
+/** The answer to a parsed body (publish-fast-path.ts and batchRoute send it). */
+export function batchAnswerer(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
   const declared = new Set(namespaces.map((rules) => rules.name));
 
   /** An item ready to publish, or its refusal. */
@@ -63,9 +71,10 @@ export function batchRoute(publisher: Publisher, namespaces: readonly NamespaceR
     };
   };
 
-  return async (req: Request, res: Response): Promise<void> => {
-    const body = parseInput(res, batchEnvelopeSchema, req.body, 'body');
-    if (body === undefined) return;
+  return async (raw: unknown): Promise<RouteAnswer> => {
+    const envelope = checkInput(batchEnvelopeSchema, raw, 'body');
+    if (!('data' in envelope)) return envelope.answer;
+    const body = envelope.data;
     const results: PublishItemResult[] = new Array<PublishItemResult>(body.publications.length);
     // Valid items grouped by room, each group in the batch's order.
     const byRoom = new Map<string, Array<{ index: number; item: ItemPublication }>>();
@@ -87,6 +96,6 @@ export function batchRoute(publisher: Publisher, namespaces: readonly NamespaceR
       }
     };
     await Promise.all(Array.from({ length: Math.min(ROOMS_AT_ONCE, groups.length) }, worker));
-    res.status(200).json({ ok: true, results } satisfies BatchResponse);
+    return okAnswer({ ok: true, results } satisfies BatchResponse);
   };
 }

@@ -29,37 +29,38 @@ import { jsonDepth, type Publisher } from '../core/publisher.js';
 import { describeIssues, OutcomeUnknownError, toErrorPayload } from '../errors.js';
 import { reportError } from '../ops/report-error.js';
 import type { Logger } from '../ops/logger.js';
-import { sendError } from '../ops/http-errors.js';
 import { publishItem } from './publish-item.js';
+import { errorAnswer, okAnswer, sendAnswer, type RouteAnswer } from './route-answer.js';
 
 /** The body object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
 const MAX_BODY_DEPTH = MAX_DATA_DEPTH + 1;
 
+/** The route through Express (bodies the lean listener leaves to it: other encodings, charsets, chunked). */
 export function publishRoute(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
+  const answer = publishAnswerer(publisher, namespaces, logger);
+  return async (req: Request, res: Response): Promise<void> => sendAnswer(req, res, await answer(req.body));
+}
+
+/** The answer to a parsed body (publish-fast-path.ts and publishRoute send it). */
+export function publishAnswerer(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
   const declared = new Set(namespaces.map((rules) => rules.name));
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (raw: unknown): Promise<RouteAnswer> => {
     // Measured without recursion before zod walks it: a 5,000-deep body would exhaust zod's stack.
-    if (jsonDepth(req.body as JsonValue, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
-      sendError(res, errorPayload('INVALID_PAYLOAD', `data may nest at most ${MAX_DATA_DEPTH} levels deep`));
-      return;
+    if (jsonDepth(raw as JsonValue, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+      return errorAnswer(errorPayload('INVALID_PAYLOAD', `data may nest at most ${MAX_DATA_DEPTH} levels deep`));
     }
-    const parsed = httpPublishBodySchema.safeParse(req.body);
+    const parsed = httpPublishBodySchema.safeParse(raw);
     if (!parsed.success) {
-      sendError(res, errorPayload('INVALID_PAYLOAD', describeIssues(parsed.error.issues)), 400, { issues: parsed.error.issues.slice(0, 20) });
-      return;
+      return errorAnswer(errorPayload('INVALID_PAYLOAD', describeIssues(parsed.error.issues)), 400, { issues: parsed.error.issues.slice(0, 20) });
     }
     const body = parsed.data;
     const namespace = body.namespace ?? DEFAULT_NAMESPACE;
-    if (!declared.has(namespace)) {
-      sendError(res, errorPayload('INVALID_PAYLOAD', `namespace ${namespace} is not declared`));
-      return;
-    }
+    if (!declared.has(namespace)) return errorAnswer(errorPayload('INVALID_PAYLOAD', `namespace ${namespace} is not declared`));
     let dataJson: string;
     try {
       dataJson = publisher.checkData(body.data);
     } catch (error) {
-      sendError(res, toErrorPayload(error));
-      return;
+      return errorAnswer(toErrorPayload(error));
     }
     const input = (room: string) => ({
       namespace,
@@ -79,18 +80,15 @@ export function publishRoute(publisher: Publisher, namespaces: readonly Namespac
         if (error instanceof OutcomeUnknownError) {
           // The contract's "no answer": the publisher retries with the same idempotencyKey.
           logger.warn({ code: 'UNAVAILABLE' }, 'publish outcome unknown: closing the request without an answer');
-          req.socket.destroy();
-          return;
+          return { kind: 'noAnswer' };
         }
-        sendError(res, reportError(logger, error, {}, 'publish failed'));
-        return;
+        return errorAnswer(reportError(logger, error, {}, 'publish failed'));
       }
-      res.status(200).json({ ok: true, results: [result] } satisfies HttpPublishResponse);
-      return;
+      return okAnswer({ ok: true, results: [result] } satisfies HttpPublishResponse);
     }
 
     const results: PublishItemResult[] = [];
     for (const room of new Set(body.rooms)) results.push(await publishItem(publisher, logger, input(room)));
-    res.status(200).json({ ok: true, results } satisfies HttpPublishResponse);
+    return okAnswer({ ok: true, results } satisfies HttpPublishResponse);
   };
 }
