@@ -55,6 +55,24 @@ describe('publish outcome when Redis answers late', function () {
     expect(await stored('o:3')).to.equal(1);
   });
 
+  it('a node whose event loop was blocked past the settle window still answers a publication Redis confirmed (no "socket hang up")', async () => {
+    // The gateway runs in this process: blocking it is a saturated node. Redis holds the append's answer a
+    // moment (CLIENT PAUSE) and sends it while the loop is blocked; the call's timer and that answer are then
+    // due in the same turn, and timers run before sockets are read.
+    await admin.sendCommand(['CLIENT', 'PAUSE', '600', 'WRITE']);
+    const answer = httpPublish(gw.url, { room: 'o:busy', event: 'n', data: 1, idempotencyKey: 'key-busy' }).then(
+      (response) => response.status,
+      () => 'no answer',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const blockedUntil = Date.now() + 5200;
+    while (Date.now() < blockedUntil) {
+      // busy: longer than the append's settle window (APPEND_SETTLE_MS)
+    }
+    expect(await answer).to.equal(200);
+    expect(await stored('o:busy')).to.equal(1);
+  });
+
   it('a refusal Redis makes before storing (OOM) is answered 503 UNAVAILABLE at once', async () => {
     await admin.sendCommand(['SET', 'ballast', 'x'.repeat(2 * 1024 * 1024)]);
     await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1mb']);

@@ -50,12 +50,25 @@ const RETRY_KEY_TTL_S = 60;
 
 class CallTimeout extends Error {}
 
+/**
+ * The call's answer, or CallTimeout once `ms` have passed without it. The deadline is decided on the
+ * next setImmediate, after the poll phase: when the event loop was blocked longer than `ms` (a saturated
+ * node), the timer and Redis's answer are both due in the same turn, and timers run before sockets are
+ * read, so deciding in the timer would call an answer that is already here "late"; past the settle
+ * window that turned into a publication closed without an answer (the "socket hang up" of issue 16).
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let check: NodeJS.Immediate | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new CallTimeout()), ms);
+    timer = setTimeout(() => {
+      check = setImmediate(() => reject(new CallTimeout()));
+    }, ms);
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, deadline]).finally(() => {
+    clearTimeout(timer);
+    if (check !== undefined) clearImmediate(check);
+  });
 }
 
 function fieldsToRecord(fields: string[]): Record<string, string> {
