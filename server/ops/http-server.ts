@@ -12,9 +12,17 @@
  *   (then Redis reconnects, logs and every other socket fail too).
  * Node checks the timeouts every connectionsCheckingInterval; it is set well
  * below them, or a slow client would be cut only up to 30 s (Node's default) late.
+ *
+ * An idle connection is closed only if nothing arrived on it by the end of the
+ * event-loop turn in which its timeout fired (closeIdleAfterPoll): on a busy node
+ * the timer and a publisher's next request are due in the same turn, and timers
+ * run before sockets are read, so closing in the timer would drop a request sent
+ * in time (the "socket hang up" of issue 16; a reset the publisher cannot tell
+ * from a lost answer).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Config } from '../config/config.js';
 
 /** Descriptors kept for Redis, files, logs and the event loop beyond client sockets. */
@@ -39,7 +47,20 @@ export function createHttpServer(http: Config['http']): Server {
   // Node requires requestTimeout >= headersTimeout (or 0); a larger headers timeout wins.
   server.requestTimeout = Math.max(http.requestTimeoutMs, http.headersTimeoutMs);
   server.keepAliveTimeout = http.keepAliveTimeoutMs;
+  server.on('timeout', closeIdleAfterPoll);
   const limit = openFileLimit();
   if (limit !== null && Number.isFinite(limit) && limit > RESERVED_FILES * 2) server.maxConnections = limit - RESERVED_FILES;
   return server;
+}
+
+/**
+ * The server's 'timeout' listener (with one, Node leaves the socket open for it to close): the socket is
+ * closed after this turn's poll phase unless bytes arrived meanwhile, which Node then reads as the next
+ * request (and arms the keep-alive timeout again after answering it).
+ */
+function closeIdleAfterPoll(socket: Socket): void {
+  const bytesRead = socket.bytesRead;
+  setImmediate(() => {
+    if (!socket.destroyed && socket.bytesRead === bytesRead) socket.destroy();
+  });
 }

@@ -87,6 +87,38 @@ describe('HTTP hardening', function () {
     expect(closedAfterMs).to.be.below(8000);
   });
 
+  it('a request sent on a kept-alive connection just before its idle timeout is answered, even when the node is too busy to read it until after', async () => {
+    const busy = await startGateway({ HTTP_KEEPALIVE_TIMEOUT_MS: '1000' });
+    const socket: Socket = tcpConnect({ host: '127.0.0.1', port: busy.port });
+    try {
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+      socket.on('error', () => undefined);
+      const request = (room: string): string => {
+        const body = JSON.stringify({ room, event: 'e', data: 1 });
+        return `POST /api/v1/publish HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer ${TEST_API_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      };
+      const answered = (): number => answer.split('HTTP/1.1 200').length - 1;
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(request('h:ka1'));
+      while (answered() < 1) await sleep(5);
+      // Node closes an idle connection HTTP_KEEPALIVE_TIMEOUT_MS + 1 s after its last answer: the next request
+      // goes out before that, and the node (this process) is busy until after it, so the close timer and the
+      // request are due in the same event-loop turn.
+      await sleep(1700);
+      socket.write(request('h:ka2'));
+      const busyUntil = Date.now() + 600;
+      while (Date.now() < busyUntil) {
+        // busy
+      }
+      for (let waited = 0; answered() < 2 && !socket.destroyed && waited < 2000; waited += 10) await sleep(10);
+      expect(answered(), answer).to.equal(2);
+    } finally {
+      socket.destroy();
+      await busy.close();
+    }
+  });
+
   it('keep-alive outlasts a publisher reuse interval, and the server never holds more sockets than the process may open', () => {
     const server = gw.gateway.httpServer;
     expect(server.keepAliveTimeout).to.equal(65_000);
