@@ -5,6 +5,7 @@
  * cut after HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS), never a 500 or
  * a stack in the log, and the node keeps serving everyone else.
  */
+import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { captureLogs, startGateway, type LogCapture, type TestGateway } from '../support/gateway.js';
@@ -85,6 +86,47 @@ describe('HTTP hardening', function () {
     const head = `POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n`;
     const { closedAfterMs } = await trickle(gw.port, head, `{"room":"h:slow","event":"e","data":"${'b'.repeat(360)}"}`, 100);
     expect(closedAfterMs).to.be.below(8000);
+  });
+
+  it('publish and batch answer the same through the lean route (Content-Length) and through Express (chunked)', async () => {
+    /** POSTs `body` with a Content-Length (the lean route takes it) or chunked (Express takes it). */
+    const send = (path: string, body: string, chunked: boolean, authorization = `Bearer ${TEST_API_KEY}`): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const headers: Record<string, string> = { authorization, 'content-type': 'application/json; charset=utf-8' };
+        // Express's answers carry helmet's headers, the lean route's do not: each case went the way it was meant to.
+        const wentThrough = (res: { headers: Record<string, unknown> }): boolean => res.headers['content-security-policy'] !== undefined;
+        if (chunked) headers['transfer-encoding'] = 'chunked';
+        else headers['content-length'] = String(Buffer.byteLength(body));
+        const req = httpRequest(`${gw.url}${path}`, { method: 'POST', headers }, (res) => {
+          if (wentThrough(res) !== chunked) reject(new Error(`${path} chunked: ${chunked}: went the other way`));
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const cases: Array<[string, (room: string) => string, string?]> = [
+      ['/api/v1/publish', (room) => JSON.stringify({ room, event: 'e', data: { n: 1 } })],
+      ['/api/v1/publish', (room) => `\ufeff${JSON.stringify({ room, event: 'e', data: 1 })}`],
+      ['/api/v1/publish', () => ''],
+      ['/api/v1/publish', () => '{"room":'],
+      ['/api/v1/publish', (room) => JSON.stringify({ room, event: 'bad event', data: 1 })],
+      ['/api/v1/publish', (room) => JSON.stringify({ namespace: '/nope', room, event: 'e', data: 1 })],
+      ['/api/v1/publish', (room) => JSON.stringify({ room, event: 'e', data: 1 }), 'Bearer wrong-key-0123456789'],
+      ['/api/v1/publish', (room) => JSON.stringify({ room, event: 'e', data: 1 }), 'Basic abc'],
+      ['/api/v1/batch', (room) => JSON.stringify({ publications: [{ room, event: 'e', data: 1 }, { room, event: '', data: 2 }] })],
+      ['/api/v1/batch', () => JSON.stringify({ publications: [] })],
+    ];
+    for (const [index, [path, body, authorization]] of cases.entries()) {
+      const lean = await send(path, body(`eq:lean:${index}`), false, authorization);
+      const express = await send(path, body(`eq:express:${index}`), true, authorization);
+      expect(lean.status, `${path} case ${index}`).to.equal(express.status);
+      // Each room has its own epoch; everything else is the same text.
+      const same = (text: string): string => text.replaceAll('eq:lean:', 'eq:express:').replace(/"epoch":"[^"]*"/g, '"epoch":"-"');
+      expect(same(lean.text), `${path} case ${index}`).to.equal(same(express.text));
+    }
   });
 
   it('a request sent on a kept-alive connection just before its idle timeout is answered, even when the node is too busy to read it until after', async () => {
