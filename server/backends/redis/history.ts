@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ClientOfflineError } from 'redis';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { RedisCommands } from './redis-connections.js';
-import { isDefiniteRefusal, REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from './redis-errors.js';
+import { isDefiniteRefusal, REDIS_CALL_TIMEOUT_MS, redisCall, timed, withDeadline, type ObserveRedis } from './redis-errors.js';
 import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
 import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
 import { newEpoch } from '../../core/epochs.js';
@@ -47,29 +47,6 @@ type StreamEntry = [id: string, fields: string[]];
 export const APPEND_SETTLE_MS = 5000;
 /** How long the gateway's own retry keys (publications without an idempotencyKey) are kept. */
 const RETRY_KEY_TTL_S = 60;
-
-class CallTimeout extends Error {}
-
-/**
- * The call's answer, or CallTimeout once `ms` have passed without it. The deadline is decided on the
- * next setImmediate, after the poll phase: when the event loop was blocked longer than `ms` (a saturated
- * node), the timer and Redis's answer are both due in the same turn, and timers run before sockets are
- * read, so deciding in the timer would call an answer that is already here "late"; past the settle
- * window that turned into a publication closed without an answer (the "socket hang up" of issue 16).
- */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let check: NodeJS.Immediate | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      check = setImmediate(() => reject(new CallTimeout()));
-    }, ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => {
-    clearTimeout(timer);
-    if (check !== undefined) clearImmediate(check);
-  });
-}
 
 function fieldsToRecord(fields: string[]): Record<string, string> {
   const record: Record<string, string> = {};
@@ -140,7 +117,7 @@ export class RedisHistoryStore implements HistoryStore {
     let reply: [0, string, number, string] | [1, string[]];
     for (let attempt = 0; ; attempt += 1) {
       try {
-        reply = (await withTimeout(
+        reply = (await withDeadline(
           timed(this.options.observe, 'append', () => APPEND_SCRIPT.run(this.redis, [keys.meta, keys.stream, keys.idempotency(retryKey)], args)),
           REDIS_CALL_TIMEOUT_MS,
         )) as typeof reply;

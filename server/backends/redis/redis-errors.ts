@@ -41,17 +41,36 @@ export function isDefiniteRefusal(error: unknown): boolean {
 /** How long a store call may take before the gateway gives up on it. */
 export const REDIS_CALL_TIMEOUT_MS = 3000;
 
-export async function redisCall<T>(what: string, call: () => Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS): Promise<T> {
+/** A call that did not answer within its deadline (withDeadline's rejection). */
+export class CallTimeout extends Error {}
+
+/**
+ * The call's answer, or CallTimeout once `ms` have passed without it. The deadline is decided on the
+ * next setImmediate, after the poll phase: when the event loop was blocked longer than `ms` (a saturated
+ * node), the timer and Redis's answer are both due in the same turn, and timers run before sockets are
+ * read, so deciding in the timer would call an answer that is already here "late" (a publication closed
+ * without an answer, the "socket hang up" of issue 16; a presence change reported as failed).
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let check: NodeJS.Immediate | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new RoomcastError('UNAVAILABLE', `redis did not answer ${what} in time`)), timeoutMs);
+    timer = setTimeout(() => {
+      check = setImmediate(() => reject(new CallTimeout()));
+    }, ms);
   });
+  return Promise.race([promise, deadline]).finally(() => {
+    clearTimeout(timer);
+    if (check !== undefined) clearImmediate(check);
+  });
+}
+
+export async function redisCall<T>(what: string, call: () => Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS): Promise<T> {
   try {
-    return await Promise.race([call(), deadline]);
+    return await withDeadline(call(), timeoutMs);
   } catch (error) {
+    if (error instanceof CallTimeout) throw new RoomcastError('UNAVAILABLE', `redis did not answer ${what} in time`);
     if (error instanceof RoomcastError) throw error;
     throw new RoomcastError('UNAVAILABLE', `redis is unavailable (${what})`);
-  } finally {
-    clearTimeout(timer);
   }
 }

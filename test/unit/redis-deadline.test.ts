@@ -1,0 +1,77 @@
+/**
+ * The deadline of a Redis call (withDeadline / redisCall): an answer that arrived while the event loop
+ * was blocked past the deadline is still the answer (timers run before sockets are read in a turn), and
+ * a call that really does not answer is UNAVAILABLE once the deadline has passed.
+ */
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { CallTimeout, redisCall, withDeadline } from '../../server/backends/redis/redis-errors.js';
+import { RoomcastError } from '../../server/errors.js';
+
+/**
+ * A reply over a real socket, resolved when its bytes are read: the way node-redis hears Redis. Once the
+ * reply is written (in the kernel, ready to be read), the loop is blocked for `blockMs`: a saturated node.
+ */
+async function echoOverSocket(blockMs: number): Promise<{ ask: () => Promise<string>; close: () => void }> {
+  const server = createServer((socket) =>
+    socket.on('data', (chunk) => {
+      socket.write(chunk);
+      blockFor(blockMs);
+    }),
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(client, 'connect');
+  return {
+    ask: () =>
+      new Promise<string>((resolve) => {
+        client.once('data', (chunk) => resolve(chunk.toString()));
+        client.write('pong');
+      }),
+    close: () => {
+      client.destroy();
+      server.close();
+    },
+  };
+}
+
+function blockFor(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // A saturated node: nothing else runs.
+  }
+}
+
+describe('Redis call deadlines', () => {
+  it('takes an answer that arrived while the loop was blocked past the deadline', async () => {
+    const echo = await echoOverSocket(200);
+    try {
+      expect(await withDeadline(echo.ask(), 50)).to.equal('pong');
+      expect(await redisCall('an echo', () => echo.ask(), 50)).to.equal('pong');
+    } finally {
+      echo.close();
+    }
+  });
+
+  it('gives up on a call that never answers: CallTimeout, and UNAVAILABLE through redisCall', async () => {
+    const never = new Promise<string>(() => undefined);
+    let error: unknown;
+    try {
+      await withDeadline(never, 20);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(CallTimeout);
+    error = undefined;
+    try {
+      await redisCall('a silent call', () => never, 20);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(RoomcastError);
+    expect((error as RoomcastError).code).to.equal('UNAVAILABLE');
+    expect((error as Error).message).to.include('a silent call');
+  });
+});
