@@ -75,6 +75,9 @@ export function authMiddleware(sessions: Sessions, engineSessions: EngineSession
           next(handshakeError(capacity));
           return;
         }
+        // Socket.IO keeps the handshake (auth included) for the connection's whole life, and the token is never read
+        // again (auth:refresh brings its own): let the string go (~200 bytes per connection, and no credential kept).
+        if (typeof auth === 'object' && auth !== null) delete (auth as Record<string, unknown>).token;
         socket.data = { userId: verified.userId, roomPatterns: verified.roomPatterns, expiresAt: verified.expiresAt };
         attachSession(socket, session);
         // Closed with the transport if it closes before the connection starts; after, by its 'disconnecting'.

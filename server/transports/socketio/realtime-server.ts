@@ -28,6 +28,22 @@ interface EnginePacket {
 }
 type EngineSocket = { request: unknown; on(event: 'data' | 'close', listener: (data: unknown) => void): unknown };
 
+/** Who else wants to know of each write (the slow-consumer guard): called from the ONE 'flush' listener below. */
+interface WriteWatch {
+  watcher: ((connection: object) => void) | null;
+}
+const engineWriteWatch = new WeakMap<RoomcastServer, WriteWatch>();
+
+/**
+ * Calls `watcher` with each Engine.IO connection as it writes (every flush), from the server's one 'flush'
+ * listener: a second listener would make EventEmitter copy its listener array on every write.
+ */
+export function watchEngineWrites(io: RoomcastServer, watcher: (connection: object) => void): void {
+  const writes = engineWriteWatch.get(io);
+  if (writes === undefined) throw new Error('watchEngineWrites: the server was not made by createSocketServer');
+  writes.watcher = watcher;
+}
+
 /** Each server's Engine.IO session records (see engine-sessions.ts), for the namespaces' handshake middleware. */
 const engineSessionsOf = new WeakMap<RoomcastServer, EngineSessions>();
 
@@ -120,7 +136,10 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   // Computing bytes at broadcast time (encoded size x recipients) would miss acks and direct emits, and a
   // per-connection 'packetCreate' listener would add a listener call per socket per packet.
   const totals = deps.metrics.totals;
-  io.engine.on('flush', (_socket: unknown, packets: EnginePacket[]) => {
+  const writes: WriteWatch = { watcher: null };
+  engineWriteWatch.set(io, writes);
+  io.engine.on('flush', (socket: object, packets: EnginePacket[]) => {
+    writes.watcher?.(socket);
     for (const packet of packets) {
       // The packet type is one byte on the wire; string payloads are counted in UTF-16 units (bytes for ASCII JSON).
       totals.sentBytes += 1 + payloadSize(packet.data);

@@ -1,7 +1,7 @@
 /**
  * Finds connections that do not read: once a second, the waiting outgoing
  * bytes (Engine.IO's write buffer plus the WebSocket's bufferedAmount) of each
- * connection written to since (or still holding unsent bytes, or on HTTP long-polling)
+ * connection written to since (Engine.IO's 'flush'), still holding unsent bytes, or on HTTP long-polling,
  * are compared with MAX_CLIENT_BUFFER_BYTES. Idle connections are not visited: walking
  * all of them every second was 16% of an idle node's CPU at 5,000 connections (each
  * visit reads 4-5 objects per connection, cache misses on a large heap). Past it, the
@@ -12,6 +12,7 @@
  */
 import { errorPayload } from '../../../shared/index.js';
 import type { Logger } from '../../ops/logger.js';
+import { watchEngineWrites } from './realtime-server.js';
 import type { RoomcastServer, RoomcastSocket } from './types.js';
 
 interface EngineConnection {
@@ -21,7 +22,7 @@ interface EngineConnection {
   close(discard?: boolean): void;
 }
 
-type EngineEvents = { on(event: 'flush' | 'connection', listener: (connection: EngineConnection) => void): unknown };
+type EngineEvents = { on(event: 'connection', listener: (connection: EngineConnection) => void): unknown };
 
 function packetBytes(data: unknown): number {
   if (typeof data === 'string') return data.length;
@@ -56,10 +57,10 @@ export class SlowConsumerGuard {
   ) {
     this.timer = setInterval(() => this.sweep(), intervalMs);
     this.timer.unref();
-    const engine = io.engine as unknown as EngineEvents;
     const watch = (connection: EngineConnection): void => void this.watched.add(connection);
-    engine.on('connection', watch);
-    engine.on('flush', watch);
+    (io.engine as unknown as EngineEvents).on('connection', watch);
+    // Each write, from the server's one 'flush' listener (realtime-server.ts).
+    watchEngineWrites(io, watch as (connection: object) => void);
   }
 
   /** One pass over the watched connections (see `watched`): cuts those past the limit, forgets the idle ones. */
