@@ -19,12 +19,11 @@ import { RoomcastError } from '../errors.js';
 import type { Admission, Refusal } from '../ops/admission.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { NO_PROXIES, type BackendProxies } from './backend-proxies.js';
+import { ExpiryWheel } from './expiry-wheel.js';
 
 /** Join-proxy approvals a session remembers (see Session.mayJoin); above, the oldest is forgotten. */
 const MAX_PROXY_ALLOWED_ROOMS = 1024;
 
-// setTimeout cannot wait longer than 2^31-1 ms; a longer wait is re-armed.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a handshake presents: a token, or (a cookie session) the headers the connect proxy is asked about. */
 export interface HandshakeCredentials {
@@ -43,13 +42,16 @@ export interface SessionsOptions {
 }
 
 export class Sessions {
-  private readonly proxies: BackendProxies;
+  /** @internal Read by Session (one reference per session instead of three). */
+  readonly proxies: BackendProxies;
   private readonly maxTtlMs: number;
+  /** @internal Every watched session's expiry, on one timer (see expiry-wheel.ts). */
+  readonly expiries = new ExpiryWheel<Session>((session, now) => session.expireIfDue(now));
 
   constructor(
     private readonly verifyToken: TokenVerifier,
-    private readonly admission: Admission,
-    private readonly metrics: GatewayMetrics,
+    /** @internal */ readonly admission: Admission,
+    /** @internal */ readonly metrics: GatewayMetrics,
     options: SessionsOptions = {},
   ) {
     this.proxies = options.proxies ?? NO_PROXIES;
@@ -99,7 +101,7 @@ export class Sessions {
    */
   admit(verified: VerifiedToken): Session | ErrorPayload {
     const refusal = this.admission.admitUser(verified.userId);
-    return refusal ?? new Session(verified, this.admission, this.metrics, this.proxies);
+    return refusal ?? new Session(verified, this);
   }
 
   /** Takes a node-wide slot (MAX_CONNECTIONS, ACCEPT_RATE_PER_S); null when taken, the refusal otherwise. */
@@ -123,18 +125,17 @@ export class Session {
   /** The rooms the server joins at connect (the token's or connect proxy's `subscribe`). */
   readonly subscribe: readonly string[];
   private patterns: readonly string[];
-  /** Rooms (`<namespace>\0<room>`) the join proxy allowed this session: see mayJoin. */
-  private readonly proxyAllowed = new Set<string>();
+  /** Rooms (`<namespace>\0<room>`) the join proxy allowed this session: see mayJoin. Created on the first approval. */
+  private proxyAllowed: Set<string> | null = null;
   private expiry: number;
-  private expiryTimer: NodeJS.Timeout | null = null;
-  private onExpired: (() => void) | null = null;
+  /** Called once the expiry passes (with `expiredArg`): a shared function, so a connection need not hold a closure. */
+  private onExpired: ((arg: never) => void) | null = null;
+  private expiredArg: unknown = undefined;
   private closed = false;
 
   constructor(
     verified: VerifiedToken,
-    private readonly admission: Admission,
-    private readonly metrics: GatewayMetrics,
-    private readonly proxies: BackendProxies = NO_PROXIES,
+    private readonly owner: Sessions,
   ) {
     this.userId = verified.userId;
     this.subscribe = verified.subscribe;
@@ -156,7 +157,7 @@ export class Session {
    * (so a refreshed token, which re-checks every room, does not take the connection out of such a room).
    */
   mayJoin(rules: NamespaceRules, room: string): boolean {
-    return this.grantCovers(rules, room) || this.proxyAllowed.has(`${rules.name}\u0000${room}`);
+    return this.grantCovers(rules, room) || (this.proxyAllowed?.has(`${rules.name}\u0000${room}`) ?? false);
   }
 
   private grantCovers(rules: NamespaceRules, room: string): boolean {
@@ -170,7 +171,7 @@ export class Session {
 
   /** Whether a join the grant does not cover is asked of a join proxy (JOIN_PROXY_URL) rather than refused. */
   get asksJoinProxy(): boolean {
-    return this.proxies.join !== null;
+    return this.owner.proxies.join !== null;
   }
 
   /**
@@ -180,12 +181,13 @@ export class Session {
   async authorizeJoin(rules: NamespaceRules, room: string, connectionId: string): Promise<void> {
     // The grant decides alone where it covers the room; otherwise the proxy is asked on every join.
     if (this.grantCovers(rules, room)) return;
-    const join = this.proxies.join;
+    const join = this.owner.proxies.join;
     if (join === null) throw new RoomcastError('FORBIDDEN_ROOM', `not allowed to join ${room}`);
     await join({ namespace: rules.name, room, user: this.userId, connectionId });
     // Bounded: a connection that joins and leaves ever new rooms forgets its oldest approvals first.
-    if (this.proxyAllowed.size >= MAX_PROXY_ALLOWED_ROOMS) this.proxyAllowed.delete(this.proxyAllowed.values().next().value as string);
-    this.proxyAllowed.add(`${rules.name}\u0000${room}`);
+    const allowed = (this.proxyAllowed ??= new Set());
+    if (allowed.size >= MAX_PROXY_ALLOWED_ROOMS) allowed.delete(allowed.values().next().value as string);
+    allowed.add(`${rules.name}\u0000${room}`);
   }
 
   /**
@@ -197,7 +199,7 @@ export class Session {
     rules: NamespaceRules,
     publication: Pick<PublishProxyRequest, 'room' | 'event' | 'data' | 'connectionId'>,
   ): Promise<{ data: JsonValue; replaced: boolean } | null> {
-    const ask = this.proxies.publishFor(rules);
+    const ask = this.owner.proxies.publishFor(rules);
     if (ask === null) return null;
     return ask({ namespace: rules.name, room: publication.room, event: publication.event, data: publication.data, user: this.userId, connectionId: publication.connectionId });
   }
@@ -224,38 +226,46 @@ export class Session {
   refresh(verified: VerifiedToken): void {
     if (verified.userId !== this.userId) throw new RoomcastError('UNAUTHENTICATED', 'the new token is for another user');
     this.patterns = verified.roomPatterns;
+    if (this.onExpired !== null && !this.closed) {
+      this.owner.expiries.remove(this, this.expiry);
+      this.owner.expiries.add(this, verified.expiresAt);
+    }
     this.expiry = verified.expiresAt;
-    if (this.onExpired !== null) this.armExpiry();
   }
 
-  /** Calls `onExpired` once the token's `exp` passes (re-armed by refresh()); counts TOKEN_EXPIRED. */
-  watchExpiry(onExpired: () => void): void {
-    this.onExpired = onExpired;
-    this.armExpiry();
+  /**
+   * Calls `onExpired(arg)` once the token's `exp` passes (moved by refresh()), at most EXPIRY_TICK_MS late; counts
+   * TOKEN_EXPIRED. Pass a function shared by every connection and the connection as `arg`: no closure per connection.
+   */
+  watchExpiry(onExpired: () => void): void;
+  watchExpiry<T>(onExpired: (arg: T) => void, arg: T): void;
+  watchExpiry<T>(onExpired: (arg: T) => void, arg?: T): void {
+    if (this.closed) return;
+    if (this.onExpired !== null) this.owner.expiries.remove(this, this.expiry);
+    this.onExpired = onExpired as (arg: never) => void;
+    this.expiredArg = arg;
+    this.owner.expiries.add(this, this.expiry);
+  }
+
+  /** @internal The expiry wheel's call: expires the session if its (possibly refreshed) expiry has passed. */
+  expireIfDue(now: number): void {
+    // A refreshed session was filed again under its new expiry; this was a stale entry.
+    if (this.closed || this.onExpired === null || now < this.expiry) return;
+    const onExpired = this.onExpired as (arg: unknown) => void;
+    const arg = this.expiredArg;
+    this.onExpired = null;
+    this.expiredArg = undefined;
+    this.owner.metrics.error('TOKEN_EXPIRED');
+    onExpired(arg);
   }
 
   /** Gives back what the session counted (the user's connection); idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    this.admission.releaseUser(this.userId);
-  }
-
-  private armExpiry(): void {
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    if (this.closed) return;
-    const expiresAt = this.expiry;
-    this.expiryTimer = setTimeout(
-      () => {
-        if (Date.now() < expiresAt) return this.armExpiry();
-        this.metrics.error('TOKEN_EXPIRED');
-        this.onExpired?.();
-      },
-      Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS),
-    );
+    if (this.onExpired !== null) this.owner.expiries.remove(this, this.expiry);
+    this.onExpired = null;
+    this.expiredArg = undefined;
+    this.owner.admission.releaseUser(this.userId);
   }
 }
-

@@ -80,6 +80,20 @@ describe('Session (core)', () => {
     expiring.close();
   });
 
+  it('moves the expiry with refresh(): a later token is not cut at the old exp, an earlier one is cut at its own', async () => {
+    const extended = await open('carol', [], 1);
+    const shortened = await open('dan', [], 60);
+    const fired: string[] = [];
+    extended.watchExpiry((name) => fired.push(name), 'carol');
+    shortened.watchExpiry((name) => fired.push(name), 'dan');
+    extended.refresh(await sessions.authenticate(await token('carol', [], 60)));
+    shortened.refresh(await sessions.authenticate(await token('dan', [], 1)));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(fired).to.deep.equal(['dan']);
+    extended.close();
+    shortened.close();
+  });
+
   it('refuses a bad token with a typed UNAUTHENTICATED and counts nothing', async () => {
     const refusal = await sessions.authenticate('not-a-jwt').then(
       () => null,

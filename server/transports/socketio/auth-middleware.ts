@@ -13,6 +13,7 @@ import type { Logger } from '../../ops/logger.js';
 import type { GatewayMetrics } from '../../ops/metrics.js';
 import type { NamespaceRules } from '../../config/namespaces.js';
 import { attachSession } from './connection-state.js';
+import type { EngineSessions } from './engine-sessions.js';
 import type { RoomcastSocket } from './types.js';
 
 export function handshakeError(payload: ReturnType<typeof errorPayload>): ExtendedError {
@@ -25,20 +26,10 @@ export function handshakeError(payload: ReturnType<typeof errorPayload>): Extend
  * Verifies the token and opens the connection's Session (the user's connection
  * limit); the session's first authenticated namespace also takes a node-wide
  * slot. An admitted connection counts for its user until it disconnects or its
- * transport closes, released once whichever comes first.
+ * transport closes, released once whichever comes first (the 'disconnecting'
+ * handler, or EngineSessions for a transport closing before the connection starts).
  * Refusals count in roomcast_handshake_failures_total (Admission counts its own).
  */
-/** Engine.IO sessions that hold a node-wide slot (one per session, whatever its namespaces). */
-const authenticatedSessions = new WeakSet<object>();
-
-/** What a cookie session is asked about, per Engine.IO session: kept from its first request, which is let go early (see realtime-server.ts). */
-export type HandshakeFacts = Pick<HandshakeCredentials, 'headers' | 'ip'>;
-const handshakeFacts = new WeakMap<object, HandshakeFacts>();
-
-/** Keeps the cookie, user agent, origin and client address of an Engine.IO session's first request (only when a connect proxy is set). */
-export function rememberHandshake(conn: object, facts: HandshakeFacts): void {
-  handshakeFacts.set(conn, facts);
-}
 
 /** What the handshake checks of the rooms the server joins at connect (server-subscriptions.ts). */
 export interface ServerRoomRules {
@@ -47,11 +38,11 @@ export interface ServerRoomRules {
   maxRoomsPerSocket: number;
 }
 
-export function authMiddleware(sessions: Sessions, logger: Logger, metrics: GatewayMetrics, serverRooms: ServerRoomRules) {
+export function authMiddleware(sessions: Sessions, engineSessions: EngineSessions, logger: Logger, metrics: GatewayMetrics, serverRooms: ServerRoomRules) {
   return (socket: RoomcastSocket, next: (error?: ExtendedError) => void): void => {
     const auth: unknown = socket.handshake.auth;
     const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
-    const facts = handshakeFacts.get(socket.conn) ?? { headers: {}, ip: socket.handshake.address };
+    const facts = engineSessions.facts(socket.conn) ?? { headers: {}, ip: socket.handshake.address };
     const credentials: HandshakeCredentials = { token: typeof token === 'string' ? token : null, headers: facts.headers, ip: facts.ip, transport: 'socketio' };
     sessions.authenticateHandshake(credentials).then(
       (verified) => {
@@ -78,23 +69,19 @@ export function authMiddleware(sessions: Sessions, logger: Logger, metrics: Gate
         }
         // The session's first authenticated namespace takes its node-wide slot (MAX_CONNECTIONS, ACCEPT_RATE_PER_S),
         // held until the transport closes.
-        if (!authenticatedSessions.has(socket.conn)) {
-          const capacity = sessions.claimSlot();
-          if (capacity !== null) {
-            session.close();
-            next(handshakeError(capacity));
-            return;
-          }
-          authenticatedSessions.add(socket.conn);
-          socket.conn.once('close', () => sessions.releaseSlot());
+        const capacity = engineSessions.claimSlot(socket.conn);
+        if (capacity !== null) {
+          session.close();
+          next(handshakeError(capacity));
+          return;
         }
+        // Socket.IO keeps the handshake (auth included) for the connection's whole life, and the token is never read
+        // again (auth:refresh brings its own): let the string go (~200 bytes per connection, and no credential kept).
+        if (typeof auth === 'object' && auth !== null) delete (auth as Record<string, unknown>).token;
         socket.data = { userId: verified.userId, roomPatterns: verified.roomPatterns, expiresAt: verified.expiresAt };
         attachSession(socket, session);
-        // Released exactly once (Session.close is idempotent), however the connection ends: a namespace
-        // disconnect, or the transport closing.
-        const release = (): void => session.close();
-        socket.once('disconnect', release);
-        socket.conn.once('close', release);
+        // Closed with the transport if it closes before the connection starts; after, by its 'disconnecting'.
+        engineSessions.pending(socket.conn, session);
         next();
       },
       (error: unknown) => {

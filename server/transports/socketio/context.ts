@@ -10,7 +10,7 @@ import type { Subscriptions } from '../../core/subscription.js';
 import type { PublishBudget } from '../../ops/publish-budget.js';
 import type { ClientAddresses } from '../../ops/client-address.js';
 import type { Logger } from '../../ops/logger.js';
-import type { GatewayMetrics } from '../../ops/metrics.js';
+import type { GatewayMetrics, NamespaceCounters } from '../../ops/metrics.js';
 import type { RoomTaps } from './adapter-taps.js';
 import type { RoomcastNamespace, RoomcastSocket } from './types.js';
 
@@ -41,4 +41,6 @@ export interface RealtimeDeps {
 export interface NamespaceContext extends RealtimeDeps {
   rules: NamespaceRules;
   namespace: RoomcastNamespace;
+  /** The namespace's pre-bound counters (connections, packets by event). */
+  counters: NamespaceCounters;
 }

@@ -11,13 +11,12 @@ import { ADMIN_NAMESPACE, errorPayload } from '../../../shared/index.js';
 import { admissionMiddleware } from './admission-middleware.js';
 import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
-import { authMiddleware, handshakeError, rememberHandshake } from './auth-middleware.js';
-import { initConnectionState } from './connection-state.js';
-import type { NamespaceCounters } from '../../ops/metrics.js';
+import { authMiddleware, handshakeError } from './auth-middleware.js';
+import { connectionState, initConnectionState } from './connection-state.js';
 import type { NamespaceContext, RealtimeDeps } from './context.js';
+import { EngineSessions } from './engine-sessions.js';
 import { originGuard } from './origin-check.js';
-import { registerHandlers } from './register-handlers.js';
-import { requestGuard } from './request-guard.js';
+import { dispatchPacket } from './register-handlers.js';
 import { hookAdapters, type AdapterConstructor } from './adapter-internals.js';
 import { slicedFanout } from './sliced-fanout.js';
 import { startServerSubscriptions } from './server-subscriptions.js';
@@ -27,7 +26,26 @@ interface EnginePacket {
   type: string;
   data?: unknown;
 }
-type EngineSocket = { request: unknown; on(event: 'data', listener: (data: unknown) => void): unknown; once(event: 'close', listener: () => void): unknown };
+type EngineSocket = { request: unknown; on(event: 'data' | 'close', listener: (data: unknown) => void): unknown };
+
+/** Who else wants to know of each write (the slow-consumer guard): called from the ONE 'flush' listener below. */
+interface WriteWatch {
+  watcher: ((connection: object) => void) | null;
+}
+const engineWriteWatch = new WeakMap<RoomcastServer, WriteWatch>();
+
+/**
+ * Calls `watcher` with each Engine.IO connection as it writes (every flush), from the server's one 'flush'
+ * listener: a second listener would make EventEmitter copy its listener array on every write.
+ */
+export function watchEngineWrites(io: RoomcastServer, watcher: (connection: object) => void): void {
+  const writes = engineWriteWatch.get(io);
+  if (writes === undefined) throw new Error('watchEngineWrites: the server was not made by createSocketServer');
+  writes.watcher = watcher;
+}
+
+/** Each server's Engine.IO session records (see engine-sessions.ts), for the namespaces' handshake middleware. */
+const engineSessionsOf = new WeakMap<RoomcastServer, EngineSessions>();
 
 function payloadSize(data: unknown): number {
   if (typeof data === 'string') return data.length;
@@ -85,6 +103,8 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
   io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
   io.engine.use(admissionMiddleware(deps.sessions, deps.addresses));
+  const engineSessions = new EngineSessions(deps.sessions);
+  engineSessionsOf.set(io, engineSessions);
   // Socket.IO keeps each connection's first HTTP request (headers, sockets, buffers) for the connection's
   // whole life. Nothing reads it after the handshake here (origin and admission checks run before this
   // event; the address stays in conn.remoteAddress; tokens come in the CONNECT packet's auth), so let it
@@ -92,20 +112,20 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   io.engine.on('connection', (raw: EngineSocket) => {
     // Every session counts for its client address until it closes (authenticated or not: MAX_CONNECTIONS_PER_IP).
     const address = deps.addresses.of(raw.request as IncomingMessage);
-    deps.sessions.opened(address);
-    raw.once('close', () => deps.sessions.closed(address));
     // A cookie session (no token) is asked of the connect proxy with these, read when its namespace CONNECT comes.
-    if (config.proxies.connectUrl !== null) {
-      const headers = (raw.request as IncomingMessage).headers;
-      rememberHandshake(raw, {
-        headers: {
-          ...(headers.cookie !== undefined ? { cookie: headers.cookie } : {}),
-          ...(headers['user-agent'] !== undefined ? { 'user-agent': headers['user-agent'] } : {}),
-          ...(headers.origin !== undefined ? { origin: headers.origin } : {}),
-        },
-        ip: address,
-      });
-    }
+    const headers = (raw.request as IncomingMessage).headers;
+    const facts =
+      config.proxies.connectUrl === null
+        ? null
+        : {
+            headers: {
+              ...(headers.cookie !== undefined ? { cookie: headers.cookie } : {}),
+              ...(headers['user-agent'] !== undefined ? { 'user-agent': headers['user-agent'] } : {}),
+              ...(headers.origin !== undefined ? { origin: headers.origin } : {}),
+            },
+            ip: address,
+          };
+    engineSessions.opened(raw, address, facts);
     raw.request = null;
     // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
     raw.on('data', countReceived);
@@ -116,7 +136,10 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   // Computing bytes at broadcast time (encoded size x recipients) would miss acks and direct emits, and a
   // per-connection 'packetCreate' listener would add a listener call per socket per packet.
   const totals = deps.metrics.totals;
-  io.engine.on('flush', (_socket: unknown, packets: EnginePacket[]) => {
+  const writes: WriteWatch = { watcher: null };
+  engineWriteWatch.set(io, writes);
+  io.engine.on('flush', (socket: object, packets: EnginePacket[]) => {
+    writes.watcher?.(socket);
     for (const packet of packets) {
       // The packet type is one byte on the wire; string payloads are counted in UTF-16 units (bytes for ASCII JSON).
       totals.sentBytes += 1 + payloadSize(packet.data);
@@ -143,33 +166,46 @@ export function serveNamespaces(io: RoomcastServer, deps: RealtimeDeps): void {
 
   for (const rules of config.namespaces) {
     const namespace = io.of(rules.name);
-    const ctx: NamespaceContext = { ...deps, rules, namespace };
-    namespace.use(authMiddleware(deps.sessions, deps.logger, deps.metrics, { rules, autoJoinUserRoom: config.autoJoinUserRoom, maxRoomsPerSocket: config.limits.maxRoomsPerSocket }));
-    const counters = deps.metrics.namespace(rules.name);
-    namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, counters, socket));
+    const ctx: NamespaceContext = { ...deps, rules, namespace, counters: deps.metrics.namespace(rules.name) };
+    const engineSessions = engineSessionsOf.get(io);
+    if (engineSessions === undefined) throw new Error('serveNamespaces: the server was not made by createSocketServer');
+    namespace.use(
+      authMiddleware(deps.sessions, engineSessions, deps.logger, deps.metrics, { rules, autoJoinUserRoom: config.autoJoinUserRoom, maxRoomsPerSocket: config.limits.maxRoomsPerSocket }),
+    );
+    namespace.on('connection', (socket: RoomcastSocket) => onConnection(ctx, engineSessions, socket));
   }
   if (config.adminToken !== null) registerAdminNamespace(io, config.adminToken, deps.logger, deps.latestStatus);
 }
 
-function onConnection(ctx: NamespaceContext, counters: NamespaceCounters, socket: RoomcastSocket): void {
-  counters.opened();
-  const { session } = initConnectionState(socket, ctx.config.limits.rateLimitPerSecond, ctx.config.limits.rateLimitBurst, ctx.config.limits.maxRoomsPerSocket);
-  session.watchExpiry(() => {
-    socket.emit('protocol:error', errorPayload('TOKEN_EXPIRED', 'the token expired; reconnect with a fresh one or send auth:refresh before expiry'));
-    socket.disconnect(true);
-  });
-  socket.use(requestGuard(socket, counters, ctx.metrics));
-  registerHandlers(ctx, socket);
+/*
+ * Per connection, only what cannot be shared: the connection state (connection-state.ts), ONE bound function
+ * (the packet dispatcher: Socket.IO calls middleware without the socket) and shared listeners, which read the
+ * connection from `this` (EventEmitter calls listeners with the emitter as `this`). No closure per connection.
+ */
+function onConnection(ctx: NamespaceContext, engineSessions: EngineSessions, socket: RoomcastSocket): void {
+  ctx.counters.opened();
+  const { session } = initConnectionState(socket, ctx);
+  engineSessions.connected(socket.conn, session);
+  session.watchExpiry(expire, socket);
+  socket.use(dispatchPacket.bind(socket));
   // The token's (or connect proxy's) `subscribe` and `user:<sub>`: joined now, then announced with `session`.
   void startServerSubscriptions(ctx, socket);
-  socket.on('disconnecting', (reason) => {
-    counters.closed(reason);
-    session.close();
-    for (const room of socket.rooms) {
-      if (room !== socket.id) {
-        ctx.membership.remove(ctx.rules.name, room, socket.id, 'disconnect').catch((error: unknown) => ctx.logger.warn({ err: error, conn: socket.id }, 'presence removal failed'));
-      }
-    }
-  });
+  socket.on('disconnecting', onDisconnecting);
   ctx.logger.debug({ ns: ctx.rules.name, conn: socket.id, user: socket.data.userId }, 'connected');
+}
+
+function expire(socket: RoomcastSocket): void {
+  socket.emit('protocol:error', errorPayload('TOKEN_EXPIRED', 'the token expired; reconnect with a fresh one or send auth:refresh before expiry'));
+  socket.disconnect(true);
+}
+
+function onDisconnecting(this: RoomcastSocket, reason: string): void {
+  const { ctx, session } = connectionState(this);
+  ctx.counters.closed(reason);
+  session.close();
+  for (const room of this.rooms) {
+    if (room !== this.id) {
+      ctx.membership.remove(ctx.rules.name, room, this.id, 'disconnect').catch((error: unknown) => ctx.logger.warn({ err: error, conn: this.id }, 'presence removal failed'));
+    }
+  }
 }

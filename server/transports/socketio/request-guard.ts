@@ -12,8 +12,8 @@
  * used to flood: past it, rejoins take from the bucket like any request.
  */
 import { CLIENT_EVENT_NAMES, errorPayload, type ErrorPayload } from '../../../shared/index.js';
-import type { GatewayMetrics, NamespaceCounters } from '../../ops/metrics.js';
-import { connectionState, type ConnectionState } from './connection-state.js';
+import type { GatewayMetrics } from '../../ops/metrics.js';
+import type { ConnectionState } from './connection-state.js';
 import type { RoomcastSocket } from './types.js';
 
 const KNOWN_EVENTS = new Set<string>(CLIENT_EVENT_NAMES);
@@ -36,25 +36,27 @@ function refuse(socket: RoomcastSocket, packet: unknown[], error: ErrorPayload, 
   else socket.emit('protocol:error', { ...error, event: typeof packet[0] === 'string' ? packet[0].slice(0, 100) : '' });
 }
 
-/** Counts every packet by event (the namespace's pre-bound counters), refused ones included. */
-export function requestGuard(socket: RoomcastSocket, counters: NamespaceCounters, metrics: GatewayMetrics) {
-  return (packet: unknown[], next: (error?: Error) => void): void => {
-    const event = packet[0];
-    counters.clientMessage(event);
-    const state = connectionState(socket);
-    if (!(isRejoin(packet) && takeRejoinAllowance(state)) && !state.bucket.take()) {
-      counters.rateLimited();
-      refuse(socket, packet, errorPayload('RATE_LIMITED'), metrics);
-      return;
-    }
-    if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
-      refuse(socket, packet, errorPayload('UNKNOWN_EVENT', `unknown event "${String(event).slice(0, 100)}"`), metrics);
-      return;
-    }
-    if (packet.length !== 3 || typeof packet[2] !== 'function') {
-      refuse(socket, packet, errorPayload('INVALID_PAYLOAD', `${event} takes one payload object and an acknowledgement callback`), metrics);
-      return;
-    }
-    next();
-  };
+/**
+ * Whether a packet may reach its handler; answers the refusal itself otherwise. Counts every packet by event
+ * (the namespace's pre-bound counters), refused ones included. Called by the connection's dispatcher
+ * (register-handlers.ts) with the connection's state: nothing here is per connection.
+ */
+export function admitPacket(socket: RoomcastSocket, state: ConnectionState, packet: unknown[]): boolean {
+  const { counters, metrics } = state.ctx;
+  const event = packet[0];
+  counters.clientMessage(event);
+  if (!(isRejoin(packet) && takeRejoinAllowance(state)) && !state.bucket.take()) {
+    counters.rateLimited();
+    refuse(socket, packet, errorPayload('RATE_LIMITED'), metrics);
+    return false;
+  }
+  if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
+    refuse(socket, packet, errorPayload('UNKNOWN_EVENT', `unknown event "${String(event).slice(0, 100)}"`), metrics);
+    return false;
+  }
+  if (packet.length !== 3 || typeof packet[2] !== 'function') {
+    refuse(socket, packet, errorPayload('INVALID_PAYLOAD', `${event} takes one payload object and an acknowledgement callback`), metrics);
+    return false;
+  }
+  return true;
 }
