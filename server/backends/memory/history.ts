@@ -19,8 +19,11 @@ interface RoomLog {
   entries: Message[];
   /** The size counted for each entry (HISTORY_MAX_BYTES), in the same order. */
   sizes: number[];
-  /** idempotency key -> stored message; insertion order is age order. */
-  idempotency: Map<string, Message>;
+  /**
+   * idempotency key -> stored message; insertion order is age order. Made on the first keyed publication:
+   * every joined room has a log (its epoch must not change), and most never see a key (a user's room).
+   */
+  idempotency: Map<string, Message> | undefined;
   touchedAt: number;
   /** The newest entry's ts: a room's timestamps never go back, so expiry by age is always a prefix. */
   lastTs: number;
@@ -86,7 +89,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const now = this.now();
     this.expire(log, now);
     if (idempotencyKey !== undefined) {
-      const stored = log.idempotency.get(idempotencyKey);
+      const stored = log.idempotency?.get(idempotencyKey);
       if (stored !== undefined) return { message: stored, duplicate: true };
     }
     log.lastOffset += 1;
@@ -105,6 +108,7 @@ export class MemoryHistoryStore implements HistoryStore {
       this.enforceMaxBytes();
     }
     if (idempotencyKey !== undefined) {
+      log.idempotency ??= new Map();
       log.idempotency.set(idempotencyKey, message);
       if (log.idempotency.size > this.idempotencyCap) {
         const oldest = log.idempotency.keys().next().value as string;
@@ -173,7 +177,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const key = `${namespace}\u0000${room}`;
     let log = this.rooms.get(key);
     if (log === undefined) {
-      log = { key, epoch: newEpoch(), lastOffset: 0, entries: [], sizes: [], idempotency: new Map(), touchedAt: this.now(), lastTs: 0 };
+      log = { key, epoch: newEpoch(), lastOffset: 0, entries: [], sizes: [], idempotency: undefined, touchedAt: this.now(), lastTs: 0 };
       if (this.rooms.size >= MAX_TRACKED_ROOMS) this.evictUnpublished();
     } else {
       // Re-inserting keeps the map in least-recently-used order.
@@ -202,17 +206,19 @@ export class MemoryHistoryStore implements HistoryStore {
     let drop = 0;
     while (drop < log.entries.length && (log.entries[drop] as Message).ts < cutoff) drop += 1;
     if (drop > 0) this.dropOldest(log, drop);
+    if (log.idempotency === undefined) return;
     for (const [key, message] of log.idempotency) {
       if (message.ts >= cutoff) break;
       log.idempotency.delete(key);
     }
+    if (log.idempotency.size === 0) log.idempotency = undefined;
   }
 
   private sweep(): void {
     const now = this.now();
     for (const [key, log] of this.rooms) {
       this.expire(log, now);
-      if (log.entries.length === 0 && log.idempotency.size === 0 && now - log.touchedAt >= this.ttlMs) this.rooms.delete(key);
+      if (log.entries.length === 0 && log.idempotency === undefined && now - log.touchedAt >= this.ttlMs) this.rooms.delete(key);
     }
   }
 }
