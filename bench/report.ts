@@ -80,8 +80,8 @@ const SCENARIOS: Array<{ name: string; title: string; npm: string }> = [
   { name: 'reconnect-storm', title: '5. Reconnect storm: draining a loaded node', npm: 'npm run bench:storm' },
   { name: 'history-cost', title: '6. The cost of guarantees: history on vs off', npm: 'npm run bench:history-cost' },
   { name: 'large-room', title: '7. A large room beside small ones', npm: 'npm run bench:large-room' },
-  { name: 'publish-cost', title: '8. Publish cost: server CPU per HTTP publication', npm: 'npm run bench:publish-cost' },
-  { name: 'idle-hold', title: '9. Holding idle connections: node CPU against plain Socket.IO', npm: 'npm run bench:idle-hold' },
+  { name: 'publish-cost', title: '10. Publish cost: server CPU per HTTP publication', npm: 'npm run bench:publish-cost' },
+  { name: 'idle-hold', title: '11. Holding idle connections: node CPU against plain Socket.IO', npm: 'npm run bench:idle-hold' },
 ];
 
 const START = '<!-- generated:start (npm run bench:report rewrites this part) -->';

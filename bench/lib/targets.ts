@@ -356,7 +356,9 @@ export interface BeforeAfter {
 
 export function beforeAfter(before: ReadonlyMap<string, StoredReport>, after: ReadonlyMap<string, StoredReport>, defs: TargetDef[] = TARGETS_16): BeforeAfter[] {
   const beforeRows = targetRows(before, defs);
-  const afterRows = targetRows(after, defs);
+  // A report that is the before one itself (same scenario, same time: the doc not yet regenerated) is no "after".
+  const fresh = new Map([...after].filter(([scenario, report]) => report.at === undefined || before.get(scenario)?.at !== report.at));
+  const afterRows = targetRows(fresh, defs);
   return defs.map((def, i) => {
     const bars: BeforeAfter['bars'] = [];
     for (const [when, row] of [['before issue 16', beforeRows[i]], ['after', afterRows[i]]] as const) {

@@ -1,5 +1,5 @@
 /**
- * Scenario 9, holding idle connections: what the nodes spend to keep
+ * Scenario 11, holding idle connections: what the nodes spend to keep
  * `--connections` idle clients (no publications at all) over `--nodes` nodes on one
  * redis-server, Roomcast against plain Socket.IO + redis-adapter holding the same
  * clients through the same load workers (bench/lib/capacity-worker.ts: each client

@@ -1,5 +1,5 @@
 /**
- * The cost of one HTTP publication on the server: one server process at a time,
+ * Scenario 10, the cost of one HTTP publication on the server: one server process at a time,
  * N small publications (no subscribers: the publish path alone) over a keep-alive
  * agent at a fixed concurrency, then B POST /api/v1/batch of 100 publications;
  * server CPU (utime + stime from /proc/<pid>/stat) per publication and per batch.

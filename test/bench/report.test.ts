@@ -157,6 +157,9 @@ describe('bench report: docs/performance.md from the scenario reports', () => {
       ]);
       expect(charts.find((c) => c.id === 'cpu-per-publication')).to.deep.include({ limit: 0.35, bars: [{ when: 'after', series: 'Roomcast', value: 0.3 }] });
       expect(charts.find((c) => c.id === 'idle-cpu')?.bars).to.deep.equal([]);
+      // The before report itself, not yet replaced by a new run, is not drawn as "after".
+      const same = { scenario: 'fanout', at: 'then', summaries: [{ target: 'roomcast', cpuPerDeliveryUs: 21.5 }] };
+      expect(beforeAfter(reports(same), reports(same)).find((c) => c.id === 'cpu-per-delivery')?.bars).to.deep.equal([{ when: 'before issue 16', series: 'Roomcast', value: 21.5 }]);
     });
   });
 });
