@@ -292,7 +292,7 @@ export const TARGETS_16: TargetDef[] = [
     unit: 'publications',
     baselineName: '-',
     measure: (r) => {
-      if (arr(r.results).length === 0) return NOT_MEASURED;
+      if (!arr(r.results).some((x) => num(obj(x).publishErrors) !== null)) return NOT_MEASURED;
       const errors = arr(r.results).reduce<number>((a, x) => a + (num(obj(x).publishErrors) ?? 0), 0);
       const published = arr(r.results).reduce<number>((a, x) => a + (num(obj(x).published) ?? 0), 0);
       const first = arr(r.results)
