@@ -348,7 +348,7 @@ runScenario({
     rooms: number('rooms', smoke ? 4 : 50),
     rate: number('rate', smoke ? 40 : 200),
     steps: number('steps', smoke ? 1 : 3),
-    stepMs: number('step-s', smoke ? 2 : 8) * 1000,
+    stepMs: number('step-s', smoke ? 1 : 8) * 1000,
     warmMs: smoke ? 500 : 5000,
     workers: number('workers', smoke ? 1 : 2),
     runs: number('runs', smoke ? 1 : 3),

@@ -245,7 +245,7 @@ runScenario<Options, HoldTarget, RunResult>({
       connections,
       nodes: number('nodes', Math.max(2, Math.ceil(connections / PER_NODE))),
       workers: number('workers', Math.max(2, Math.ceil(connections / PER_WORKER))),
-      holdMs: number('hold-s', smoke ? 1 : 60) * 1000,
+      holdMs: number('hold-s', smoke ? 0.5 : 60) * 1000,
       settleMs: number('settle-s', smoke ? 0.2 : 10) * 1000,
       concurrency: number('concurrency', smoke ? 20 : 50),
       runs: number('runs', 1),
