@@ -3,7 +3,7 @@
  * connections, each in two rooms (a personal room and one of `groups` group
  * rooms), in batches the scenario asks for, and holds them (answering pings).
  *
- * IPC in:  {type:'start', target, url, firstIndex, groups, concurrency, jwtSecret?, addresses}
+ * IPC in:  {type:'start', target, url, urls?, firstIndex, groups, concurrency, jwtSecret?, addresses}
  *          {type:'grow', upTo}      hold `upTo` connections in all (opens the difference)
  *          {type:'stop'}
  * IPC out: {type:'progress', connected}  (every 250 ms while growing)
@@ -22,6 +22,8 @@ export interface CapacityStart {
   type: 'start';
   target: Target;
   url: string;
+  /** Several nodes: connection i goes to urls[i % urls.length] (`url` is then ignored). */
+  urls?: string[];
   firstIndex: number;
   groups: number;
   concurrency: number;
@@ -48,8 +50,9 @@ async function connectOne(start: CapacityStart, local: number): Promise<void> {
   const localAddress = start.addresses[local % start.addresses.length];
   const options = localAddress !== undefined ? { localAddress } : {};
   const group = i % start.groups;
+  const url = start.urls !== undefined && start.urls.length > 0 ? (start.urls[i % start.urls.length] ?? start.url) : start.url;
   if (start.target === 'bare-ws') {
-    const client = await BareWsClient.connect(start.url, options);
+    const client = await BareWsClient.connect(url, options);
     closers.push(() => client.close());
     await client.join(`user:${i}`);
     await client.join(`g${group}`);
@@ -60,7 +63,7 @@ async function connectOne(start: CapacityStart, local: number): Promise<void> {
     const token = await new SignJWT({ rooms: ['bench:*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setIssuedAt().setExpirationTime('2h').sign(key);
     auth = { token };
   }
-  const client = await LeanSioClient.connect(start.url, auth, options);
+  const client = await LeanSioClient.connect(url, auth, options);
   closers.push(() => client.close());
   client.onClose = () => {
     if (!stopping) dropped++;

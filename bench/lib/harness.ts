@@ -151,14 +151,23 @@ export async function startTarget(target: Target, options: StartOptions = {}): P
     await waitHealthy(child, url, 'roomcast');
     return { target, url, port, pid: child.pid ?? 0, child };
   }
-  const script = target === 'bare-ws' ? 'bare-ws-server.js' : 'plain-socketio-server.js';
+  return startBaseline(target, target === 'bare-ws' ? 'bare-ws-server.js' : 'plain-socketio-server.js', port, stdio, options);
+}
+
+/** Starts a script of dist/bench/baselines/ that prints {"ready":true} once it listens on `--port`. */
+async function startBaseline<T>(target: T, script: string, port: number, stdio: Array<'ignore' | 'pipe' | 'inherit' | 'ipc'>, options: StartOptions): Promise<{ target: T; url: string; port: number; pid: number; child: ChildProcess }> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   if (options.env?.REDIS_URL === undefined) delete env.REDIS_URL;
   const child = track(
     spawn(process.execPath, [...(options.nodeArgs ?? []), join(repoRoot, 'dist/bench/baselines', script), '--port', String(port)], { env, stdio }),
   );
-  await waitReadyLine(child, target);
-  return { target, url, port, pid: child.pid ?? 0, child };
+  await waitReadyLine(child, String(target));
+  return { target, url: `http://127.0.0.1:${port}`, port, pid: child.pid ?? 0, child };
+}
+
+/** The floor for an HTTP publication: a bare node:http JSON handler (bench/baselines/http-floor-server.ts). */
+export async function startHttpFloor(): Promise<{ target: 'http-floor'; url: string; port: number; pid: number; child: ChildProcess }> {
+  return startBaseline('http-floor' as const, 'http-floor-server.js', await freePort(), ['ignore', 'pipe', 'inherit'], {});
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
- * Scenario 3, cross-node: a redis-server (free port, own temp dir) and 3 nodes
- * with REDIS_URL; a publisher POSTs on node 1 at a steady rate into many small
- * rooms, each room with members on node 1 (same node) and on nodes 2 and 3
- * (remote: the publication crosses Redis pub/sub). The Redis hop is the
+ * Scenario 3, cross-node: a redis-server (free port, own temp dir) and `--nodes`
+ * nodes (2 by default, as issue 16's target says "over 2 nodes"; the reports
+ * before issue 16 used 3) with REDIS_URL; a publisher POSTs on node 1 at a steady
+ * rate into many small rooms, each room with members on node 1 (same node) and on
+ * the other nodes (remote: the publication crosses Redis pub/sub). The Redis hop is the
  * remote-member latency minus the same-node latency (p50 and p99). Roomcast's
  * canary (pub/sub lag over its last 30 probes, from each node's /readyz) is read
  * after an idle phase and at the end of the loaded phase. Baseline: the plain
@@ -10,12 +11,13 @@
  * first process). CPU per process: each node, redis-server, workers, bench.
  *
  *   npm run bench:cross-node -- [--targets roomcast,socketio] [--rooms 100] [--room-size 10]
- *     [--rate 500] [--idle-s 30] [--load-s 30] [--warm-s 3] [--workers 2] [--runs 3] [--profile] [--smoke]
+ *     [--rate 500] [--nodes 2] [--idle-s 30] [--load-s 30] [--warm-s 3] [--workers 2] [--runs 3] [--profile] [--smoke]
  *
  * --profile: one extra Roomcast run (not counted) with `node --cpu-prof` on the
  * publishing node; its top self-time functions go into the report.
- * Targets: Redis hop <= 2 ms p50 / 5 ms p99 at 500 msg/s into small
- * rooms; canary lag p99 < 10 ms at idle and under load.
+ * Targets (issue 16): Redis hop <= 1.5x plain Socket.IO + redis-adapter's p50 and
+ * p99 at 500 msg/s into small rooms; canary lag p99 < 10 ms on the publishing node
+ * under load (the older absolute targets are still printed).
  */
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +27,7 @@ import { profileMarkdown as profileTables, summarizeProfile, type ProfileSummary
 import { LatencyHistogram } from '../lib/lean-client.js';
 import { drainAndCollect, expectedDeliveries, httpPublisher, mergeClasses, publishPhase, startRoomsWorkers, withCpuPercent, type Stream } from '../lib/rooms-run.js';
 import type { RoomsGroup, RoomsWorkerStart } from '../lib/rooms-worker.js';
-import { CROSS_NODE_NODES, crossNodeSummaryMarkdown, crossNodeTargets, type CrossNodeTargetSummary } from '../lib/cross-node-summary.js';
+import { CROSS_NODE_DEFAULT_NODES, crossNodeSummaryMarkdown, crossNodeTargets, type CrossNodeTargetSummary } from '../lib/cross-node-summary.js';
 import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
@@ -46,7 +48,6 @@ import {
 
 type Target = 'roomcast' | 'socketio';
 const TARGETS: readonly Target[] = ['roomcast', 'socketio'];
-const NODES = CROSS_NODE_NODES;
 const QUANTILES = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
 
 interface Options {
@@ -58,6 +59,8 @@ interface Options {
   loadMs: number;
   warmMs: number;
   workers: number;
+  /** Roomcast nodes (or plain Socket.IO processes); node 1 publishes. */
+  nodes: number;
   runs: number;
   profile: boolean;
   smoke: boolean;
@@ -114,15 +117,15 @@ function latencyOf(h: LatencyHistogram): Latency {
   return { p50: round(h.quantile(0.5)), p99: round(h.quantile(0.99)), max: round(h.max), count: h.total };
 }
 
-/** Member j of room r sits on node j % 3: every room has members on node 1 and on nodes 2 and 3. */
+/** Member j of room r sits on node j % nodes: every room has members on node 1 and on every other node. */
 function memberGroups(options: Options, nodes: ServerHandle[]): { perWorker: RoomsGroup[][]; membersPerRoom: Record<string, number> } {
   const perWorker: RoomsGroup[][] = Array.from({ length: options.workers }, () => []);
   const membersPerRoom: Record<string, number> = {};
   for (let r = 0; r < options.rooms; r++) {
     const room = `bench:x${r}`;
     membersPerRoom[room] = options.roomSize;
-    for (let n = 0; n < NODES; n++) {
-      const count = Math.floor(options.roomSize / NODES) + (n < options.roomSize % NODES ? 1 : 0);
+    for (let n = 0; n < options.nodes; n++) {
+      const count = Math.floor(options.roomSize / options.nodes) + (n < options.roomSize % options.nodes ? 1 : 0);
       const node = nodes[n];
       if (count === 0 || !node) continue;
       perWorker[r % options.workers]?.push({ url: node.url, room, count, cls: n === 0 ? 'same' : 'remote' });
@@ -136,7 +139,7 @@ async function runTarget(target: Target, options: Options, run: number, profileD
   const nodes: ServerHandle[] = [];
   let workers: WorkerHandle[] = [];
   try {
-    for (let n = 0; n < NODES; n++) {
+    for (let n = 0; n < options.nodes; n++) {
       const nodeArgs = n === 0 ? cpuProfileArgs(profileDir ?? undefined) : [];
       nodes.push(await startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-node${n + 1}`, DRAIN_TIMEOUT_MS: '1000' }, nodeArgs }));
     }
@@ -174,7 +177,8 @@ async function runTarget(target: Target, options: Options, run: number, profileD
       const canaryLoad = target === 'roomcast' ? await Promise.all(nodes.map(canaryOf)) : [];
 
       const wanted = expectedDeliveries(outcome.published, membersPerRoom);
-      const stats = await drainAndCollect(workers, 1, outcome.published, wanted, options.smoke ? 500 : 1000, options.smoke ? 5000 : 20_000);
+      // In a smoke run a stall ends the drain early only when something is missing: a loaded CI machine may pause 0.5 s.
+      const stats = await drainAndCollect(workers, 1, outcome.published, wanted, options.smoke ? 1500 : 1000, options.smoke ? 10_000 : 20_000);
       const classes = mergeClasses(stats);
       const same = classes.get('same')?.histogram ?? new LatencyHistogram();
       const remote = classes.get('remote')?.histogram ?? new LatencyHistogram();
@@ -243,6 +247,8 @@ function summarize(results: RunResult[], targets: Target[]): TargetSummary[] {
       canaryIdleP99: m((r) => worst(r.canaryIdle, 'p99Ms')),
       canaryLoadP50: m((r) => worst(r.canaryLoad, 'p50Ms')),
       canaryLoadP99: m((r) => worst(r.canaryLoad, 'p99Ms')),
+      // Node 1 publishes: the issue's canary target is on that node.
+      canaryLoadPublisherP99: m((r) => (r.canaryLoad[0] === undefined || r.canaryLoad[0] === null ? Number.NaN : r.canaryLoad[0].p99Ms)),
       cpuPct: Object.fromEntries(processes.map((name) => [name, m((r) => r.cpuPct[name] ?? Number.NaN)])),
     };
   });
@@ -381,10 +387,11 @@ runScenario({
     loadMs: number('load-s', smoke ? 2 : 30) * 1000,
     warmMs: number('warm-s', smoke ? 0.5 : 3) * 1000,
     workers: number('workers', smoke ? 1 : 2),
+    nodes: Math.max(2, number('nodes', CROSS_NODE_DEFAULT_NODES)),
   }),
   timeLimitMs: (options) => (options.runs * options.targets.length + (options.profile ? 1 : 0)) * (90_000 + options.idleMs + options.loadMs + options.warmMs + 30_000),
   units: (options) => options.targets,
-  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.rooms} rooms x ${options.roomSize} over ${NODES} nodes, ${options.rate}/s on node 1`,
+  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.rooms} rooms x ${options.roomSize} over ${options.nodes} nodes, ${options.rate}/s on node 1`,
   run: (target, { options, run }) => runTarget(target, options, run, null),
   report: async (results, { options, command }) => {
     const { profile, callers, profileFile } = options.profile && options.targets.includes('roomcast') ? await profiledRun(options, results) : { profile: null, callers: [], profileFile: null };

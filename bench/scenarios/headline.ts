@@ -24,7 +24,9 @@
  * 733 ms; at 100,000 connections every publication also reaches 6 nodes through
  * Redis and 4,000 heartbeats/s come on top.
  *
- * Target: 100,000 connections held with p99 < 50 ms and nothing lost.
+ * Targets (issue 16): 100,000 connections held with p99 < 250 ms on this machine
+ * (moonshot < 50 ms), nothing lost, no HTTP publication failing without an answer;
+ * the ramp >= 1,000 connections/s.
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -58,7 +60,10 @@ import {
 import { Progress, round, table, type ChartSpec } from '../lib/harness.js';
 import { medianOf, reportHeader, runScenario, type ScenarioArgs } from '../lib/scenario-runner.js';
 
-const SLO_P99_MS = 50;
+/** Issue 16: p99 < 250 ms on this machine (moonshot < 50 ms), ramp >= 1,000 connections/s, 0 publish errors. */
+const SLO_P99_MS = 250;
+const MOONSHOT_P99_MS = 50;
+const RAMP_TARGET_PER_S = 1000;
 const GROUP_SIZE = 10;
 /** Connections per node: under the 20,000 open files of a process, with room for Redis, HTTP and the log. */
 const PER_NODE = 16_700;
@@ -285,7 +290,16 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
       ['publish errors', m((r) => r.publishErrors)],
     ],
   );
-  const verdictLine = `**Target (${options.connections.toLocaleString('en-US')} connections held, p99 < ${SLO_P99_MS} ms, nothing lost): ${met ? 'met' : 'missed'}** — ${connected} held, p99 ${p99} ms, lost ${lost}, duplicates ${duplicates}.`;
+  const rampPerS = round(options.connections / Math.max(0.1, m((r) => r.rampS)), 0);
+  const errors = results.reduce((a, r) => a + r.publishErrors, 0);
+  const firstError = results.find((r) => r.firstPublishError !== undefined)?.firstPublishError;
+  const verdictLine = [
+    `**Target (${options.connections.toLocaleString('en-US')} connections held, p99 < ${SLO_P99_MS} ms, nothing lost, no publish error): ${met ? 'met' : 'missed'}** — ${connected} held, p99 ${p99} ms (moonshot < ${MOONSHOT_P99_MS} ms: ${p99 < MOONSHOT_P99_MS ? 'met' : 'missed'}), lost ${lost}, duplicates ${duplicates}.`,
+    '',
+    `**Target (connection ramp >= ${RAMP_TARGET_PER_S.toLocaleString('en-US')}/s): ${rampPerS >= RAMP_TARGET_PER_S ? 'met' : 'missed'}** — ${rampPerS} connections/s.`,
+    '',
+    `**Target (HTTP publications failing without an answer: 0): ${errors === 0 ? 'met' : 'missed'}** — ${errors}${firstError !== undefined ? ` (first: "${firstError}")` : ''}.`,
+  ].join('\n');
   const perProcess = table(
     ['process', 'RSS after ramp MB', 'RSS at end MB', 'CPU % during ramp', 'CPU % during load'],
     last.cpuLoad.map((p, i) => [p.name, last.memoryAfterRampMB[i]?.rssMB ?? '', last.memoryEndMB[i]?.rssMB ?? '', last.cpuRamp[i]?.cpuPct ?? '', p.cpuPct]),

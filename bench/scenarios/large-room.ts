@@ -62,7 +62,7 @@ function parseOptions({ get, number, list, smoke }: ScenarioArgs): Options {
     smallSize: number('small-size', smoke ? 4 : 10),
     smallRate: number('small-rate', smoke ? 20 : 100),
     largeRates: (get('large-rates') ?? '2,5').split(',').map(Number),
-    phaseMs: number('phase-s', smoke ? 2.5 : 10) * 1000,
+    phaseMs: number('phase-s', smoke ? 2 : 10) * 1000,
     warmMs: number('warm-s', smoke ? 0.5 : 2) * 1000,
     pingIntervalMs: number('ping-interval-ms', smoke ? 1000 : 5000),
     probes: number('probes', smoke ? 3 : 20),

@@ -30,7 +30,8 @@ describe('bench smoke: capacity (scenario 1)', function () {
       expect(summary.cpuPerConnUs, summary.target).to.be.greaterThan(0);
     }
     expect(ratios.map((r) => `${r.of}/${r.vs}`)).to.include.members(['roomcast/bare-ws', 'roomcast/socketio']);
-    expect(summaryMarkdown).to.match(/RSS per idle connection <= 1.5x bare ws: \*\*(met|missed)\*\*/);
+    expect(summaryMarkdown).to.match(/RSS per idle connection <= 1x plain Socket\.IO: \*\*(met|missed)\*\*/);
+    expect(summaryMarkdown).to.match(/CPU per accepted connection \(JWT \+ 2 joins\) <= 1\.2x plain Socket\.IO: \*\*(met|missed)\*\*/);
     expect(profile?.connections).to.be.greaterThan(0);
     expect(profile?.classes.length).to.be.greaterThan(0);
     expect(charts.map((c) => c.id)).to.have.members(['capacity-cpu', 'capacity-rss', 'capacity-heap']);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { runBenchSmoke } from '../support/bench-smoke.js';
+import { runBenchSmoke, type SmokeResult } from '../support/bench-smoke.js';
 
 interface HeadlineReport {
   summaryMarkdown: string;
@@ -21,8 +21,23 @@ interface HeadlineReport {
   }>;
 }
 
+interface IdleHoldReport {
+  options: { connections: number; nodes: number };
+  results: Array<{ target: string; connected: number; failed: number; dropped: number; firstError: string | null; connectPerS: number; nodesCpuPct: number; perProcess: Array<{ name: string }> }>;
+  summaries: Array<{ target: string; nodesCpuPct: number }>;
+  summaryMarkdown: string;
+}
+
 describe('bench smoke: headline (scenario 4)', function () {
   this.timeout(180_000);
+
+  // Issue 16's new scenario runs beside this file's first one, not after it: both mostly wait on
+  // processes starting, and the bench smoke runs must not add time to CI.
+  let idleHold: Promise<SmokeResult>;
+  before(() => {
+    idleHold = runBenchSmoke('scenarios/idle-hold.js', [], 90_000);
+    idleHold.catch(() => undefined); // awaited by its own test; no unhandled rejection before that
+  });
 
   it('connects every client over two Redis-backed nodes, delivers every group and personal publication exactly once across churn, and reports memory and CPU', async () => {
     const { report } = await runBenchSmoke('scenarios/headline.js', [], 170_000);
@@ -47,5 +62,22 @@ describe('bench smoke: headline (scenario 4)', function () {
     expect(summaryMarkdown).to.match(/Target .*: (met|missed)/);
     expect(charts.map((c) => c.id)).to.include.members(['headline-memory-vs-connections', 'headline-latency-over-time']);
     for (const chart of charts) expect(chart.series.some((s) => s.points.length > 0), chart.id).to.equal(true);
+  });
+
+  // Issue 16's idle-upkeep target: the same load workers hold the clients on Roomcast nodes and on plain Socket.IO nodes.
+  it('idle hold: holds every idle client over two nodes on Roomcast and on plain Socket.IO, none dropped, and reports the nodes\' CPU against each other', async () => {
+    const { report } = await idleHold;
+    const { results, summaries, summaryMarkdown, options } = report as unknown as IdleHoldReport;
+    expect(results.map((r) => r.target)).to.have.members(['roomcast', 'socketio']);
+    for (const result of results) {
+      expect(result.connected, `${result.target}: ${result.firstError}`).to.equal(options.connections);
+      expect(result.failed, result.target).to.equal(0);
+      expect(result.dropped, result.target).to.equal(0);
+      expect(result.connectPerS, result.target).to.be.greaterThan(0);
+      expect(result.nodesCpuPct, result.target).to.be.at.least(0);
+      expect(result.perProcess.filter((p) => p.name.startsWith('node ')), result.target).to.have.length(options.nodes);
+    }
+    expect(summaries.map((s) => s.target)).to.have.members(['roomcast', 'socketio']);
+    expect(summaryMarkdown).to.match(/against plain Socket\.IO \(target <= 1\.0x\): .*, (\*\*met\*\*|\*\*missed\*\*|not judged)/);
   });
 });

@@ -1,0 +1,277 @@
+/**
+ * Scenario 11, holding idle connections: what the nodes spend to keep
+ * `--connections` idle clients (no publications at all) over `--nodes` nodes on one
+ * redis-server, Roomcast against plain Socket.IO + redis-adapter holding the same
+ * clients through the same load workers (bench/lib/capacity-worker.ts: each client
+ * in a personal room and a group room of about 10, Roomcast's with its JWT, plain
+ * Socket.IO's with none: the baseline reads no token). What remains is per-connection
+ * upkeep: heartbeats, timers, sweeps, the adapter's own traffic.
+ *
+ * Per target: the ramp (connections/s through handshake + auth + 2 joins, the same
+ * load for both), a settle pause, then `--hold-s` seconds without publications:
+ * CPU % of one core of all nodes together, of redis-server and of the workers, RSS
+ * per node. Targets run one after the other within a run (the order rotates per run);
+ * medians over `--runs`.
+ *
+ * Target (issue 16): node CPU to hold 100,000 idle connections <= 1.0x plain Socket.IO.
+ *
+ *   npm run bench:idle-hold -- [--targets roomcast,socketio] [--connections 100000] [--nodes 6]
+ *     [--workers 8] [--hold-s 60] [--settle-s 10] [--concurrency 50] [--runs 1] [--smoke]
+ *
+ * Settings: Roomcast as shipped (AUTO_JOIN_USER_ROOM on, PING_INTERVAL_MS default)
+ * with the bench's lifted per-address and rate limits (bench/lib/harness.ts
+ * roomcastBenchEnv: the load comes from a few loopback addresses); plain Socket.IO
+ * with its defaults (pingInterval 25 s).
+ */
+import type { CapacityStart } from '../lib/capacity-worker.js';
+import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { cpuBetween, cpuMark, rssMB, sumOf, type ProcessRef } from '../lib/room-fleet.js';
+import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
+import {
+  BENCH_JWT_SECRET,
+  Progress,
+  forkWorker,
+  ratioText,
+  round,
+  sleep,
+  sourceAddresses,
+  startTarget,
+  stopServer,
+  stopWorkers,
+  table,
+  waitFor,
+  type ServerHandle,
+  type WorkerHandle,
+} from '../lib/harness.js';
+
+type HoldTarget = 'roomcast' | 'socketio';
+const HOLD_TARGETS: readonly HoldTarget[] = ['roomcast', 'socketio'];
+const GROUP_SIZE = 10;
+/** Under the 20,000 open files of a process, as the headline's nodes. */
+const PER_NODE = 16_700;
+/** Under 15,000 connections per load worker, as the headline's workers. */
+const PER_WORKER = 14_000;
+
+interface Options {
+  targets: HoldTarget[];
+  connections: number;
+  nodes: number;
+  workers: number;
+  holdMs: number;
+  settleMs: number;
+  concurrency: number;
+  runs: number;
+  smoke: boolean;
+}
+
+interface RunResult {
+  target: HoldTarget;
+  run: number;
+  connected: number;
+  failed: number;
+  dropped: number;
+  firstError: string | null;
+  rampS: number;
+  connectPerS: number;
+  /** Sum over the nodes, % of one core, during the hold. */
+  nodesCpuPct: number;
+  redisCpuPct: number;
+  workersCpuPct: number;
+  perProcess: Array<{ name: string; cpuPct: number; cpuSeconds: number }>;
+  nodeRssMB: number[];
+}
+
+interface Grown {
+  connected: number;
+  failed: number;
+  dropped: number;
+  error?: string;
+}
+
+async function startNodes(target: HoldTarget, options: Options, redis: RedisProcess): Promise<ServerHandle[]> {
+  // Started side by side: a node's start is mostly waiting (module loading, Redis connect).
+  const started = await Promise.allSettled(Array.from({ length: options.nodes }, (_, n) => startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}` } })));
+  const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    for (const node of nodes) await stopServer(node);
+    throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+  }
+  return nodes;
+}
+
+async function runTarget(target: HoldTarget, options: Options, run: number): Promise<RunResult> {
+  const redis = await startRedis({ extraArgs: ['--maxclients', '10000'] });
+  let nodes: ServerHandle[] = [];
+  const workers: WorkerHandle[] = [];
+  try {
+    nodes = await startNodes(target, options, redis);
+    const urls = nodes.map((node) => node.url);
+    const perWorker = Math.ceil(options.connections / options.workers);
+    const bar = new Progress(`${target} run ${run + 1}: connecting`, options.connections);
+    const progress = new Map<number, number>();
+    const began = Date.now();
+    const replies = await Promise.all(
+      Array.from({ length: options.workers }, (_, w) => {
+        const worker = forkWorker('capacity-worker.js');
+        workers.push(worker);
+        const count = Math.min(perWorker, options.connections - w * perWorker);
+        const start: CapacityStart = {
+          type: 'start',
+          target,
+          url: urls[0] ?? '',
+          urls,
+          firstIndex: w * perWorker,
+          groups: Math.max(1, Math.round(options.connections / GROUP_SIZE)),
+          concurrency: options.concurrency,
+          addresses: sourceAddresses(w),
+          ...(target === 'roomcast' ? { jwtSecret: BENCH_JWT_SECRET } : {}),
+        };
+        worker.child.send(start);
+        const reply = waitFor<Grown>(worker, 'grown', 900_000, (m) => {
+          if (m.type === 'progress') {
+            progress.set(w, Number(m.connected));
+            bar.update([...progress.values()].reduce((a, b) => a + b, 0));
+          }
+        });
+        worker.child.send({ type: 'grow', upTo: Math.max(0, count) });
+        return reply;
+      }),
+    );
+    const rampS = (Date.now() - began) / 1000;
+    const connected = replies.reduce((a, r) => a + r.connected, 0);
+    bar.update(connected, 'done');
+    await sleep(options.settleMs);
+    const processes: ProcessRef[] = [
+      ...nodes.map((node, n) => ({ name: `node ${n + 1}`, pid: node.pid })),
+      { name: 'redis-server', pid: redis.pid },
+      ...workers.map((worker, w) => ({ name: `worker ${w + 1}`, pid: worker.pid })),
+    ];
+    const from = cpuMark(processes);
+    await sleep(options.holdMs);
+    const perProcess = cpuBetween(processes, from, cpuMark(processes));
+    const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
+    // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold count.
+    const after = await Promise.all(
+      workers.map((worker, w) => {
+        const reply = waitFor<Grown>(worker, 'grown', 60_000);
+        worker.child.send({ type: 'grow', upTo: Math.max(0, Math.min(perWorker, options.connections - w * perWorker)) });
+        return reply;
+      }),
+    );
+    const result: RunResult = {
+      target,
+      run,
+      connected,
+      failed: replies.reduce((a, r) => a + r.failed, 0),
+      dropped: after.reduce((a, r) => a + r.dropped, 0),
+      firstError: replies.find((r) => r.error !== undefined)?.error ?? null,
+      rampS: round(rampS, 1),
+      connectPerS: round(connected / rampS, 0),
+      nodesCpuPct: pct('node'),
+      redisCpuPct: pct('redis'),
+      workersCpuPct: pct('worker'),
+      perProcess,
+      nodeRssMB: rssMB(processes.filter((p) => p.name.startsWith('node'))).map((p) => p.rssMB),
+    };
+    process.stderr.write(
+      `  ${target} run ${run + 1}: ${connected} held (${result.failed} failed), ramp ${result.connectPerS}/s, nodes ${result.nodesCpuPct}% of a core over ${options.holdMs / 1000} s idle, redis ${result.redisCpuPct}%\n`,
+    );
+    return result;
+  } finally {
+    await stopWorkers(workers);
+    for (const node of nodes) await stopServer(node);
+    await redis.stop();
+  }
+}
+
+export interface IdleHoldSummary {
+  target: HoldTarget;
+  runs: number;
+  connected: number;
+  failed: number;
+  dropped: number;
+  connectPerS: number;
+  nodesCpuPct: number;
+  nodesCpuPctRuns: number[];
+  redisCpuPct: number;
+  workersCpuPct: number;
+  nodeRssMB: number;
+}
+
+function summarize(results: RunResult[], targets: readonly HoldTarget[]): IdleHoldSummary[] {
+  return targets.map((target) => {
+    const mine = results.filter((r) => r.target === target);
+    return {
+      target,
+      runs: mine.length,
+      connected: medianOf(mine, (r) => r.connected, 0),
+      failed: mine.reduce((a, r) => a + r.failed, 0),
+      dropped: mine.reduce((a, r) => a + r.dropped, 0),
+      connectPerS: medianOf(mine, (r) => r.connectPerS, 0),
+      nodesCpuPct: medianOf(mine, (r) => r.nodesCpuPct, 1),
+      nodesCpuPctRuns: mine.map((r) => r.nodesCpuPct),
+      redisCpuPct: medianOf(mine, (r) => r.redisCpuPct, 1),
+      workersCpuPct: medianOf(mine, (r) => r.workersCpuPct, 1),
+      nodeRssMB: medianOf(mine, (r) => sumOf(r.nodeRssMB), 1),
+    };
+  });
+}
+
+function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string {
+  const rc = summaries.find((s) => s.target === 'roomcast');
+  const sio = summaries.find((s) => s.target === 'socketio');
+  const ratioValue = rc && sio && sio.nodesCpuPct > 0 ? round(rc.nodesCpuPct / sio.nodesCpuPct, 2) : Number.NaN;
+  const verdict = Number.isFinite(ratioValue) ? (ratioValue <= 1 ? '**met**' : '**missed**') : 'not judged';
+  return [
+    `${options.connections} idle connections (a personal room and a group room of ${GROUP_SIZE} each) over ${options.nodes} nodes on one redis-server, held by ${options.workers} load workers; ${options.holdMs / 1000} s without publications after ${options.settleMs / 1000} s settle; medians over ${options.runs} run(s).`,
+    '',
+    table(
+      ['target', 'runs', 'held', 'failed', 'dropped', 'ramp connections/s', 'nodes CPU % of a core (median; per run)', 'redis-server CPU %', 'workers CPU %', 'nodes RSS MB'],
+      summaries.map((s) => [s.target, s.runs, s.connected, s.failed, s.dropped, s.connectPerS, `${s.nodesCpuPct} (${s.nodesCpuPctRuns.join(', ')})`, s.redisCpuPct, s.workersCpuPct, s.nodeRssMB]),
+    ),
+    '',
+    `- Node CPU to hold the idle connections against plain Socket.IO (target <= 1.0x): ${ratioText(rc?.nodesCpuPct, sio?.nodesCpuPct, { baseline: 'plain Socket.IO' })}, ${verdict}`,
+  ].join('\n');
+}
+
+runScenario<Options, HoldTarget, RunResult>({
+  name: 'idle-hold',
+  options: ({ number, list, smoke }): Options => {
+    const connections = number('connections', smoke ? 100 : 100_000);
+    const options: Options = {
+      targets: list('targets', HOLD_TARGETS, HOLD_TARGETS),
+      smoke,
+      connections,
+      nodes: number('nodes', Math.max(2, Math.ceil(connections / PER_NODE))),
+      workers: number('workers', Math.max(2, Math.ceil(connections / PER_WORKER))),
+      holdMs: number('hold-s', smoke ? 0.5 : 60) * 1000,
+      settleMs: number('settle-s', smoke ? 0.2 : 10) * 1000,
+      concurrency: number('concurrency', smoke ? 20 : 50),
+      runs: number('runs', 1),
+    };
+    if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
+    if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
+    return options;
+  },
+  // A ramp at 300 connections/s at worst, per target and run, plus the hold.
+  timeLimitMs: (options) => 120_000 + options.runs * options.targets.length * (60_000 + (options.connections / 300) * 1000 + options.settleMs + options.holdMs),
+  units: (options, run) => options.targets.map((_, i) => options.targets[(i + run) % options.targets.length] as HoldTarget),
+  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.connections} idle connections over ${options.nodes} nodes, ${options.holdMs / 1000} s hold`,
+  run: (target, { options, run }) => runTarget(target, options, run),
+  report: (results, { options, command }) => {
+    const summaries = summarize(results, options.targets);
+    const summary = summaryMarkdown(summaries, options);
+    const processes = [...new Set(results.flatMap((r) => r.perProcess.map((p) => p.name)))];
+    const markdown = [
+      ...reportHeader('Holding idle connections: node CPU against plain Socket.IO', command),
+      summary,
+      '',
+      '## CPU % per process during the hold, every run',
+      '',
+      table(['target', 'run', ...processes], results.map((r) => [r.target, r.run + 1, ...processes.map((name) => r.perProcess.find((p) => p.name === name)?.cpuPct ?? '-')])),
+      '',
+    ].join('\n');
+    return { markdown, json: { results, summaries, summaryMarkdown: summary, charts: [] } };
+  },
+});
