@@ -232,12 +232,13 @@ export class Publisher {
   /** Publishes `{ bt: nowMs() }` into group room `group` or personal room of client `user`, on the next node in turn. */
   publish(kind: 'group' | 'user', n: number): Promise<void> {
     const target = this.targets[this.next++ % this.targets.length] as { agent: Agent; hostname: string; port: number };
-    return this.send(kind, n, target, true);
+    const room = kind === 'group' ? `group:${n}` : `user:bench-${n}`;
+    // Keyed, so a retry of a request whose outcome is unknown cannot store the publication twice.
+    const body = JSON.stringify({ room, event: 'bench', data: { bt: nowMs() }, idempotencyKey: `bench-${process.pid}-${this.next}` });
+    return this.send(kind, n, body, target, true);
   }
 
-  private send(kind: 'group' | 'user', n: number, target: { agent: Agent; hostname: string; port: number }, mayRetry: boolean): Promise<void> {
-    const room = kind === 'group' ? `group:${n}` : `user:bench-${n}`;
-    const body = JSON.stringify({ room, event: 'bench', data: { bt: nowMs() } });
+  private send(kind: 'group' | 'user', n: number, body: string, target: { agent: Agent; hostname: string; port: number }, mayRetry: boolean): Promise<void> {
     return new Promise<void>((resolveDone) => {
       const fail = (why: string): void => {
         this.errors++;
@@ -272,7 +273,7 @@ export class Publisher {
       req.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed as idle just as it was reused: the request was never read
         // (Node's documented case for a retry), so sending it again cannot publish twice.
-        if (mayRetry && req.reusedSocket && error.code === 'ECONNRESET') void this.send(kind, n, target, false).then(resolveDone);
+        if (mayRetry && req.reusedSocket && error.code === 'ECONNRESET') void this.send(kind, n, body, target, false).then(resolveDone);
         else fail(String(error));
       });
       req.end(body);
