@@ -7,6 +7,7 @@
  * ROOMCAST_TEST_PARSER=msgpack too (npm run test:msgpack).
  */
 import { expect } from 'chai';
+import type { Socket } from 'socket.io';
 import { RoomcastClient, RoomcastError } from '../../client/index.js';
 import type { DefaultEvents, GapEvent, Message, OutboxDrop, RoomcastClientOptions, TypedMessage, TypedSignal } from '../../client/index.js';
 import { startGateway, TEST_SDK_PARSER, type TestGateway } from '../support/gateway.js';
@@ -167,7 +168,8 @@ describe('RoomcastClient helpers against a gateway', () => {
       // On the gateway: the first room:publish is stored, then its answer is lost with the connection.
       const keys: string[] = [];
       let loseNextAnswer = true;
-      gateway.gateway.io.of('/').on('connection', (socket) => {
+      // Prepended: the gateway's own middleware dispatches the packet, so a later one would never see it.
+      gateway.gateway.io.of('/').prependListener('connection', (socket: Socket) => {
         socket.use((packet, next) => {
           if (packet[0] === 'room:publish') {
             keys.push((packet[1] as { idempotencyKey?: string }).idempotencyKey ?? '(none)');
@@ -237,7 +239,8 @@ describe('RoomcastClient helpers against a gateway', () => {
       // On the gateway: the publication is stored, then its answer is lost with the connection,
       // and the client stays offline past the entry's TTL.
       const keys: string[] = [];
-      gateway.gateway.io.of('/').on('connection', (socket) => {
+      // Prepended: the gateway's own middleware dispatches the packet, so a later one would never see it.
+      gateway.gateway.io.of('/').prependListener('connection', (socket: Socket) => {
         socket.use((packet, next) => {
           if (packet[0] === 'room:publish') {
             keys.push((packet[1] as { idempotencyKey?: string }).idempotencyKey ?? '(none)');
@@ -267,16 +270,17 @@ describe('RoomcastClient helpers against a gateway', () => {
     });
 
     it('marks a direct publish that got no answer as unknown, with its key', async () => {
-      const client = makeClient(await tokenFor('alice'), { ackTimeout: 300, outbox: false });
-      await client.connect();
-      await client.join('demo:no-answer', () => undefined);
-      gateway.gateway.io.of('/').sockets.forEach((socket) =>
+      // Prepended: the gateway's own middleware dispatches the packet, so a later one would never see it.
+      gateway.gateway.io.of('/').prependListener('connection', (socket: Socket) =>
         socket.use((packet, next) => {
           // Stored, never answered.
           if (packet[0] === 'room:publish' && (packet[1] as { room?: string }).room === 'demo:no-answer') packet[2] = () => undefined;
           next();
         }),
       );
+      const client = makeClient(await tokenFor('alice'), { ackTimeout: 300, outbox: false });
+      await client.connect();
+      await client.join('demo:no-answer', () => undefined);
       const error = await client.publish('demo:no-answer', 'chat', { n: 1 }, { idempotencyKey: 'k-1' }).catch((caught: unknown) => caught);
       expect(error).to.include({ code: 'UNAVAILABLE', retryable: true, unknown: true, idempotencyKey: 'k-1' });
       const refused = await client.publish('demo:nowhere', 'chat', { n: 2 }).catch((caught: unknown) => caught);
