@@ -6,7 +6,7 @@
  */
 
 /** Share of the drain window over which reconnections are spread. */
-const SPREAD_SHARE = 0.6;
+export const SPREAD_SHARE = 0.6;
 /** Reconnections are paced in slots of this length. */
 const SLOT_MS = 250;
 
