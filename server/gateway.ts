@@ -294,7 +294,7 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
       // Status pages move to another node too (they are told server:draining like any client).
       const drained = statusBroadcast === null ? namespaceNames : [...namespaceNames, ADMIN_NAMESPACE];
       sseStreams.drain(config.drainTimeoutMs);
-      await drainConnections(io, drained, config.drainTimeoutMs, logger, backends.membersElsewhere);
+      await drainConnections(io, drained, config.drainTimeoutMs, logger);
     })();
     return draining;
   };

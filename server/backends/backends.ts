@@ -37,8 +37,6 @@ export interface Backends {
   readonly redis: RedisConnections | null;
   /** The pub/sub canary (Redis only). */
   readonly canary: { readonly healthy: boolean; status(): CanaryStatus } | null;
-  /** Room memberships the other nodes hold now (null on memory: one node, nowhere else to go); paces a drain. */
-  readonly membersElsewhere: (() => Promise<number>) | null;
   /** Calls `listener` each time the node receives other nodes' broadcasts again after a drop; returns the unsubscribe. */
   onReceptionRestored(listener: () => void): () => void;
   /** The in-memory history's size (zeros for a store that lives elsewhere). */

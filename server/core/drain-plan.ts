@@ -6,7 +6,7 @@
  */
 
 /** Share of the drain window over which reconnections are spread. */
-export const SPREAD_SHARE = 0.6;
+const SPREAD_SHARE = 0.6;
 /** Reconnections are paced in slots of this length. */
 const SLOT_MS = 250;
 

@@ -18,7 +18,6 @@ export function memoryBackends(config: Config): Backends {
     subscriberReady: null,
     redis: null,
     canary: null,
-    membersElsewhere: null,
     onReceptionRestored: () => () => undefined,
     historyStats: () => history.stats(),
     start: async () => undefined,

@@ -42,7 +42,6 @@ const MAX_INDEX_READS = 8;
 /** The commands of the room index, beyond what the other stores use. */
 interface RoomIndexCommands {
   hLen(key: string): Promise<number>;
-  sCard(key: string): Promise<number>;
   zRangeByLex(key: string, min: string, max: string, options: { LIMIT: { offset: number; count: number } }): Promise<string[]>;
 }
 
@@ -148,17 +147,6 @@ export class RedisPresenceStore implements PresenceStore {
     const index = this.redis as unknown as RoomIndexCommands;
     await this.redis.zRem(roomIndexKey(namespace), room);
     if ((await index.hLen(roomMembersKey(namespace, room))) > 0) await this.redis.zAdd(roomIndexKey(namespace), { score: 0, value: room });
-  }
-
-  /**
-   * Room memberships held by the other live nodes (the sizes of their member indexes): a draining node
-   * watches it grow to see how fast its clients are taken in elsewhere (transports/socketio/drain.ts).
-   */
-  async membersOnOtherNodes(): Promise<number> {
-    const index = this.redis as unknown as RoomIndexCommands;
-    const nodes = await this.redis.zRangeByScore(NODES_KEY, '-inf', '+inf');
-    const sizes = await Promise.all(nodes.filter((node) => node !== this.nodeId).map((node) => index.sCard(nodeIndexKey(node))));
-    return sizes.reduce((sum, size) => sum + Number(size), 0);
   }
 
   async list(namespace: string, room: string): Promise<PresenceMember[]> {

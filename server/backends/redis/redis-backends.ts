@@ -91,7 +91,6 @@ export async function redisBackends(config: Config, logger: Logger, metrics: Bac
     roomChannels: subscriptions,
     // With per-room channels, a room's own subscription says when it is live; otherwise the one subscriber connection does.
     subscriberReady: subscriptions === null ? subscriberReady : null,
-    membersElsewhere: () => presence.membersOnOtherNodes(),
     onReceptionRestored: (listener) => redis.onSubscriberReconnected(listener),
     historyStats: () => ({ entries: 0, rooms: 0, bytes: 0 }),
     async start(changes) {
