@@ -44,7 +44,9 @@ export const REDIS_CALL_TIMEOUT_MS = 3000;
 export async function redisCall<T>(what: string, call: () => Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new RoomcastError('UNAVAILABLE', `redis did not answer ${what} in time`)), timeoutMs);
+    // On expiry, one more turn of the event loop first (setImmediate runs after the poll phase): on a busy node the
+    // timer can fire late in a tick whose poll phase would read the answer already waiting on the socket.
+    timer = setTimeout(() => setImmediate(() => reject(new RoomcastError('UNAVAILABLE', `redis did not answer ${what} in time`))), timeoutMs);
   });
   try {
     return await Promise.race([call(), deadline]);
