@@ -7,7 +7,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { cpus, totalmem } from 'node:os';
@@ -147,7 +147,11 @@ export async function startTarget(target: Target, options: StartOptions = {}): P
   if (options.ipc === true) stdio.push('ipc');
   if (target === 'roomcast') {
     const script = options.roomcastScript ?? join(repoRoot, 'dist/server/main.js');
+    // ROOMCAST_BENCH_LOG_DIR: keep each node's log (LOG_LEVEL warn) as <dir>/node-<port>.log, e.g. to count a drained node's timeouts.
+    const logDir = process.env.ROOMCAST_BENCH_LOG_DIR;
+    if (logDir !== undefined) stdio[1] = 'pipe';
     const child = track(spawn(process.execPath, [...(options.nodeArgs ?? []), script], { env: roomcastBenchEnv(port, options.env), stdio }));
+    if (logDir !== undefined) child.stdout?.pipe(createWriteStream(join(logDir, `node-${port}.log`)));
     await waitHealthy(child, url, 'roomcast');
     return { target, url, port, pid: child.pid ?? 0, child };
   }

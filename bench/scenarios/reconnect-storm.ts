@@ -16,6 +16,8 @@
  *     [--drain-ms 30000] [--rate 200] [--user-rate 20] [--runs 3] [--smoke]
  *
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
+ * ROOMCAST_BENCH_LOG_DIR=<dir> keeps each node's log (e.g. the drained node's Redis timeouts);
+ * ROOMCAST_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the drained node (node 1) when it exits.
  */
 import { nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
@@ -129,7 +131,7 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
   let others: Fleet | null = null;
   try {
     process.stderr.write(`  starting redis-server and ${options.nodes} nodes (DRAIN_TIMEOUT_MS ${options.drainMs})\n`);
-    cluster = await startCluster(options.nodes, { DRAIN_TIMEOUT_MS: String(options.drainMs) });
+    cluster = await startCluster(options.nodes, { DRAIN_TIMEOUT_MS: String(options.drainMs) }, process.env.ROOMCAST_BENCH_PROFILE_DIR);
     const [drained, ...rest] = cluster.nodes;
     if (!drained) throw new Error('no node');
     const restUrls = rest.map((node) => node.url);

@@ -61,6 +61,29 @@ export function presenceStoreContract(name: string, factory: PresenceStoreFactor
       expect(outcomes.filter((result) => result.outcome === 'added').map((result) => result.members).sort()).to.deep.equal([1, 2, 3, 4, 5]);
       expect(await store.list('/', 'busy')).to.have.length(5);
     });
+    it('removes many members at once (a node emptying): each counted once, exactly one sees the room empty', async () => {
+      for (let i = 0; i < 30; i += 1) await store.add('/', i % 2 === 0 ? 'even' : 'odd', member(`u${i}`, `c${i}`, i), 0);
+      // All asked in the same tick, twice for c0, and one never present.
+      const removals = await Promise.all([...Array.from({ length: 30 }, (_, i) => store.remove('/', i % 2 === 0 ? 'even' : 'odd', `c${i}`)), store.remove('/', 'even', 'c0'), store.remove('/', 'odd', 'nobody')]);
+      expect(removals.slice(0, 30).map((removal) => removal?.member.connectionId)).to.deep.equal(Array.from({ length: 30 }, (_, i) => `c${i}`));
+      expect(removals.slice(30)).to.deep.equal([null, null]);
+      for (const room of ['even', 'odd']) {
+        const before = removals.filter((removal) => removal !== null && Number(removal.member.connectionId.slice(1)) % 2 === (room === 'even' ? 0 : 1)).map((removal) => removal?.membersBefore);
+        expect([...before].sort((a, b) => Number(a) - Number(b))).to.deep.equal(Array.from({ length: 15 }, (_, i) => i + 1));
+        expect(await store.list('/', room)).to.deep.equal([]);
+      }
+      expect((await store.listRooms('/', { prefix: '', after: null, limit: 10 })).rooms).to.deep.equal([]);
+    });
+
+    it('a leave never overtakes a later join of the same member', async () => {
+      await store.add('/', 'r', member('alice', 'c1', 1), 0);
+      const [removed, added] = await Promise.all([store.remove('/', 'r', 'c1'), store.add('/', 'r', member('alice', 'c1', 2), 0)]);
+      expect(removed?.membersBefore).to.equal(1);
+      expect(added).to.deep.equal({ outcome: 'added', members: 1 });
+      expect(await store.list('/', 'r')).to.deep.equal([member('alice', 'c1', 2)]);
+      expect((await store.listRooms('/', { prefix: '', after: null, limit: 10 })).rooms).to.deep.equal([{ room: 'r', members: 1 }]);
+    });
+
     describe('listRooms', () => {
       /** Every page from the start, following `next` until null. */
       const allPages = async (namespace: string, prefix: string, limit: number): Promise<RoomListPage[]> => {

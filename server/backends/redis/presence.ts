@@ -28,6 +28,7 @@ import { LuaScript } from './lua-script.js';
 import type { RedisCommands } from './redis-connections.js';
 import { redisCall, timed, type ObserveRedis } from './redis-errors.js';
 import { KEY_PREFIX, roomTag } from './keys.js';
+import { PresenceRemovals } from './presence-removals.js';
 import type { AddOutcome, AddResult, PresenceStore, Removal, RoomListPage, RoomListQuery } from '../../core/presence-store.js';
 
 export const roomMembersKey = (namespace: string, room: string): string => `${KEY_PREFIX}${roomTag(namespace, room)}:members`;
@@ -75,15 +76,28 @@ return { member, count }
 `);
 
 export class RedisPresenceStore implements PresenceStore {
+  private readonly removals: PresenceRemovals;
+
   constructor(
     private readonly redis: RedisCommands,
     private readonly nodeId: string,
     /** Times each add, remove and list (metrics). */
     private readonly observe?: ObserveRedis,
-  ) {}
+  ) {
+    this.removals = new PresenceRemovals({
+      redis,
+      nodeIndexKey: nodeIndexKey(nodeId),
+      roomMembersKey,
+      indexEntry,
+      emptied: (namespace, room) => this.unindexIfEmpty(namespace, room),
+      ...(observe === undefined ? {} : { observe }),
+    });
+  }
 
   async add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddResult> {
     const entry = indexEntry(namespace, room, member.connectionId);
+    // A removal of this member still queued or in flight goes first: a leave never overtakes a later join.
+    await this.removals.settled(entry);
     return redisCall('presence add', () => timed(this.observe, 'presence_add', async () => {
       await this.redis.sAdd(nodeIndexKey(this.nodeId), entry);
       const [outcome, members] = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as [
@@ -97,12 +111,9 @@ export class RedisPresenceStore implements PresenceStore {
     }));
   }
 
-  async remove(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
-    return redisCall('presence remove', () => timed(this.observe, 'presence_remove', async () => {
-      const removal = await this.removeEntry(namespace, room, connectionId);
-      await this.redis.sRem(nodeIndexKey(this.nodeId), indexEntry(namespace, room, connectionId));
-      return removal;
-    }));
+  /** Coalesced with the other removals of this tick (presence-removals.ts): a node emptying pays per room, not per member. */
+  remove(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
+    return this.removals.remove(namespace, room, connectionId);
   }
 
   /** Removes a room entry of any node (used when sweeping a dead node's members). */
@@ -157,6 +168,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async close(): Promise<void> {
-    // The connection belongs to the gateway.
+    // The connection belongs to the gateway; the removals asked before closing still reach Redis.
+    await this.removals.close();
   }
 }

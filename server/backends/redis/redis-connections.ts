@@ -19,7 +19,7 @@ export interface RedisCommands {
   publish(channel: string, message: string): Promise<number>;
   sPublish(channel: string, message: string): Promise<number>;
   sAdd(key: string, member: string): Promise<number>;
-  sRem(key: string, member: string): Promise<number>;
+  sRem(key: string, member: string | string[]): Promise<number>;
   sMembers(key: string): Promise<string[]>;
   hGetAll(key: string): Promise<Record<string, string>>;
   del(key: string): Promise<number>;
