@@ -248,7 +248,9 @@ describe('webhooks (one node)', function () {
   it('a delivery not accepted within WEBHOOK_MAX_AGE_S is dropped, counted and logged; later events still go', async () => {
     receiver.answerWith(() => 503);
     const logs = captureLogs();
-    const gw = await start({ WEBHOOK_MAX_AGE_S: '1', LOG_LEVEL: 'warn' }, logs);
+    // 2 s, not 1: the first retry comes up to 1 s after a refusal, so with 1 s the oldest event could reach
+    // its age before the retry (one attempt, then dropped), and the retry this test checks would not happen.
+    const gw = await start({ WEBHOOK_MAX_AGE_S: '2', LOG_LEVEL: 'warn' }, logs);
     const alice = await open('alice');
     assertOk(await request(alice, 'room:join', { room: 'wh:old' }));
     await waitFor(() => logs.lines.some((line) => line.includes('webhook delivery dropped')), 15_000, 'the drop');
@@ -256,7 +258,7 @@ describe('webhooks (one node)', function () {
     expect(attempts).to.be.greaterThan(1);
     const dropped = receiver.deliveries[0]?.body;
     const line = JSON.parse(logs.lines.find((entry) => entry.includes('webhook delivery dropped')) as string) as Record<string, unknown>;
-    expect(line).to.include({ level: 50, delivery: dropped?.id, events: 2, maxAgeSeconds: 1 });
+    expect(line).to.include({ level: 50, delivery: dropped?.id, events: 2, maxAgeSeconds: 2 });
     const metrics = await scrape(gw.url);
     expect(metrics.value('roomcast_webhook_deliveries_total', { outcome: 'dropped' })).to.equal(1);
     expect(metrics.value('roomcast_webhook_events_dropped_total', { reason: 'max-age' })).to.equal(2);
