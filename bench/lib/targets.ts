@@ -163,10 +163,13 @@ export const TARGETS_16: TargetDef[] = [
     floorName: 'node:http',
     limit: 0.35,
     measure: (r) => {
+      // Judged on the worse of the two modes: a target met only without Redis is not met for a cluster.
+      const memory = num(summary(r, 'roomcast').cpuPerPublicationMs);
       const redis = num(summary(r, 'roomcast-redis').cpuPerPublicationMs);
+      const worst = memory === null || redis === null ? memory : Math.max(memory, redis);
       return withNote(
-        judgeAbsolute(num(summary(r, 'roomcast').cpuPerPublicationMs), num(summary(r, 'socketio').cpuPerPublicationMs), (x) => x <= 0.35, num(summary(r, 'http-floor').cpuPerPublicationMs)),
-        redis === null ? undefined : `one-Redis mode ${redis} ms`,
+        judgeAbsolute(worst, num(summary(r, 'socketio').cpuPerPublicationMs), (x) => x <= 0.35, num(summary(r, 'http-floor').cpuPerPublicationMs)),
+        redis === null ? undefined : `memory mode ${memory} ms, one-Redis mode ${redis} ms`,
       );
     },
   },
@@ -181,10 +184,13 @@ export const TARGETS_16: TargetDef[] = [
     floorName: 'node:http',
     limit: 5,
     measure: (r) => {
+      // Judged on the worse of the two modes: a target met only without Redis is not met for a cluster.
+      const memory = num(summary(r, 'roomcast').cpuPerBatchMs);
       const redis = num(summary(r, 'roomcast-redis').cpuPerBatchMs);
+      const worst = memory === null || redis === null ? memory : Math.max(memory, redis);
       return withNote(
-        judgeAbsolute(num(summary(r, 'roomcast').cpuPerBatchMs), null, (x) => x <= 5, num(summary(r, 'http-floor').cpuPerBatchMs)),
-        redis === null ? undefined : `one-Redis mode ${redis} ms`,
+        judgeAbsolute(worst, null, (x) => x <= 5, num(summary(r, 'http-floor').cpuPerBatchMs)),
+        redis === null ? undefined : `memory mode ${memory} ms, one-Redis mode ${redis} ms`,
       );
     },
   },
