@@ -59,7 +59,8 @@ async function connectOne(start: CapacityStart, local: number): Promise<void> {
     return;
   }
   let auth: Record<string, unknown> | null = null;
-  if (start.target === 'roomcast' && key) {
+  // A token whenever the scenario gives a secret (Roomcast, and plain Socket.IO verifying the same JWT).
+  if (key) {
     const token = await new SignJWT({ rooms: ['bench:*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setIssuedAt().setExpirationTime('2h').sign(key);
     auth = { token };
   }

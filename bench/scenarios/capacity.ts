@@ -21,11 +21,12 @@
  *     [--concurrency 16] [--groups 100] [--targets roomcast,bare-ws,socketio]
  *     [--runs 3] [--profile | --no-profile] [--profile-at 2500] [--cpu-prof] [--smoke]
  *
- * --cpu-prof: a V8 CPU profile of Roomcast during its first ramp, summarized in the report.
+ * --cpu-prof: a V8 CPU profile of Roomcast during its first ramp, summarized in the report
+ *   (ROOMCAST_BENCH_PROFILE_DIR=<dir> also keeps the .cpuprofile there).
  *
  * Output: tables on stdout, JSON + Markdown in bench/reports/.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
@@ -122,8 +123,9 @@ function startMeasured(target: Target, cpuProfDir?: string): Promise<ServerHandl
   return startTarget(target, {
     nodeArgs: ['--expose-gc', '--import', PRELOAD, ...cpuProfileArgs(cpuProfDir)],
     ipc: true,
+    // JWT_SECRET: plain Socket.IO verifies the same tokens (bench/baselines/plain-socketio-server.ts); bare ws ignores it.
     // Profiled: a short drain, so the SIGTERM that writes the profile ends well within stopServer's grace.
-    ...(cpuProfDir !== undefined ? { env: { DRAIN_TIMEOUT_MS: '3000' } } : {}),
+    env: { JWT_SECRET: BENCH_JWT_SECRET, ...(cpuProfDir !== undefined ? { DRAIN_TIMEOUT_MS: '3000' } : {}) },
   });
 }
 
@@ -156,7 +158,8 @@ async function startWorkers(target: Target, server: ServerHandle, options: Optio
       groups: options.groups,
       concurrency: options.concurrency,
       addresses: sourceAddresses(w),
-      ...(target === 'roomcast' ? { jwtSecret: BENCH_JWT_SECRET } : {}),
+      // Roomcast and plain Socket.IO verify a JWT per connection (issue 16 counts "JWT + join"); bare ws has no auth.
+      ...(target !== 'bare-ws' ? { jwtSecret: BENCH_JWT_SECRET } : {}),
     };
     worker.child.send(start);
   }
@@ -288,6 +291,8 @@ async function runTarget(target: Target, options: Options, run: number): Promise
     if (profileDir !== undefined) {
       const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
       if (result && file !== undefined) result.cpuProfile = summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
+      const keepIn = process.env.ROOMCAST_BENCH_PROFILE_DIR;
+      if (keepIn !== undefined && file !== undefined) copyFileSync(join(profileDir, file), join(keepIn, `capacity-roomcast-${Date.now()}.cpuprofile`));
       rmSync(profileDir, { recursive: true, force: true });
     }
   }

@@ -90,7 +90,7 @@ interface Grown {
 
 async function startNodes(target: HoldTarget, options: Options, redis: RedisProcess): Promise<ServerHandle[]> {
   // Started side by side: a node's start is mostly waiting (module loading, Redis connect).
-  const started = await Promise.allSettled(Array.from({ length: options.nodes }, (_, n) => startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}` } })));
+  const started = await Promise.allSettled(Array.from({ length: options.nodes }, (_, n) => startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}`, JWT_SECRET: BENCH_JWT_SECRET } })));
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
@@ -125,7 +125,8 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
           groups: Math.max(1, Math.round(options.connections / GROUP_SIZE)),
           concurrency: options.concurrency,
           addresses: sourceAddresses(w),
-          ...(target === 'roomcast' ? { jwtSecret: BENCH_JWT_SECRET } : {}),
+          // Both verify a JWT per connection (plain Socket.IO in io.use, bench/baselines/plain-socketio-server.ts).
+          jwtSecret: BENCH_JWT_SECRET,
         };
         worker.child.send(start);
         const reply = waitFor<Grown>(worker, 'grown', 900_000, (m) => {

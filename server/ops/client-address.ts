@@ -14,9 +14,15 @@ function normalise(address: string): string {
   return trimmed.startsWith('::ffff:') && isIP(trimmed.slice(7)) === 4 ? trimmed.slice(7) : trimmed;
 }
 
+/** Trust decisions kept (a BlockList check builds a SocketAddress each time); past this many, the memo starts over. */
+const TRUST_MEMO_MAX = 4096;
+
 export class ClientAddresses {
   private readonly trusted = new BlockList();
   private readonly trustsAny: boolean;
+  private readonly trustMemo = new Map<string, boolean>();
+  /** A request's address, worked out once: the admission check and the session both ask for it. */
+  private readonly addressOf = new WeakMap<object, string>();
 
   /** `trusted`: `loopback`, addresses and CIDR ranges (validated by the configuration). */
   constructor(trusted: readonly string[]) {
@@ -36,13 +42,26 @@ export class ClientAddresses {
 
   /** Whether `address` is a trusted proxy. */
   isTrusted(address: string): boolean {
+    const known = this.trustMemo.get(address);
+    if (known !== undefined) return known;
     const normalised = normalise(address);
     const family = isIP(normalised);
-    return this.trustsAny && family !== 0 && this.trusted.check(normalised, family === 6 ? 'ipv6' : 'ipv4');
+    const trusted = this.trustsAny && family !== 0 && this.trusted.check(normalised, family === 6 ? 'ipv6' : 'ipv4');
+    if (this.trustMemo.size >= TRUST_MEMO_MAX) this.trustMemo.clear();
+    this.trustMemo.set(address, trusted);
+    return trusted;
   }
 
   /** The client address of `req`: its peer, or, behind a trusted proxy, what X-Forwarded-For says. */
   of(req: Pick<IncomingMessage, 'headers' | 'socket'>): string {
+    const known = this.addressOf.get(req);
+    if (known !== undefined) return known;
+    const address = this.work(req);
+    this.addressOf.set(req, address);
+    return address;
+  }
+
+  private work(req: Pick<IncomingMessage, 'headers' | 'socket'>): string {
     const peer = normalise(req.socket.remoteAddress ?? '');
     if (!this.isTrusted(peer)) return peer;
     const header = req.headers['x-forwarded-for'];

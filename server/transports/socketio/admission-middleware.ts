@@ -29,12 +29,33 @@ function reply(res: EngineResponse, refusal: Refusal): void {
   res.end();
 }
 
+/**
+ * Engine.IO answers a WebSocket upgrade through a response stub whose `req` is
+ * the upgrade request, and the stub stays reachable for the connection's whole
+ * life (a `close` listener on the TCP socket holds it). The request (headers,
+ * raw headers, stream state: about a kilobyte) is needed only until the session
+ * opens; the stub is remembered here so that `releaseUpgradeRequest` can drop it.
+ */
+const upgradeStubs = new WeakMap<IncomingMessage, { req: IncomingMessage | null }>();
+
+/** Drops the upgrade response stub's hold on `req` (call once the session opened; see upgradeStubs). */
+export function releaseUpgradeRequest(req: IncomingMessage): void {
+  const stub = upgradeStubs.get(req);
+  if (stub === undefined) return;
+  stub.req = null;
+  upgradeStubs.delete(req);
+}
+
 export function admissionMiddleware(sessions: Sessions, addresses: ClientAddresses) {
   return (req: EngineRequest, res: EngineResponse, next: (error?: unknown) => void): void => {
     // Requests carrying a sid belong to a session that was already admitted.
     const isHandshake = req._query?.sid === undefined;
     const refusal = isHandshake ? sessions.admitAddress(addresses.of(req)) : null;
-    if (refusal === null) next();
-    else reply(res, refusal);
+    if (refusal !== null) {
+      reply(res, refusal);
+      return;
+    }
+    if (!(res instanceof ServerResponse) && 'req' in res) upgradeStubs.set(req, res as { req: IncomingMessage | null });
+    next();
   };
 }

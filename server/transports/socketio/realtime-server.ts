@@ -8,7 +8,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import { ADMIN_NAMESPACE, errorPayload } from '../../../shared/index.js';
-import { admissionMiddleware } from './admission-middleware.js';
+import { admissionMiddleware, releaseUpgradeRequest } from './admission-middleware.js';
 import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
 import { authMiddleware, handshakeError } from './auth-middleware.js';
@@ -126,6 +126,7 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
             ip: address,
           };
     engineSessions.opened(raw, address, facts);
+    releaseUpgradeRequest(raw.request as IncomingMessage);
     raw.request = null;
     // Received bytes: one shared listener (not a closure) per connection, on the receiving side only.
     raw.on('data', countReceived);
