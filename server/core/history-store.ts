@@ -14,6 +14,15 @@
  * - An idempotency key seen before (same namespace and room, within the TTL)
  *   makes `append` return the stored message with `duplicate: true` instead of
  *   storing it again.
+ * - `appendMany` is `append` for many publications (rooms and namespaces mixed)
+ *   at once, with exactly its guarantees per item: each room's offsets follow
+ *   the order given, each key is checked per item (a key repeated inside one
+ *   call is a duplicate from its second use on), and each item answers on its
+ *   own: its AppendResult, or its error (UNAVAILABLE: not stored; an
+ *   OutcomeUnknownError: may be stored, retry it with its key). One item's
+ *   refusal (say, data the store cannot serialise) does not touch the others;
+ *   a store that is unreachable answers every item UNAVAILABLE. It resolves,
+ *   never rejects: one answer per item, in order.
  */
 import type { JsonValue, Message, StreamPosition } from '../../shared/index.js';
 
@@ -47,8 +56,21 @@ export interface HistoryRead {
   messages: Message[];
 }
 
+/** One publication of an appendMany call: append's arguments. */
+export interface AppendItem {
+  namespace: string;
+  room: string;
+  publication: NewPublication;
+  idempotencyKey?: string;
+}
+
+/** The answer to one item of appendMany: stored (or a duplicate), or its own error (as `append` would have thrown it). */
+export type AppendItemResult = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
 export interface HistoryStore {
   append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult>;
+  /** `append` for each item, in order (see the contract above); results[i] answers items[i]. */
+  appendMany(items: readonly AppendItem[]): Promise<AppendItemResult[]>;
   /** The room's current epoch and last offset (offset 0 before the first publication). */
   position(namespace: string, room: string): Promise<StreamPosition>;
   /** Messages after `since` (exclusive); without `since`, the oldest retained ones. */

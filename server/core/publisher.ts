@@ -8,7 +8,7 @@
 import { MAX_DATA_DEPTH, type JsonValue, type Message, type PublishResult } from '../../shared/index.js';
 import { RoomcastError } from '../errors.js';
 import type { Fanout } from './fanout.js';
-import type { HistoryStore } from './history-store.js';
+import type { AppendItem, AppendResult, HistoryStore, NewPublication } from './history-store.js';
 
 /** Told of each new publication (not of idempotent repeats), after its broadcast: for metrics. */
 export type OnPublished = (namespace: string, source: 'client' | 'http') => void;
@@ -41,6 +41,9 @@ export interface PublishInput {
 export interface PublishOutcome extends PublishResult {
   duplicate: boolean;
 }
+
+/** One publication of publishMany: its outcome, or its own error (as publish would have thrown it). */
+export type PublishManyResult = { ok: true; outcome: PublishOutcome } | { ok: false; error: unknown };
 
 /** Nesting depth of a JSON value, measured without recursion so hostile input cannot exhaust the stack. */
 export function jsonDepth(value: JsonValue, stopAbove: number = Infinity): number {
@@ -97,12 +100,59 @@ export class Publisher {
 
   async publish(input: PublishInput): Promise<PublishOutcome> {
     const dataJson = input.dataJson ?? this.checkData(input.data);
-    const { message, duplicate } = await this.history.append(
-      input.namespace,
-      input.room,
-      { event: input.event, data: input.data, dataJson, ts: Date.now(), ...(input.from !== undefined ? { from: input.from } : {}) },
-      input.idempotencyKey,
-    );
+    const appended = await this.history.append(input.namespace, input.room, this.newPublication(input, dataJson, Date.now()), input.idempotencyKey);
+    return this.stored(input, appended);
+  }
+
+  /**
+   * publish for many publications (rooms and namespaces mixed) with one store call (HistoryStore.appendMany:
+   * one Redis script call on a single Redis), then each stored one broadcast, in order, with the same
+   * listeners and metrics as publish. A room's offsets follow the order given. Never rejects: results[i]
+   * answers inputs[i], its outcome or its own error (a refused item does not touch the others).
+   */
+  async publishMany(inputs: readonly PublishInput[]): Promise<PublishManyResult[]> {
+    const results = new Array<PublishManyResult>(inputs.length);
+    const items: AppendItem[] = [];
+    const itemInputs: Array<{ index: number; input: PublishInput }> = [];
+    const ts = Date.now();
+    inputs.forEach((input, index) => {
+      let dataJson: string;
+      try {
+        dataJson = input.dataJson ?? this.checkData(input.data);
+      } catch (error) {
+        results[index] = { ok: false, error };
+        return;
+      }
+      items.push({
+        namespace: input.namespace,
+        room: input.room,
+        publication: this.newPublication(input, dataJson, ts),
+        ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+      });
+      itemInputs.push({ index, input });
+    });
+    const appended = items.length > 0 ? await this.history.appendMany(items) : [];
+    appended.forEach((answer, i) => {
+      const { index, input } = itemInputs[i] as { index: number; input: PublishInput };
+      if (!answer.ok) {
+        results[index] = answer;
+        return;
+      }
+      try {
+        results[index] = { ok: true, outcome: this.stored(input, answer.result) };
+      } catch (error) {
+        results[index] = { ok: false, error };
+      }
+    });
+    return results;
+  }
+
+  private newPublication(input: PublishInput, dataJson: string, ts: number): NewPublication {
+    return { event: input.event, data: input.data, dataJson, ts, ...(input.from !== undefined ? { from: input.from } : {}) };
+  }
+
+  /** After the store: the broadcast (a duplicate too), then metrics and listeners for a new publication. */
+  private stored(input: PublishInput, { message, duplicate }: AppendResult): PublishOutcome {
     this.fanout.broadcast(input.namespace, message);
     if (!duplicate) this.onPublished(input.namespace, input.source ?? 'http');
     if (!duplicate && input.source === 'client') {

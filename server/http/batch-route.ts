@@ -6,10 +6,10 @@
  * refused on its own, and results[i] answers publications[i] (publish-item.ts:
  * stored, refused, or unknown).
  *
- * Items of one room are published one after another in the order given, so the
- * room's offsets follow the batch's order; different rooms go on concurrently
- * (a few at a time), so a batch over many rooms costs a few round trips, not one
- * per item.
+ * The valid items are published with one store call (publish-item.ts
+ * publishItems -> Publisher.publishMany -> HistoryStore.appendMany: one Redis
+ * script call on a single Redis, one per hash slot on a Cluster), in the
+ * batch's order, so each room's offsets follow it.
  */
 import type { Request, Response } from 'express';
 import {
@@ -26,13 +26,11 @@ import { jsonDepth, type Publisher } from '../core/publisher.js';
 import { describeIssues, toErrorPayload } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { checkInput } from './api-input.js';
-import { publishItem, type ItemPublication } from './publish-item.js';
+import { publishItems, type ItemPublication } from './publish-item.js';
 import { okAnswer, sendAnswer, type RouteAnswer } from './route-answer.js';
 
 /** An item object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
 const MAX_ITEM_DEPTH = MAX_DATA_DEPTH + 1;
-/** Rooms published into at the same time. */
-const ROOMS_AT_ONCE = 16;
 
 /** The route through Express (bodies the lean listener leaves to it: other encodings, charsets, chunked). */
 export function batchRoute(publisher: Publisher, namespaces: readonly NamespaceRules[], logger: Logger) {
@@ -76,26 +74,23 @@ export function batchAnswerer(publisher: Publisher, namespaces: readonly Namespa
     if (!('data' in envelope)) return envelope.answer;
     const body = envelope.data;
     const results: PublishItemResult[] = new Array<PublishItemResult>(body.publications.length);
-    // Valid items grouped by room, each group in the batch's order.
-    const byRoom = new Map<string, Array<{ index: number; item: ItemPublication }>>();
+    const valid: ItemPublication[] = [];
+    const validIndex: number[] = [];
     body.publications.forEach((raw, index) => {
       const checked = check(raw, index);
       if (!('namespace' in checked)) {
         results[index] = checked;
         return;
       }
-      const key = `${checked.namespace}\u0000${checked.room}`;
-      const group = byRoom.get(key) ?? [];
-      group.push({ index, item: checked });
-      byRoom.set(key, group);
+      valid.push(checked);
+      validIndex.push(index);
     });
-    const groups = [...byRoom.values()];
-    const worker = async (): Promise<void> => {
-      for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
-        for (const { index, item } of group) results[index] = await publishItem(publisher, logger, item);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(ROOMS_AT_ONCE, groups.length) }, worker));
+    if (valid.length > 0) {
+      const published = await publishItems(publisher, logger, valid);
+      published.forEach((result, i) => {
+        results[validIndex[i] as number] = result;
+      });
+    }
     return okAnswer({ ok: true, results } satisfies BatchResponse);
   };
 }

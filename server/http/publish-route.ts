@@ -29,7 +29,7 @@ import { jsonDepth, type Publisher } from '../core/publisher.js';
 import { describeIssues, OutcomeUnknownError, toErrorPayload } from '../errors.js';
 import { reportError } from '../ops/report-error.js';
 import type { Logger } from '../ops/logger.js';
-import { publishItem } from './publish-item.js';
+import { publishItems } from './publish-item.js';
 import { errorAnswer, okAnswer, sendAnswer, type RouteAnswer } from './route-answer.js';
 
 /** The body object and its `data`: `data` itself may nest MAX_DATA_DEPTH levels. */
@@ -87,8 +87,7 @@ export function publishAnswerer(publisher: Publisher, namespaces: readonly Names
       return okAnswer({ ok: true, results: [result] } satisfies HttpPublishResponse);
     }
 
-    const results: PublishItemResult[] = [];
-    for (const room of new Set(body.rooms)) results.push(await publishItem(publisher, logger, input(room)));
+    const results: PublishItemResult[] = await publishItems(publisher, logger, [...new Set(body.rooms)].map(input));
     return okAnswer({ ok: true, results } satisfies HttpPublishResponse);
   };
 }

@@ -3,14 +3,30 @@
  * that every implementation runs: memory now, Redis when it exists.
  */
 import { expect } from 'chai';
-import type { HistoryStore } from '../../server/core/history-store.js';
+import type { JsonValue } from '../../shared/index.js';
+import type { AppendItem, AppendItemResult, AppendResult, HistoryStore } from '../../server/core/history-store.js';
 
 export interface HistoryStoreFactory {
   /** A fresh, empty store keeping `size` entries per room; `now` is its clock (default Date.now). */
   create(options: { size: number; ttlSeconds: number; now?: () => number }): Promise<HistoryStore>;
+  /** A store whose backend cannot be reached (a store that has none, memory, leaves it out); `close` releases it. */
+  unreachable?: () => Promise<{ store: HistoryStore; close(): Promise<void> }>;
 }
 
 const publication = (n: number) => ({ event: 'n', data: { n }, ts: Date.now() });
+
+const item = (room: string, n: number, idempotencyKey?: string, namespace = '/'): AppendItem => ({
+  namespace,
+  room,
+  publication: publication(n),
+  ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+});
+
+/** The AppendResult of an item that must have been stored (or found stored). */
+function stored(answer: AppendItemResult | undefined): AppendResult {
+  if (answer === undefined || !answer.ok) expect.fail(`not stored: ${String(answer && !answer.ok ? answer.error : answer)}`);
+  return answer.result;
+}
 
 export function historyStoreContract(name: string, factory: HistoryStoreFactory): void {
   describe(`HistoryStore contract: ${name}`, () => {
@@ -153,6 +169,80 @@ export function historyStoreContract(name: string, factory: HistoryStoreFactory)
       } finally {
         await empty.close();
       }
+    });
+
+    describe('appendMany', () => {
+      it('numbers each room contiguously in the order given, rooms and namespaces mixed, and goes on from there', async () => {
+        const a = await store.position('/', 'a');
+        const answers = await store.appendMany([item('a', 1), item('b', 1), item('a', 2), item('a', 1, undefined, '/live'), item('a', 3), item('b', 2)]);
+        const offsets = answers.map((answer) => stored(answer).message.offset);
+        expect(offsets).to.deep.equal([1, 1, 2, 1, 3, 2]);
+        expect(answers.map((answer) => stored(answer).duplicate)).to.deep.equal([false, false, false, false, false, false]);
+        expect(stored(answers[0]).message).to.deep.include({ room: 'a', event: 'n', data: { n: 1 }, epoch: a.epoch });
+        expect((await store.read('/', 'a', undefined, 10)).messages.map((m) => m.data)).to.deep.equal([{ n: 1 }, { n: 2 }, { n: 3 }]);
+        // The next call, and a single append, go on from there.
+        const next = await store.appendMany([item('b', 3), item('a', 4)]);
+        expect(next.map((answer) => stored(answer).message.offset)).to.deep.equal([3, 4]);
+        expect((await store.append('/', 'a', publication(5))).message.offset).to.equal(5);
+        expect(await store.appendMany([])).to.deep.equal([]);
+      });
+
+      it('keeps a room contiguous when calls and single appends run at once', async () => {
+        const calls = await Promise.all([
+          store.appendMany(Array.from({ length: 10 }, (_, n) => item('c', n))),
+          store.append('/', 'c', publication(100)),
+          store.appendMany(Array.from({ length: 10 }, (_, n) => item('c', 10 + n))),
+        ]);
+        const [first, single, second] = calls;
+        const firstOffsets = first.map((answer) => stored(answer).message.offset);
+        const secondOffsets = second.map((answer) => stored(answer).message.offset);
+        // Each call's items follow one another in its order.
+        for (const run of [firstOffsets, secondOffsets]) run.forEach((offset, i) => expect(offset).to.equal((run[0] as number) + i));
+        expect([...firstOffsets, single.message.offset, ...secondOffsets].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 21 }, (_, i) => i + 1));
+      });
+
+      it('treats a key repeated inside one call, or seen in an earlier call, as a duplicate of the stored message', async () => {
+        const first = await store.appendMany([item('a', 1, 'k1'), item('a', 2, 'k2'), item('a', 3, 'k1'), item('a', 4)]);
+        expect(first.map((answer) => stored(answer).message.offset)).to.deep.equal([1, 2, 1, 3]);
+        expect(first.map((answer) => stored(answer).duplicate)).to.deep.equal([false, false, true, false]);
+        expect(stored(first[2]).message).to.deep.equal(stored(first[0]).message);
+        const again = await store.appendMany([item('a', 5, 'k2'), item('b', 5, 'k1'), item('a', 6, 'k3')]);
+        expect(stored(again[0])).to.deep.equal({ message: stored(first[1]).message, duplicate: true });
+        // The key is scoped to the room.
+        expect(stored(again[1])).to.deep.include({ duplicate: false });
+        expect(stored(again[1]).message.offset).to.equal(1);
+        expect(stored(again[2])).to.deep.include({ duplicate: false });
+        expect(stored(again[2]).message.offset).to.equal(4);
+        // And a single append sees the keys appendMany stored.
+        expect((await store.append('/', 'a', publication(7), 'k3')).message).to.deep.equal(stored(again[2]).message);
+      });
+
+      it('refuses an item it cannot store on its own: the others are stored, with no offset spent on it', async () => {
+        const bad: AppendItem = { namespace: '/', room: 'a', publication: { event: 'n', data: { n: 10n } as unknown as JsonValue, ts: Date.now() } };
+        const answers = await store.appendMany([item('a', 1), bad, item('b', 1), item('a', 2)]);
+        const refused = answers[1];
+        expect(refused?.ok).to.equal(false);
+        expect(refused && !refused.ok ? refused.error : null).to.deep.include({ code: 'INVALID_PAYLOAD' });
+        expect([answers[0], answers[2], answers[3]].map((answer) => stored(answer).message.offset)).to.deep.equal([1, 1, 2]);
+        expect((await store.position('/', 'a')).offset).to.equal(2);
+      });
+
+      it('answers UNAVAILABLE for every item when the backend cannot be reached', async function () {
+        if (factory.unreachable === undefined) this.skip();
+        const { store: cut, close } = await factory.unreachable();
+        try {
+          const answers = await cut.appendMany([item('a', 1), item('b', 1, 'k'), item('a', 2, undefined, '/live')]);
+          expect(answers).to.have.length(3);
+          for (const answer of answers) {
+            expect(answer.ok).to.equal(false);
+            const error = answer.ok ? null : answer.error;
+            expect(error).to.deep.include({ code: 'UNAVAILABLE', retryable: true });
+            expect(error).to.not.have.property('name', 'OutcomeUnknownError');
+          }
+        } finally {
+          await close();
+        }
+      });
     });
   });
 }

@@ -10,8 +10,50 @@ import { connectTestRedis, type TestRedisClient } from '../../tools/processes/re
 import { captureLogs, httpPublish, startGateway } from '../support/gateway.js';
 import { scrape } from '../support/metrics.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisProcess } from '../../tools/processes/redis-server.js';
-import { createCluster, type RedisClusterType } from 'redis';
+import calculateSlot from 'cluster-key-slot';
+import { createClient, createCluster, type RedisClusterType } from 'redis';
 import type { RedisCommands } from '../../server/backends/redis/redis-connections.js';
+
+/** `redis` with its script calls counted (EVALSHA and EVAL). */
+function countingScripts(redis: RedisCommands): { commands: RedisCommands; calls: () => number } {
+  let calls = 0;
+  const commands = Object.create(redis) as RedisCommands;
+  commands.evalSha = (sha, options) => {
+    calls += 1;
+    return redis.evalSha(sha, options);
+  };
+  commands.eval = (script, options) => {
+    calls += 1;
+    return redis.eval(script, options);
+  };
+  return { commands, calls: () => calls };
+}
+
+const mixedItems = (count: number) =>
+  Array.from({ length: count }, (_, n) => ({ namespace: n % 3 === 0 ? '/live' : '/', room: `r${n % 7}`, publication: { event: 'e', data: n, ts: Date.now() } }));
+
+/**
+ * A Redis history store whose Redis is down (for the contract's "unreachable" case), on a connection made
+ * as the gateway makes it (no offline queue, reconnecting): once it saw Redis go, commands fail at once.
+ * `cluster` groups items by hash slot as on a Cluster.
+ */
+async function unreachableHistory(cluster = false) {
+  const lonely = await startRedis();
+  const connection = createClient({ url: lonely.url, socket: { reconnectStrategy: () => 50 }, disableOfflineQueue: true });
+  connection.on('error', () => undefined);
+  await connection.connect();
+  const store = new RedisHistoryStore(connection as unknown as RedisCommands, { size: 10, ttlSeconds: 60, cluster });
+  const down = new Promise<void>((resolve) => connection.once('end', resolve).once('reconnecting', resolve));
+  await lonely.kill();
+  await down;
+  return {
+    store,
+    close: async () => {
+      connection.destroy();
+      await lonely.stop();
+    },
+  };
+}
 
 describe('Redis stores', () => {
   let redis: RedisProcess;
@@ -30,6 +72,7 @@ describe('Redis stores', () => {
       await client.flushAll();
       return new RedisHistoryStore(client.commands, options);
     },
+    unreachable: () => unreachableHistory(),
   });
 
   historyStoreContract('redis, lossless durability', {
@@ -37,6 +80,7 @@ describe('Redis stores', () => {
       await client.flushAll();
       return new RedisHistoryStore(client.commands, { ...options, durability: 'lossless' });
     },
+    unreachable: () => unreachableHistory(),
   });
 
   presenceStoreContract('redis', {
@@ -54,6 +98,21 @@ describe('Redis stores', () => {
   });
 
   describe('RedisHistoryStore specifics', () => {
+    it('appendMany on a single Redis: one script call for a whole batch of rooms', async () => {
+      await client.flushAll();
+      const counted = countingScripts(client.commands);
+      const store = new RedisHistoryStore(counted.commands, { size: 10, ttlSeconds: 60 });
+      await store.append('/', 'warm', { event: 'e', data: 0, ts: Date.now() });
+      const before = counted.calls();
+      const answers = await store.appendMany(mixedItems(30));
+      // The first run of the batch script may be a NOSCRIPT then EVAL: at most two calls.
+      expect(counted.calls() - before).to.be.within(1, 2);
+      expect(answers.every((answer) => answer.ok)).to.equal(true);
+      const again = counted.calls();
+      await store.appendMany(mixedItems(30));
+      expect(counted.calls() - again).to.equal(1);
+    });
+
     it('a flushed Redis gives the room a new epoch, from offset 1', async () => {
       await client.flushAll();
       const store = new RedisHistoryStore(client.commands, { size: 10, ttlSeconds: 60 });
@@ -112,6 +171,34 @@ describe('Redis stores', () => {
       }
       const { offset } = await store.position('/', 'oom');
       expect(offset, 'nothing was stored by the refused append').to.equal(1);
+    });
+
+    it('appendMany under a refusal Redis makes before writing (OOM): every item UNAVAILABLE at once, nothing stored', async () => {
+      await client.flushAll();
+      const store = new RedisHistoryStore(client.commands, { size: 10, ttlSeconds: 60 });
+      await store.append('/', 'oom', { event: 'e', data: 1, ts: Date.now() });
+      await client.sendCommand(['SET', 'ballast', 'x'.repeat(2 * 1024 * 1024)]);
+      await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '1mb']);
+      let answers;
+      const started = Date.now();
+      try {
+        answers = await store.appendMany([
+          { namespace: '/', room: 'oom', publication: { event: 'e', data: 2, ts: Date.now() } },
+          { namespace: '/', room: 'oom-other', publication: { event: 'e', data: 1, ts: Date.now() }, idempotencyKey: 'k' },
+          { namespace: '/', room: 'oom', publication: { event: 'e', data: 3, ts: Date.now() } },
+        ]);
+      } finally {
+        await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+        await client.sendCommand(['DEL', 'ballast']);
+      }
+      expect(Date.now() - started).to.be.below(2000);
+      for (const answer of answers) {
+        expect(answer.ok).to.equal(false);
+        expect(answer.ok ? null : answer.error).to.deep.include({ code: 'UNAVAILABLE', retryable: true });
+        expect(answer.ok ? null : answer.error).to.not.have.property('name', 'OutcomeUnknownError');
+      }
+      expect((await store.position('/', 'oom')).offset).to.equal(1);
+      expect((await store.position('/', 'oom-other')).offset).to.equal(0);
     });
 
     it('answers UNAVAILABLE, not a driver error, when Redis is gone', async () => {
@@ -238,6 +325,22 @@ describe('Redis stores', () => {
         await flushCluster();
         return new RedisHistoryStore(clusterClient as unknown as RedisCommands, options);
       },
+      // A killed single Redis, its items grouped by hash slot as on a Cluster.
+      unreachable: () => unreachableHistory(true),
+    });
+
+    it('appendMany on a Cluster: one script call per hash slot, never CROSSSLOT', async () => {
+      await flushCluster();
+      const counted = countingScripts(clusterClient as unknown as RedisCommands);
+      const store = new RedisHistoryStore(counted.commands, { size: 10, ttlSeconds: 60 });
+      const items = mixedItems(30);
+      await store.appendMany(items);
+      const before = counted.calls();
+      const answers = await store.appendMany(items);
+      const slots = new Set(items.map((item) => calculateSlot(historyKeys(item.namespace, item.room).meta)));
+      expect(slots.size).to.be.above(1);
+      expect(counted.calls() - before).to.equal(slots.size);
+      expect(answers.every((answer) => answer.ok)).to.equal(true);
     });
 
     presenceStoreContract('redis cluster', {

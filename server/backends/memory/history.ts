@@ -9,7 +9,8 @@
  */
 import { newEpoch } from '../../core/epochs.js';
 import type { Message, StreamPosition } from '../../../shared/index.js';
-import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
+import { RoomcastError } from '../../errors.js';
+import type { AppendItem, AppendItemResult, AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
 
 interface RoomLog {
   key: string;
@@ -85,6 +86,34 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
+    return this.appendNow(namespace, room, publication, idempotencyKey);
+  }
+
+  /** append for each item in order: nothing here can fail for one item because of another. */
+  async appendMany(items: readonly AppendItem[]): Promise<AppendItemResult[]> {
+    return items.map(({ namespace, room, publication, idempotencyKey }): AppendItemResult => {
+      try {
+        return { ok: true, result: this.appendNow(namespace, room, publication, idempotencyKey) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
+  }
+
+  /**
+   * One append, synchronously. Data with no JSON text (a BigInt, a cycle, undefined) is INVALID_PAYLOAD,
+   * refused before the room is touched (as the Redis store refuses it), so no offset is spent on it.
+   */
+  private appendNow(namespace: string, room: string, publication: NewPublication, idempotencyKey: string | undefined): AppendResult {
+    let json = publication.dataJson;
+    if (json === undefined) {
+      try {
+        json = JSON.stringify(publication.data) as string | undefined;
+      } catch {
+        json = undefined;
+      }
+      if (json === undefined) throw new RoomcastError('INVALID_PAYLOAD', 'data cannot be stored as JSON');
+    }
     const log = this.log(namespace, room);
     const now = this.now();
     this.expire(log, now);
@@ -98,7 +127,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const message: Message = { room, event: publication.event, data: publication.data, offset: log.lastOffset, epoch: log.epoch, ts: log.lastTs };
     if (publication.from !== undefined) message.from = publication.from;
     if (this.options.size > 0) {
-      const bytes = (publication.dataJson ?? JSON.stringify(publication.data) ?? '').length + publication.event.length + (publication.from?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
+      const bytes = json.length + publication.event.length + (publication.from?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
       log.entries.push(message);
       log.sizes.push(bytes);
       this.totalBytes += bytes;

@@ -7,10 +7,28 @@
 import { LuaScript } from './lua-script.js';
 
 /**
+ * `boot_id()`: the run id of this Redis process under lossy durability ('' under
+ * lossless), asked of INFO once per script call however many rooms it touches.
+ * `durability` is the Lua expression of the durability argument.
+ */
+const bootId = (durability: string): string => `
+local boot_cache = nil
+local function boot_id()
+  if boot_cache == nil then
+    boot_cache = ''
+    if ${durability} == 'lossy' then
+      boot_cache = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+    end
+  end
+  return boot_cache
+end
+`;
+
+/**
  * The room's meta, made sure of: after it, `meta` is { epoch, last offset } and
- * `rotated` says why the epoch was just replaced ('' when it was not).
- *
- * ARGV[1] is the epoch candidate, ARGV[DURABILITY] is 'lossy' or 'lossless'.
+ * `rotated` says why the epoch was just replaced ('' when it was not). Its
+ * arguments are Lua expressions: the meta and stream keys and the epoch
+ * candidate; it needs boot_id() (bootId above) in scope.
  *
  * - A missing meta means the room's history is gone (never written, expired or
  *   flushed): any old stream is dropped with it and a new epoch starts at 0.
@@ -25,59 +43,115 @@ import { LuaScript } from './lua-script.js';
  * - Lossless durability: the operator guarantees that Redis never loses an
  *   acknowledged write; `b` is not read (no INFO call per script).
  */
-const ensureMeta = (durabilityArg: number): string => `
+const ensureMeta = (metaKey: string, streamKey: string, candidate: string): string => `
 local rotated = ''
-local boot = ''
-if ARGV[${durabilityArg}] == 'lossy' then
-  boot = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
-end
-local meta = redis.call('HMGET', KEYS[1], 'e', 'o', 'b')
+local boot = boot_id()
+local meta = redis.call('HMGET', ${metaKey}, 'e', 'o', 'b')
 if not meta[1] then
-  redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
-  redis.call('DEL', KEYS[2])
-  meta = { ARGV[1], '0', false }
+  redis.call('HSET', ${metaKey}, 'e', ${candidate}, 'o', 0)
+  redis.call('DEL', ${streamKey})
+  meta = { ${candidate}, '0', false }
 elseif boot ~= '' and meta[3] and meta[3] ~= boot then
-  redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
-  redis.call('DEL', KEYS[2])
-  meta = { ARGV[1], '0', false }
+  redis.call('HSET', ${metaKey}, 'e', ${candidate}, 'o', 0)
+  redis.call('DEL', ${streamKey})
+  meta = { ${candidate}, '0', false }
   rotated = 'redis-replaced'
 end
-if boot ~= '' and meta[3] ~= boot then redis.call('HSET', KEYS[1], 'b', boot) end
+if boot ~= '' and meta[3] ~= boot then redis.call('HSET', ${metaKey}, 'b', boot) end
 `;
 
 /**
- * KEYS: meta, stream[, idempotency]
+ * append_one(...): one publication into one room, the step both append scripts
+ * run (the single one once, the batch one per item), so they cannot drift.
+ * -> { 0, epoch, offset, rotated } stored, or { 1, { field, value, ... } } the stored duplicate.
+ *
+ * record: 'full' (the publication's idempotency key: the whole publication is
+ * kept ttl seconds) or 'ref' (the gateway's own retry key: its offset, epoch and
+ * ts only, kept retry_ttl seconds).
+ */
+const APPEND_ONE = `
+local function append_one(meta_key, stream_key, idem_key, candidate, ttl, size, event, data, ts, from, record, retry_ttl)
+  local stored = redis.call('HGETALL', idem_key)
+  if #stored > 0 then return { 1, stored } end
+${ensureMeta('meta_key', 'stream_key', 'candidate')}
+  local epoch = meta[1]
+  local offset = redis.call('HINCRBY', meta_key, 'o', 1)
+  if size > 0 then
+    redis.call('XADD', stream_key, 'MAXLEN', size, offset .. '-0', 'v', event, 'd', data, 't', ts, 'f', from)
+    redis.call('EXPIRE', stream_key, ttl)
+  end
+  redis.call('EXPIRE', meta_key, ttl)
+  if record == 'ref' then
+    redis.call('HSET', idem_key, 'o', offset, 'e', epoch, 't', ts)
+    redis.call('EXPIRE', idem_key, retry_ttl)
+  else
+    redis.call('HSET', idem_key, 'o', offset, 'e', epoch, 'v', event, 'd', data, 't', ts, 'f', from)
+    redis.call('EXPIRE', idem_key, ttl)
+  end
+  return { 0, epoch, offset, rotated }
+end
+`;
+
+/**
+ * KEYS: meta, stream, idempotency (the publication's key, or the gateway's retry key)
  * ARGV: 1 epoch candidate, 2 ttl seconds, 3 size, 4 event, 5 data JSON, 6 ts, 7 from ('' if none),
- *       8 idempotency record ('full': the whole publication, kept ttl seconds; 'ref': its
- *       offset, epoch and ts only, kept ARGV[9] seconds, for the gateway's own retry keys),
- *       9 retry key ttl seconds, 10 durability ('lossy' | 'lossless')
- * -> { 0, epoch, offset, rotated } stored, or { 1, { field, value, ... } } the stored duplicate
+ *       8 idempotency record ('full' | 'ref', see append_one), 9 retry key ttl seconds,
+ *       10 durability ('lossy' | 'lossless')
+ * -> append_one's answer
  */
 export const APPEND_SCRIPT = new LuaScript(`
-if #KEYS == 3 then
-  local stored = redis.call('HGETALL', KEYS[3])
-  if #stored > 0 then return { 1, stored } end
-end
-${ensureMeta(10)}
-local epoch = meta[1]
-local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+${bootId('ARGV[10]')}
+${APPEND_ONE}
+return append_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]))
+`);
+
+/** ARGV entries of APPEND_MANY_SCRIPT before the items', and per item. */
+export const APPEND_MANY_COMMON_ARGS = 5;
+export const APPEND_MANY_ITEM_ARGS = 5;
+
+/**
+ * Many publications (rooms mixed, all keys in one hash slot on Redis Cluster),
+ * each exactly as APPEND_SCRIPT would store it, in the order given: a room's
+ * offsets follow that order, and a key used twice is a duplicate from its
+ * second use on.
+ *
+ * An error reply for one item (a key of the wrong type, a refused write) is
+ * that item's answer, not the script's: the items before it are stored and
+ * the others go on, as with one APPEND_SCRIPT call per item (a failed item may
+ * have written part of itself, as a failed APPEND_SCRIPT may). The later items
+ * of its room are not attempted (so that a retry keeps the room's order).
+ *
+ * KEYS: per item meta, stream, idempotency (3 per item)
+ * ARGV: 1 epoch candidate, 2 ttl seconds, 3 size, 4 retry key ttl seconds, 5 durability,
+ *       then per item: event, data JSON, ts, from ('' if none), idempotency record ('full' | 'ref')
+ * -> per item, in order: append_one's answer, { 2, error text } (its error reply),
+ *    or { 3 } (not attempted: an earlier item of its room failed)
+ */
+export const APPEND_MANY_SCRIPT = new LuaScript(`
+${bootId('ARGV[5]')}
+${APPEND_ONE}
 local ttl = tonumber(ARGV[2])
 local size = tonumber(ARGV[3])
-if size > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'v', ARGV[4], 'd', ARGV[5], 't', ARGV[6], 'f', ARGV[7])
-  redis.call('EXPIRE', KEYS[2], ttl)
-end
-redis.call('EXPIRE', KEYS[1], ttl)
-if #KEYS == 3 then
-  if ARGV[8] == 'ref' then
-    redis.call('HSET', KEYS[3], 'o', offset, 'e', epoch, 't', ARGV[6])
-    redis.call('EXPIRE', KEYS[3], tonumber(ARGV[9]))
+local retry_ttl = tonumber(ARGV[4])
+local results = {}
+local failed = {}
+for i = 0, #KEYS / 3 - 1 do
+  local k = i * 3
+  local a = ${APPEND_MANY_COMMON_ARGS} + i * ${APPEND_MANY_ITEM_ARGS}
+  if failed[KEYS[k + 1]] then
+    results[i + 1] = { 3 }
   else
-    redis.call('HSET', KEYS[3], 'o', offset, 'e', epoch, 'v', ARGV[4], 'd', ARGV[5], 't', ARGV[6], 'f', ARGV[7])
-    redis.call('EXPIRE', KEYS[3], ttl)
+    local ok, answer = pcall(append_one, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[1], ttl, size, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], retry_ttl)
+    if ok then
+      results[i + 1] = answer
+    else
+      failed[KEYS[k + 1]] = true
+      if type(answer) == 'table' then answer = answer.err or answer.message or 'ERR script error' end
+      results[i + 1] = { 2, tostring(answer) }
+    end
   end
 end
-return { 0, epoch, offset, rotated }
+return results
 `);
 
 /**
@@ -102,7 +176,8 @@ return { 0, epoch, offset, rotated }
  * fresh entries follow.
  */
 export const READ_SCRIPT = new LuaScript(`
-${ensureMeta(7)}
+${bootId('ARGV[7]')}
+${ensureMeta('KEYS[1]', 'KEYS[2]', 'ARGV[1]')}
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local epoch = meta[1]
 local last = tonumber(meta[2])

@@ -6,15 +6,16 @@
  * the atomic steps and history-store.ts for the contract.
  */
 import { randomUUID } from 'node:crypto';
-import { ClientOfflineError } from 'redis';
+import calculateSlot from 'cluster-key-slot';
+import { ClientOfflineError, ErrorReply } from 'redis';
 import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { RedisCommands } from './redis-connections.js';
 import { isDefiniteRefusal, REDIS_CALL_TIMEOUT_MS, redisCall, timed, withDeadline, type ObserveRedis } from './redis-errors.js';
 import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
-import type { AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
+import type { AppendItem, AppendItemResult, AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
 import { newEpoch } from '../../core/epochs.js';
 import { historyKeys } from './keys.js';
-import { APPEND_SCRIPT, READ_SCRIPT } from './history-scripts.js';
+import { APPEND_MANY_SCRIPT, APPEND_SCRIPT, READ_SCRIPT } from './history-scripts.js';
 
 /**
  * Whether Redis may lose acknowledged writes (REDIS_DURABILITY): 'lossy' (the
@@ -39,7 +40,28 @@ export interface RedisHistoryOptions {
   observe?: ObserveRedis;
   /** Told each time a room's epoch is replaced because Redis's data was (for roomcast_epoch_rotations_total). */
   onRotation?: (reason: EpochRotation) => void;
+  /**
+   * Redis Cluster: appendMany makes one script call per hash slot (never CROSSSLOT). Default: true when
+   * `redis` is a node-redis cluster client (it has `masters`).
+   */
+  cluster?: boolean;
 }
+
+/** A publication of append/appendMany, ready for a script: its keys and its own arguments. */
+interface PreparedAppend {
+  namespace: string;
+  room: string;
+  publication: NewPublication;
+  idempotencyKey: string | undefined;
+  /** meta, stream, idempotency (the publication's key, or the gateway's retry key). */
+  keys: [string, string, string];
+  /** event, data JSON, ts, from ('' if none), idempotency record ('full' | 'ref'). */
+  args: [string, string, string, string, 'full' | 'ref'];
+}
+
+type AppendReply = [0, string, number, string] | [1, string[]];
+/** APPEND_MANY_SCRIPT's answer per item: append_one's, an error reply of its own, or not attempted. */
+type AppendManyReply = AppendReply | [2, string] | [3];
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -60,9 +82,35 @@ function toMessage(room: string, epoch: string, offset: number, fields: Record<s
   return message;
 }
 
+/**
+ * A publication's keys and script arguments. Throws INVALID_PAYLOAD, before anything is sent, for data
+ * that has no JSON text (a BigInt, a cycle, undefined): stored, it could never be read back.
+ */
+function prepareAppend({ namespace, room, publication, idempotencyKey }: AppendItem): PreparedAppend {
+  const keys = historyKeys(namespace, room);
+  let data = publication.dataJson;
+  if (data === undefined) {
+    try {
+      data = JSON.stringify(publication.data) as string | undefined;
+    } catch {
+      data = undefined;
+    }
+    if (data === undefined) throw new RoomcastError('INVALID_PAYLOAD', 'data cannot be stored as JSON');
+  }
+  return {
+    namespace,
+    room,
+    publication,
+    idempotencyKey,
+    keys: [keys.meta, keys.stream, keys.idempotency(idempotencyKey ?? `retry:${randomUUID()}`)],
+    args: [publication.event, data, String(publication.ts), publication.from ?? '', idempotencyKey === undefined ? 'ref' : 'full'],
+  };
+}
+
 export class RedisHistoryStore implements HistoryStore {
   private readonly now: () => number;
   private readonly durability: RedisDurability;
+  private readonly cluster: boolean;
 
   constructor(
     private readonly redis: RedisCommands,
@@ -70,13 +118,16 @@ export class RedisHistoryStore implements HistoryStore {
   ) {
     this.now = options.now ?? Date.now;
     this.durability = options.durability ?? 'lossy';
+    this.cluster = options.cluster ?? 'masters' in redis;
   }
 
   /**
    * The epoch a room gets if its meta is missing. Random bytes per call cost a
    * synchronous syscall on every publish, so one candidate is offered until a
    * room takes it (the scripts answer with the epoch in force); then a fresh
-   * one, so a room re-created later never gets an epoch it had before.
+   * one, so a room re-created later never gets an epoch it had before. (Rooms
+   * created by one appendMany call, or by concurrent appends, share the
+   * candidate: harmless, an epoch is only ever compared within its room.)
    */
   private epochCandidate = newEpoch();
 
@@ -88,40 +139,98 @@ export class RedisHistoryStore implements HistoryStore {
     if (rotated === 'redis-replaced') this.options.onRotation?.(rotated);
   }
 
-  /**
-   * A command that never left (the connection was down) is "not stored"
-   * (UNAVAILABLE), and so is one Redis refused before running it (OOM, READONLY,
-   * CLUSTERDOWN, LOADING, NOPERM...: see isDefiniteRefusal). A command that left
-   * but whose answer was lost may have been applied: it is run again with the
-   * same idempotency key (the gateway's own when the publisher gave none) until
-   * Redis answers, which tells stored from not stored; past APPEND_SETTLE_MS it
-   * is OutcomeUnknownError.
-   */
+  /** See the contract (core/history-store.ts) and settle for what each outcome means. */
   async append(namespace: string, room: string, publication: NewPublication, idempotencyKey?: string): Promise<AppendResult> {
-    const keys = historyKeys(namespace, room);
-    const retryKey = idempotencyKey ?? `retry:${randomUUID()}`;
-    const args = [
-      this.epochCandidate,
-      this.options.ttlSeconds,
-      this.options.size,
-      publication.event,
-      publication.dataJson ?? JSON.stringify(publication.data),
-      publication.ts,
-      publication.from ?? '',
-      idempotencyKey === undefined ? 'ref' : 'full',
-      RETRY_KEY_TTL_S,
-      this.durability,
-    ];
+    const item = prepareAppend({ namespace, room, publication, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) });
+    const [event, data, ts, from, record] = item.args;
+    const args = [this.epochCandidate, this.options.ttlSeconds, this.options.size, event, data, ts, from, record, RETRY_KEY_TTL_S, this.durability];
+    const reply = await this.settle(() => APPEND_SCRIPT.run(this.redis, item.keys, args));
+    return this.appendResult(item, reply as AppendReply);
+  }
+
+  /**
+   * append for many publications: one APPEND_MANY_SCRIPT call for all of them on a single Redis, one per
+   * hash slot on a Cluster (calls for different slots go at once: they share no room). Each call is settled
+   * as append's (see settle): a call that fails fails each of its items with the same error, and a call
+   * retried after a lost answer is safe because each item carries its idempotency key or a retry key. An
+   * item that cannot be prepared (data that is not JSON) fails alone, and so does an item whose own step
+   * failed in the script (see APPEND_MANY_SCRIPT): it is sent again, with the later items of its room,
+   * until APPEND_SETTLE_MS, as append would retry it.
+   */
+  async appendMany(items: readonly AppendItem[]): Promise<AppendItemResult[]> {
+    const results = new Array<AppendItemResult>(items.length);
+    const groups = new Map<number, Array<{ index: number; item: PreparedAppend }>>();
+    items.forEach((raw, index) => {
+      let item: PreparedAppend;
+      try {
+        item = prepareAppend(raw);
+      } catch (error) {
+        results[index] = { ok: false, error };
+        return;
+      }
+      const slot = this.cluster ? calculateSlot(item.keys[0]) : 0;
+      let group = groups.get(slot);
+      if (group === undefined) groups.set(slot, (group = []));
+      group.push({ index, item });
+    });
+    await Promise.all([...groups.values()].map((group) => this.appendGroup(group, results)));
+    return results;
+  }
+
+  /** One hash slot's items of appendMany, their answers written into `results`. */
+  private async appendGroup(group: Array<{ index: number; item: PreparedAppend }>, results: AppendItemResult[]): Promise<void> {
     const deadline = Date.now() + APPEND_SETTLE_MS;
+    let pending = group;
+    for (let attempt = 0; pending.length > 0; attempt += 1) {
+      const keys: string[] = [];
+      const args: Array<string | number> = [this.epochCandidate, this.options.ttlSeconds, this.options.size, RETRY_KEY_TTL_S, this.durability];
+      for (const { item } of pending) {
+        keys.push(...item.keys);
+        args.push(...item.args);
+      }
+      let replies: AppendManyReply[];
+      try {
+        replies = (await this.settle(() => APPEND_MANY_SCRIPT.run(this.redis, keys, args), deadline)) as AppendManyReply[];
+      } catch (error) {
+        for (const { index } of pending) results[index] = { ok: false, error };
+        return;
+      }
+      const late = Date.now() >= deadline;
+      const again: typeof pending = [];
+      pending.forEach(({ index, item }, i) => {
+        const reply = replies[i] as AppendManyReply;
+        if (reply[0] === 0 || reply[0] === 1) {
+          results[index] = { ok: true, result: this.appendResult(item, reply) };
+        } else if (reply[0] === 2 && isDefiniteRefusal(new ErrorReply(reply[1]))) {
+          results[index] = { ok: false, error: new RoomcastError('UNAVAILABLE', `redis refused the append: ${reply[1].split(' ')[0] ?? 'error'}`) };
+        } else if (!late) {
+          again.push({ index, item });
+        } else if (reply[0] === 2) {
+          // Its step failed after it may have written part of itself: as append's unconfirmed outcome.
+          results[index] = { ok: false, error: new OutcomeUnknownError('redis did not confirm whether the publication was stored') };
+        } else {
+          // Never attempted: an earlier item of its room kept failing.
+          results[index] = { ok: false, error: new RoomcastError('UNAVAILABLE', 'redis did not store an earlier publication of this room in time') };
+        }
+      });
+      pending = again;
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+    }
+  }
+
+  /**
+   * Runs an append script call until Redis tells stored from not stored. A command that never left (the
+   * connection was down) is "not stored" (UNAVAILABLE), and so is one Redis refused before running it (OOM,
+   * READONLY, CLUSTERDOWN, LOADING, NOPERM...: see isDefiniteRefusal). A command that left but whose answer
+   * was lost may have been applied: it is run again (every publication in it carries its idempotency key,
+   * the gateway's own when the publisher gave none) until Redis answers; past APPEND_SETTLE_MS it is
+   * OutcomeUnknownError.
+   */
+  private async settle(call: () => Promise<unknown>, deadline = Date.now() + APPEND_SETTLE_MS): Promise<unknown> {
     let sent = false;
-    let reply: [0, string, number, string] | [1, string[]];
     for (let attempt = 0; ; attempt += 1) {
       try {
-        reply = (await withDeadline(
-          timed(this.options.observe, 'append', () => APPEND_SCRIPT.run(this.redis, [keys.meta, keys.stream, keys.idempotency(retryKey)], args)),
-          REDIS_CALL_TIMEOUT_MS,
-        )) as typeof reply;
-        break;
+        return await withDeadline(timed(this.options.observe, 'append', call), REDIS_CALL_TIMEOUT_MS);
       } catch (error) {
         if (!sent && error instanceof ClientOfflineError) throw new RoomcastError('UNAVAILABLE', 'redis is unavailable (append)');
         // Redis answered, refusing before the script wrote anything: "not stored", said at once (a retry would
@@ -132,6 +241,10 @@ export class RedisHistoryStore implements HistoryStore {
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
       }
     }
+  }
+
+  /** The AppendResult of one publication from its script answer (append_one's). */
+  private appendResult({ room, publication, idempotencyKey }: PreparedAppend, reply: AppendReply): AppendResult {
     if (reply[0] === 1) {
       const stored = fieldsToRecord(reply[1]);
       if (idempotencyKey === undefined) {

@@ -33,6 +33,7 @@ export async function redisBackends(config: Config, logger: Logger, metrics: Bac
     size: config.history.size,
     ttlSeconds: config.history.ttlSeconds,
     durability: config.redisDurability,
+    cluster: redis.mode === 'cluster',
     ...(observe ? { observe } : {}),
     onRotation: (reason) => {
       logger.warn({ reason }, 'a room was last written by another Redis process (restart, failover or restore): it starts a new epoch');
