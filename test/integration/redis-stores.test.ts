@@ -1,6 +1,6 @@
 /** The history and presence contracts, run against the Redis implementations on a real redis-server. */
 import { expect } from 'chai';
-import { RedisHistoryStore } from '../../server/backends/redis/history.js';
+import { APPEND_MANY_CALL_MAX, RedisHistoryStore } from '../../server/backends/redis/history.js';
 import { historyKeys } from '../../server/backends/redis/keys.js';
 import { RedisPresenceStore } from '../../server/backends/redis/presence.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
@@ -111,6 +111,29 @@ describe('Redis stores', () => {
       const again = counted.calls();
       await store.appendMany(mixedItems(30));
       expect(counted.calls() - again).to.equal(1);
+    });
+
+    it(`appendMany past APPEND_MANY_CALL_MAX: one call per ${APPEND_MANY_CALL_MAX} publications, each room's offsets in the batch's order`, async () => {
+      await client.flushAll();
+      const counted = countingScripts(client.commands);
+      const store = new RedisHistoryStore(counted.commands, { size: 1000, ttlSeconds: 60 });
+      await store.appendMany(mixedItems(1));
+      const count = APPEND_MANY_CALL_MAX * 2 + 50;
+      const before = counted.calls();
+      const answers = await store.appendMany(mixedItems(count));
+      expect(counted.calls() - before).to.equal(3);
+      const seen = new Map<string, number[]>();
+      mixedItems(count).forEach((item, n) => {
+        const answer = answers[n];
+        if (answer?.ok !== true) throw new Error(`item ${n} was not stored`);
+        const key = `${item.namespace}|${item.room}`;
+        seen.set(key, [...(seen.get(key) ?? []), answer.result.message.offset]);
+        expect(answer.result.message.data).to.equal(n);
+      });
+      for (const [key, offsets] of seen) {
+        const first = offsets[0] ?? 0;
+        expect(offsets, key).to.deep.equal(offsets.map((_, i) => first + i));
+      }
     });
 
     it('a flushed Redis gives the room a new epoch, from offset 1', async () => {
