@@ -25,6 +25,7 @@
  *   never rejects: one answer per item, in order.
  */
 import type { JsonValue, Message, StreamPosition } from '../../shared/index.js';
+import { RoomcastError } from '../errors.js';
 
 export interface NewPublication {
   event: string;
@@ -33,6 +34,23 @@ export interface NewPublication {
   dataJson?: string;
   ts: number;
   from?: string;
+}
+
+/**
+ * The JSON text a store keeps for `publication`: its `dataJson`, or `data` serialised. Data with no JSON
+ * text (a BigInt, a cycle, undefined) is INVALID_PAYLOAD, thrown before the room is touched: stored, it
+ * could never be read back, and no offset may be spent on it.
+ */
+export function storedJson(publication: NewPublication): string {
+  if (publication.dataJson !== undefined) return publication.dataJson;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(publication.data) as string | undefined;
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) throw new RoomcastError('INVALID_PAYLOAD', 'data cannot be stored as JSON');
+  return json;
 }
 
 export interface AppendResult {

@@ -4,6 +4,7 @@ import { APPEND_MANY_CALL_MAX, RedisHistoryStore } from '../../server/backends/r
 import { historyKeys } from '../../server/backends/redis/keys.js';
 import { RedisPresenceStore } from '../../server/backends/redis/presence.js';
 import { historyStoreContract } from '../contract/history-store.contract.js';
+import type { AppendItemResult } from '../../server/core/history-store.js';
 import { membershipContract } from '../contract/membership.contract.js';
 import { presenceStoreContract } from '../contract/presence-store.contract.js';
 import { connectTestRedis, type TestRedisClient } from '../../tools/processes/redis-client.js';
@@ -31,6 +32,18 @@ function countingScripts(redis: RedisCommands): { commands: RedisCommands; calls
 
 const mixedItems = (count: number) =>
   Array.from({ length: count }, (_, n) => ({ namespace: n % 3 === 0 ? '/live' : '/', room: `r${n % 7}`, publication: { event: 'e', data: n, ts: Date.now() } }));
+
+/** Runs `body` while `client`'s Redis is over its maxmemory (writes refused with OOM), then lifts the limit. */
+async function whileRedisIsFull(client: TestRedisClient, body: () => Promise<void>): Promise<void> {
+  await client.sendCommand(['SET', 'ballast', 'x'.repeat(2 * 1024 * 1024)]);
+  await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '1mb']);
+  try {
+    await body();
+  } finally {
+    await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+    await client.sendCommand(['DEL', 'ballast']);
+  }
+}
 
 /**
  * A Redis history store whose Redis is down (for the contract's "unreachable" case), on a connection made
@@ -177,9 +190,7 @@ describe('Redis stores', () => {
       await client.flushAll();
       const store = new RedisHistoryStore(client.commands, { size: 10, ttlSeconds: 60 });
       await store.append('/', 'oom', { event: 'e', data: 1, ts: Date.now() });
-      await client.sendCommand(['SET', 'ballast', 'x'.repeat(2 * 1024 * 1024)]);
-      await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '1mb']);
-      try {
+      await whileRedisIsFull(client, async () => {
         const started = Date.now();
         const error = await store.append('/', 'oom', { event: 'e', data: 2, ts: Date.now() }).then(
           () => null,
@@ -189,9 +200,7 @@ describe('Redis stores', () => {
         expect(error).to.not.have.property('name', 'OutcomeUnknownError');
         // Well under APPEND_SETTLE_MS (5 s): no retries for a definite answer.
         expect(Date.now() - started).to.be.below(2000);
-      } finally {
-        await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
-      }
+      });
       const { offset } = await store.position('/', 'oom');
       expect(offset, 'nothing was stored by the refused append').to.equal(1);
     });
@@ -200,20 +209,15 @@ describe('Redis stores', () => {
       await client.flushAll();
       const store = new RedisHistoryStore(client.commands, { size: 10, ttlSeconds: 60 });
       await store.append('/', 'oom', { event: 'e', data: 1, ts: Date.now() });
-      await client.sendCommand(['SET', 'ballast', 'x'.repeat(2 * 1024 * 1024)]);
-      await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '1mb']);
-      let answers;
+      let answers: AppendItemResult[] = [];
       const started = Date.now();
-      try {
+      await whileRedisIsFull(client, async () => {
         answers = await store.appendMany([
           { namespace: '/', room: 'oom', publication: { event: 'e', data: 2, ts: Date.now() } },
           { namespace: '/', room: 'oom-other', publication: { event: 'e', data: 1, ts: Date.now() }, idempotencyKey: 'k' },
           { namespace: '/', room: 'oom', publication: { event: 'e', data: 3, ts: Date.now() } },
         ]);
-      } finally {
-        await client.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
-        await client.sendCommand(['DEL', 'ballast']);
-      }
+      });
       expect(Date.now() - started).to.be.below(2000);
       for (const answer of answers) {
         expect(answer.ok).to.equal(false);

@@ -9,8 +9,7 @@
  */
 import { newEpoch } from '../../core/epochs.js';
 import type { Message, StreamPosition } from '../../../shared/index.js';
-import { RoomcastError } from '../../errors.js';
-import type { AppendItem, AppendItemResult, AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
+import { storedJson, type AppendItem, type AppendItemResult, type AppendResult, type HistoryRead, type HistoryStore, type NewPublication } from '../../core/history-store.js';
 
 interface RoomLog {
   key: string;
@@ -100,20 +99,9 @@ export class MemoryHistoryStore implements HistoryStore {
     });
   }
 
-  /**
-   * One append, synchronously. Data with no JSON text (a BigInt, a cycle, undefined) is INVALID_PAYLOAD,
-   * refused before the room is touched (as the Redis store refuses it), so no offset is spent on it.
-   */
+  /** One append, synchronously; data with no JSON text is refused before the room is touched (storedJson). */
   private appendNow(namespace: string, room: string, publication: NewPublication, idempotencyKey: string | undefined): AppendResult {
-    let json = publication.dataJson;
-    if (json === undefined) {
-      try {
-        json = JSON.stringify(publication.data) as string | undefined;
-      } catch {
-        json = undefined;
-      }
-      if (json === undefined) throw new RoomcastError('INVALID_PAYLOAD', 'data cannot be stored as JSON');
-    }
+    const json = storedJson(publication);
     const log = this.log(namespace, room);
     const now = this.now();
     this.expire(log, now);

@@ -12,7 +12,7 @@ import type { Message, StreamPosition } from '../../../shared/index.js';
 import type { RedisCommands } from './redis-connections.js';
 import { isDefiniteRefusal, REDIS_CALL_TIMEOUT_MS, redisCall, timed, withDeadline, type ObserveRedis } from './redis-errors.js';
 import { OutcomeUnknownError, RoomcastError } from '../../errors.js';
-import type { AppendItem, AppendItemResult, AppendResult, HistoryRead, HistoryStore, NewPublication } from '../../core/history-store.js';
+import { storedJson, type AppendItem, type AppendItemResult, type AppendResult, type HistoryRead, type HistoryStore, type NewPublication } from '../../core/history-store.js';
 import { newEpoch } from '../../core/epochs.js';
 import { historyKeys } from './keys.js';
 import { APPEND_MANY_SCRIPT, APPEND_SCRIPT, READ_SCRIPT } from './history-scripts.js';
@@ -88,21 +88,15 @@ function toMessage(room: string, epoch: string, offset: number, fields: Record<s
   return message;
 }
 
-/**
- * A publication's keys and script arguments. Throws INVALID_PAYLOAD, before anything is sent, for data
- * that has no JSON text (a BigInt, a cycle, undefined): stored, it could never be read back.
- */
+/** Redis refused an append before writing it (OOM, READONLY...: isDefiniteRefusal): not stored, said at once. */
+function refusedAppend(redisMessage: string): RoomcastError {
+  return new RoomcastError('UNAVAILABLE', `redis refused the append: ${redisMessage.split(' ')[0] ?? 'error'}`);
+}
+
+/** A publication's keys and script arguments; data with no JSON text is refused before anything is sent (storedJson). */
 function prepareAppend({ namespace, room, publication, idempotencyKey }: AppendItem): PreparedAppend {
   const keys = historyKeys(namespace, room);
-  let data = publication.dataJson;
-  if (data === undefined) {
-    try {
-      data = JSON.stringify(publication.data) as string | undefined;
-    } catch {
-      data = undefined;
-    }
-    if (data === undefined) throw new RoomcastError('INVALID_PAYLOAD', 'data cannot be stored as JSON');
-  }
+  const data = storedJson(publication);
   return {
     namespace,
     room,
@@ -216,7 +210,7 @@ export class RedisHistoryStore implements HistoryStore {
         if (reply[0] === 0 || reply[0] === 1) {
           results[index] = { ok: true, result: this.appendResult(item, reply) };
         } else if (reply[0] === 2 && isDefiniteRefusal(new ErrorReply(reply[1]))) {
-          results[index] = { ok: false, error: new RoomcastError('UNAVAILABLE', `redis refused the append: ${reply[1].split(' ')[0] ?? 'error'}`) };
+          results[index] = { ok: false, error: refusedAppend(reply[1]) };
         } else if (!late) {
           again.push({ index, item });
         } else if (reply[0] === 2) {
@@ -249,7 +243,7 @@ export class RedisHistoryStore implements HistoryStore {
         if (!sent && error instanceof ClientOfflineError) throw new RoomcastError('UNAVAILABLE', 'redis is unavailable (append)');
         // Redis answered, refusing before the script wrote anything: "not stored", said at once (a retry would
         // only turn a definite answer into an unknown one after APPEND_SETTLE_MS).
-        if (isDefiniteRefusal(error)) throw new RoomcastError('UNAVAILABLE', `redis refused the append: ${(error as Error).message.split(' ')[0] ?? 'error'}`);
+        if (isDefiniteRefusal(error)) throw refusedAppend((error as Error).message);
         sent = true;
         if (Date.now() >= deadline) throw new OutcomeUnknownError('redis did not confirm whether the publication was stored');
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
