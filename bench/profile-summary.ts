@@ -15,10 +15,24 @@ interface ProfileNode {
   children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/** Several processes' profiles as one (node ids renumbered apart), to sum self time over all nodes of a run. */
+export function mergeProfiles(profiles: CpuProfile[]): CpuProfile {
+  const merged: CpuProfile = { nodes: [], samples: [], timeDeltas: [] };
+  let offset = 0;
+  for (const profile of profiles) {
+    const highest = profile.nodes.reduce((max, node) => Math.max(max, node.id), 0);
+    for (const node of profile.nodes) merged.nodes.push({ ...node, id: node.id + offset, ...(node.children ? { children: node.children.map((c) => c + offset) } : {}) });
+    for (const id of profile.samples) merged.samples.push(id + offset);
+    for (const delta of profile.timeDeltas) merged.timeDeltas.push(delta);
+    offset += highest + 1;
+  }
+  return merged;
 }
 
 /** Which part of the stack a frame belongs to, from its script URL. */

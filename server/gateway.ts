@@ -287,7 +287,10 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => {
+    // A burst of connections (a drained node's clients arriving) waits in the kernel's accept queue while the
+    // node works through the ones before: Node's default of 511 overflows, and each dropped SYN costs its
+    // client 1, 3, 7, 15 s of TCP retransmission before its connect timeout (docs/operations.md).
+    httpServer.listen({ port: config.port, host: config.host, backlog: config.http.listenBacklog }, () => {
       httpServer.off('error', reject);
       resolve();
     });

@@ -65,6 +65,13 @@ export interface RoomWorkerCounters {
   /** Closes not asked for by churn or drain (e.g. a node closing the connection). */
   unexpectedCloses: number;
   connectRetries: number;
+  /** Why reconnect attempts were retried (they sum to the storm's share of connectRetries). */
+  retryConnectTimeout: number;
+  retryAckTimeout: number;
+  /** A join or history page answered with an error (refused by the node). */
+  retryRefused: number;
+  /** The connection closed (or could not open) during the attempt. */
+  retryClosed: number;
   /** Live deliveries received (latency measured on each). */
   live_deliveries: number;
   /** Offsets obtained from missed[] or history pages of a rejoin. */
@@ -152,6 +159,10 @@ const counters: RoomWorkerCounters = {
   drainNotices: 0,
   unexpectedCloses: 0,
   connectRetries: 0,
+  retryConnectTimeout: 0,
+  retryAckTimeout: 0,
+  retryRefused: 0,
+  retryClosed: 0,
   live_deliveries: 0,
   recoveredMessages: 0,
   duplicates: 0,
@@ -329,6 +340,15 @@ async function connectClient(client: ClientState, url: string): Promise<boolean>
   return results.every(Boolean);
 }
 
+/** Which counter a failed reconnect attempt adds to, from the error the lean client or a join gave. */
+function retryCause(error: unknown): 'retryConnectTimeout' | 'retryAckTimeout' | 'retryRefused' | 'retryClosed' {
+  const text = String(error);
+  if (text.includes('connect timeout')) return 'retryConnectTimeout';
+  if (text.includes('ack timeout')) return 'retryAckTimeout';
+  if (text.includes('refused:')) return 'retryRefused';
+  return 'retryClosed';
+}
+
 /** Closes a connection whose connect or joins failed (its close is not a disconnect to recover from). */
 function dropConnection(client: ClientState): void {
   const conn = client.conn;
@@ -357,8 +377,11 @@ async function reconnect(client: ClientState): Promise<void> {
         client.disconnectedAt = 0;
         client.attempts = 0;
         return;
-      } catch {
+      } catch (error) {
         counters.connectRetries++;
+        const cause = retryCause(error);
+        // The first of each cause on stderr: the counters say how many, this says what.
+        if (counters[cause]++ === 0) process.stderr.write(`room-worker: first reconnect retry (${cause}): ${String(error)}\n`);
         client.attempts++;
         dropConnection(client);
         await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(client.attempts, 6)) * (0.5 + Math.random())));

@@ -17,6 +17,13 @@
  *
  *   npm run bench:idle-hold -- [--targets roomcast,socketio] [--connections 100000] [--nodes 6]
  *     [--workers 8] [--hold-s 60] [--settle-s 10] [--concurrency 50] [--runs 1] [--smoke]
+ *     [--profile-dir <dir>]
+ *
+ * --profile-dir: every node is started with its inspector on a loopback port and
+ * sampled (V8 CPU profile, 1 ms) over the hold window only, the ramp left out; the
+ * profiles are kept as <dir>/<target>-run<N>-node<M>.cpuprofile and the report sums
+ * each target's self time by package and function over its nodes. Sampling costs
+ * both targets alike, so the CPU figures of a profiled run are read as a pair only.
  *
  * Settings: Roomcast as shipped (AUTO_JOIN_USER_ROOM on, PING_INTERVAL_MS default)
  * with the bench's lifted per-address and rate limits (bench/lib/harness.ts
@@ -25,7 +32,11 @@
  */
 import type { CapacityStart } from '../lib/capacity-worker.js';
 import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpuBetween, cpuMark, rssMB, sumOf, type ProcessRef } from '../lib/room-fleet.js';
+import { inspectArgs, profileWindow } from '../lib/inspector-profile.js';
+import { mergeProfiles, profileMarkdown, summarizeProfile, type CpuProfile, type ProfileSummary } from '../profile-summary.js';
 import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
@@ -62,6 +73,8 @@ interface Options {
   concurrency: number;
   runs: number;
   smoke: boolean;
+  /** Where the hold-window profiles go (--profile-dir), or undefined: not profiled. */
+  profileDir: string | undefined;
 }
 
 interface RunResult {
@@ -79,6 +92,8 @@ interface RunResult {
   workersCpuPct: number;
   perProcess: Array<{ name: string; cpuPct: number; cpuSeconds: number }>;
   nodeRssMB: number[];
+  /** Self time over the hold, all nodes of the run together (--profile-dir). */
+  holdProfile?: ProfileSummary;
 }
 
 interface Grown {
@@ -88,9 +103,15 @@ interface Grown {
   error?: string;
 }
 
-async function startNodes(target: HoldTarget, options: Options, redis: RedisProcess): Promise<ServerHandle[]> {
+async function startNodes(target: HoldTarget, options: Options, redis: RedisProcess, inspectorPorts: number[]): Promise<ServerHandle[]> {
   // Started side by side: a node's start is mostly waiting (module loading, Redis connect).
-  const started = await Promise.allSettled(Array.from({ length: options.nodes }, (_, n) => startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}`, JWT_SECRET: BENCH_JWT_SECRET } })));
+  const started = await Promise.allSettled(
+    Array.from({ length: options.nodes }, async (_, n) => {
+      const inspector = options.profileDir !== undefined ? await inspectArgs() : undefined;
+      if (inspector !== undefined) inspectorPorts[n] = inspector.port;
+      return startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}`, JWT_SECRET: BENCH_JWT_SECRET }, nodeArgs: inspector?.args });
+    }),
+  );
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
@@ -105,7 +126,8 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
   let nodes: ServerHandle[] = [];
   const workers: WorkerHandle[] = [];
   try {
-    nodes = await startNodes(target, options, redis);
+    const inspectorPorts: number[] = [];
+    nodes = await startNodes(target, options, redis, inspectorPorts);
     const urls = nodes.map((node) => node.url);
     const perWorker = Math.ceil(options.connections / options.workers);
     const bar = new Progress(`${target} run ${run + 1}: connecting`, options.connections);
@@ -149,8 +171,13 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
       ...workers.map((worker, w) => ({ name: `worker ${w + 1}`, pid: worker.pid })),
     ];
     const from = cpuMark(processes);
-    await sleep(options.holdMs);
+    const profiles = options.profileDir !== undefined ? await Promise.all(inspectorPorts.map((port) => profileWindow(port, options.holdMs) as Promise<CpuProfile>)) : [];
+    if (profiles.length === 0) await sleep(options.holdMs);
     const perProcess = cpuBetween(processes, from, cpuMark(processes));
+    if (options.profileDir !== undefined) {
+      mkdirSync(options.profileDir, { recursive: true });
+      profiles.forEach((profile, n) => writeFileSync(join(options.profileDir as string, `${target}-run${run + 1}-node${n + 1}.cpuprofile`), JSON.stringify(profile)));
+    }
     const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
     // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold count.
     const after = await Promise.all(
@@ -174,6 +201,7 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
       workersCpuPct: pct('worker'),
       perProcess,
       nodeRssMB: rssMB(processes.filter((p) => p.name.startsWith('node'))).map((p) => p.rssMB),
+      ...(profiles.length > 0 ? { holdProfile: summarizeProfile(mergeProfiles(profiles), 25) } : {}),
     };
     process.stderr.write(
       `  ${target} run ${run + 1}: ${connected} held (${result.failed} failed), ramp ${result.connectPerS}/s, nodes ${result.nodesCpuPct}% of a core over ${options.holdMs / 1000} s idle, redis ${result.redisCpuPct}%\n`,
@@ -238,7 +266,7 @@ function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string
 
 runScenario<Options, HoldTarget, RunResult>({
   name: 'idle-hold',
-  options: ({ number, list, smoke }): Options => {
+  options: ({ number, list, get, smoke }): Options => {
     const connections = number('connections', smoke ? 100 : 100_000);
     const options: Options = {
       targets: list('targets', HOLD_TARGETS, HOLD_TARGETS),
@@ -250,6 +278,7 @@ runScenario<Options, HoldTarget, RunResult>({
       settleMs: number('settle-s', smoke ? 0.2 : 10) * 1000,
       concurrency: number('concurrency', smoke ? 20 : 50),
       runs: number('runs', 1),
+      profileDir: get('profile-dir'),
     };
     if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
     if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
@@ -272,6 +301,9 @@ runScenario<Options, HoldTarget, RunResult>({
       '',
       table(['target', 'run', ...processes], results.map((r) => [r.target, r.run + 1, ...processes.map((name) => r.perProcess.find((p) => p.name === name)?.cpuPct ?? '-')])),
       '',
+      ...results.flatMap((r) =>
+        r.holdProfile !== undefined ? [`## Where the nodes' time goes during the hold: ${r.target}, run ${r.run + 1} (all nodes, --profile-dir)`, '', profileMarkdown(r.holdProfile), ''] : [],
+      ),
     ].join('\n');
     return { markdown, json: { results, summaries, summaryMarkdown: summary, charts: [] } };
   },

@@ -99,6 +99,8 @@ interface RunResult {
   /** Clients the drained node closed before they left on their own (past their turn + grace). */
   closedByServer: number;
   connectRetries: number;
+  /** The storm's retried reconnect attempts by cause (bench/lib/room-worker.ts retryCause). */
+  retryCauses: { connectTimeout: number; ackTimeout: number; refused: number; closed: number };
   published: number;
   publishErrors: number;
   firstPublishError?: string;
@@ -246,6 +248,12 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       drainNotices: stats.counters.drainNotices ?? 0,
       closedByServer: stats.counters.unexpectedCloses ?? 0,
       connectRetries: stats.counters.connectRetries ?? 0,
+      retryCauses: {
+        connectTimeout: stats.counters.retryConnectTimeout ?? 0,
+        ackTimeout: stats.counters.retryAckTimeout ?? 0,
+        refused: stats.counters.retryRefused ?? 0,
+        closed: stats.counters.retryClosed ?? 0,
+      },
       published: publisher.published,
       publishErrors: publisher.errors,
       ...(publisher.firstError !== undefined ? { firstPublishError: publisher.firstError } : {}),
@@ -288,6 +296,11 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
       ['offsets recovered from missed[] / history', m((r) => r.recoveredMessages), results.map((r) => r.recoveredMessages).join(', ')],
       ['clients closed by the node before they left', m((r) => r.closedByServer), results.map((r) => r.closedByServer).join(', ')],
       ['connect retries', m((r) => r.connectRetries), results.map((r) => r.connectRetries).join(', ')],
+      [
+        'storm retries: connect timeout / ack timeout / refused / closed',
+        `${m((r) => r.retryCauses.connectTimeout)} / ${m((r) => r.retryCauses.ackTimeout)} / ${m((r) => r.retryCauses.refused)} / ${m((r) => r.retryCauses.closed)}`,
+        results.map((r) => `${r.retryCauses.connectTimeout}/${r.retryCauses.ackTimeout}/${r.retryCauses.refused}/${r.retryCauses.closed}`).join(', '),
+      ],
       ['publications (HTTP on the other nodes) / errors', `${m((r) => r.published)} / ${m((r) => r.publishErrors)}`, results.map((r) => `${r.published}/${r.publishErrors}`).join(', ')],
       ['latency of clients on the other nodes during the run p50 / p99', `${m((r) => r.othersLatency.p50)} / ${m((r) => r.othersLatency.p99)} ms`, results.map((r) => r.othersLatency.p99).join(', ')],
     ],

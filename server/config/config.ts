@@ -71,8 +71,11 @@ export interface Config {
   };
   /** Addresses whose X-Forwarded-For is believed: the client address of a request they forward is taken from it. */
   trustedProxies: readonly string[];
-  /** Timeouts of the HTTP server: slow clients are cut. */
-  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
+  /**
+   * Timeouts of the HTTP server (slow clients are cut), and how many connections the kernel may hold for
+   * the node before it accepts them (listen(2)'s backlog, capped by the kernel at net.core.somaxconn).
+   */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; listenBacklog: number };
   /** How very large rooms are served (see docs/architecture.md, "Large rooms"). */
   largeRooms: {
     /** Above this many members in a room, presence:join/leave are not broadcast; 0: never broadcast them. */

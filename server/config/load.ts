@@ -305,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
       headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 3_600_000),
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
       keepAliveTimeoutMs: integer(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+      listenBacklog: integer(env, 'LISTEN_BACKLOG', 4096, 1, 65_535),
     },
     largeRooms: {
       presenceEventsMaxMembers: integer(env, 'PRESENCE_EVENTS_MAX_MEMBERS', 100, 0, 10_000_000),

@@ -24,7 +24,7 @@ describe('configuration', () => {
     expect(config.jwt.maxTtlSeconds).to.equal(86_400);
     expect(config.history).to.deep.equal({ size: 1000, ttlSeconds: 3600, maxBytes: 256 * 1024 * 1024 });
     expect(config.trustedProxies).to.deep.equal(['loopback']);
-    expect(config.http).to.deep.equal({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 });
+    expect(config.http).to.deep.equal({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, listenBacklog: 4096 });
     expect(config.heartbeat).to.deep.equal({ pingIntervalMs: 25_000, pingTimeoutMs: 20_000 });
     expect(config.limits).to.deep.equal({
       maxPayloadBytes: 65_536,
@@ -83,6 +83,7 @@ describe('configuration', () => {
       HTTP_HEADERS_TIMEOUT_MS: '2000',
       HTTP_REQUEST_TIMEOUT_MS: '3000',
       HTTP_KEEPALIVE_TIMEOUT_MS: '4000',
+      LISTEN_BACKLOG: '1024',
       MAX_PAYLOAD_BYTES: '1000',
       MAX_ROOMS_PER_SOCKET: '5',
       MAX_ROOM_MEMBERS: '6',
@@ -110,7 +111,7 @@ describe('configuration', () => {
     expect(config.corsOrigins).to.deep.equal(['https://a.example', 'http://localhost:5173']);
     expect(config.history).to.deep.equal({ size: 10, ttlSeconds: 20, maxBytes: 1_000_000 });
     expect(config.trustedProxies).to.deep.equal(['10.0.0.0/8', '192.168.1.7', '::1']);
-    expect(config.http).to.deep.equal({ headersTimeoutMs: 2000, requestTimeoutMs: 3000, keepAliveTimeoutMs: 4000 });
+    expect(config.http).to.deep.equal({ headersTimeoutMs: 2000, requestTimeoutMs: 3000, keepAliveTimeoutMs: 4000, listenBacklog: 1024 });
     expect(config.limits).to.deep.equal({
       maxPayloadBytes: 1000,
       maxRoomsPerSocket: 5,
@@ -181,6 +182,13 @@ describe('configuration', () => {
     expect(error.variable).to.equal('PORT');
     expect(error.message).to.equal('PORT: expected an integer from 0 to 65535, got "eighty"');
     expect(configError({ PARSER: 'xml' }).message).to.contain('one of json, msgpack');
+  });
+
+  it('reads LISTEN_BACKLOG from 1 to 65535 (the kernel caps it at net.core.somaxconn)', () => {
+    expect(loadConfig({ LISTEN_BACKLOG: '1' }).http.listenBacklog).to.equal(1);
+    expect(loadConfig({ LISTEN_BACKLOG: '65535' }).http.listenBacklog).to.equal(65_535);
+    expect(configError({ LISTEN_BACKLOG: '0' }).message).to.equal('LISTEN_BACKLOG: expected an integer from 1 to 65535, got "0"');
+    expect(configError({ LISTEN_BACKLOG: '65536' }).variable).to.equal('LISTEN_BACKLOG');
   });
 
   it('keeps NODE_ID to characters that are safe in session ids and keys', () => {
