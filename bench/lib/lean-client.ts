@@ -155,8 +155,28 @@ export class LeanSioClient {
     });
   }
 
+  /** Drops the connection at once (a TCP reset): a client that crashes or loses its network. */
   close(): void {
     this.ws.terminate();
+  }
+
+  /**
+   * Leaves the way the SDK does when it moves off a draining node (socket.disconnect(): a Socket.IO
+   * DISCONNECT, then a WebSocket close frame) and reports the close at once, as the SDK reconnects
+   * without waiting for the server's closing frame.
+   */
+  disconnect(): void {
+    if (this.closed) return;
+    this.ws.send('41');
+    this.ws.close(1000);
+    this.closed = true;
+    // socket.io-client drops what arrives for a socket it disconnected: so does this one.
+    this.onEvent = null;
+    for (const ack of this.acks.values()) ack.reject(new Error('disconnected'));
+    this.acks.clear();
+    const onClose = this.onClose;
+    this.onClose = null;
+    onClose?.(1000);
   }
 }
 

@@ -8,7 +8,8 @@
  * and tracks, per room, which offsets it has seen since its first join position.
  * It reconnects the way the SDK does (client/connection.ts):
  * - `server:draining { reconnectInMs }`: after reconnectInMs + up to 500 ms of
- *   jitter it closes and connects again (to `reconnectUrls` when given: another
+ *   jitter it leaves as the SDK does (a Socket.IO disconnect and a WebSocket close
+ *   frame; before 2026-12-04 a TCP reset) and connects again (to `reconnectUrls` when given: another
  *   node); if the node closes it first, it waits for that moment anyway;
  * - any other close (churn ordered by the scenario, a node closing it): reconnect
  *   after the churn pause, or with a capped exponential backoff;
@@ -244,7 +245,8 @@ function onEvent(client: ClientState, conn: LeanSioClient, text: string): void {
     setTimeout(() => {
       if (client.conn !== conn || conn.closed) return;
       client.closing = true;
-      conn.close();
+      // As the SDK leaves a draining node: a Socket.IO disconnect and a close frame, not a reset.
+      conn.disconnect();
     }, delay);
   }
 }
