@@ -83,6 +83,42 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary 
   };
 }
 
+export interface SecondOfProfile {
+  second: number;
+  busyMs: number;
+  gcMs: number;
+  /** The function with the most self time in that second. */
+  top: string;
+}
+
+/** Busy and GC time per second of the profile (wall clock from its start): where a stall or a GC storm sits. */
+export function busyBySecond(profile: CpuProfile & { startTime: number }): SecondOfProfile[] {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const seconds = new Map<number, { busyUs: number; gcUs: number; self: Map<string, number> }>();
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || frame.functionName === '(idle)') return;
+    const second = Math.floor((at - profile.startTime) / 1e6);
+    const entry = seconds.get(second) ?? { busyUs: 0, gcUs: 0, self: new Map<string, number>() };
+    entry.busyUs += delta;
+    if (frame.functionName === '(garbage collector)') entry.gcUs += delta;
+    const name = `${frame.functionName || '(anonymous)'} ${packageOf(frame.url, frame.functionName)}`;
+    entry.self.set(name, (entry.self.get(name) ?? 0) + delta);
+    seconds.set(second, entry);
+  });
+  return [...seconds.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([second, entry]) => ({
+      second,
+      busyMs: round(entry.busyUs / 1000, 0),
+      gcMs: round(entry.gcUs / 1000, 0),
+      top: [...entry.self.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
+    }));
+}
+
 export function profileMarkdown(summary: ProfileSummary): string {
   return [
     `Busy CPU in the profile: ${summary.totalMs} ms (idle excluded).`,

@@ -212,6 +212,20 @@ function lostIn(track: RoomTrack, final: number): number {
   return final - track.floor - seenAbove;
 }
 
+/**
+ * Of the offsets lost in (start, final], those below an offset the client did see: holes the SDK fills
+ * from history when the later one arrives (client/joined-rooms.ts), which this lean client does not do.
+ * The rest were lost at the room's tail: nothing after them told the client.
+ */
+function holesIn(track: RoomTrack, final: number): number {
+  if (track.epoch === null || track.ahead === null) return 0;
+  let highest = track.floor;
+  for (const offset of track.ahead) if (offset <= final && offset > highest) highest = offset;
+  let seenBelow = 0;
+  for (const offset of track.ahead) if (offset < highest) seenBelow++;
+  return highest - 1 - track.floor - seenBelow;
+}
+
 // ---------- events
 
 function onEvent(client: ClientState, conn: LeanSioClient, text: string): void {
@@ -478,14 +492,17 @@ function verify(groupFinal: number[], userFinal: Array<[number, number]>): void 
   const users = new Map(userFinal);
   const groupSize = config?.groupSize ?? 10;
   let lost = 0;
+  let lostHoles = 0;
   let lostClients = 0;
   for (const client of clients) {
     const before = lost;
-    lost += lostIn(client.rooms[0], users.get(client.g) ?? 0);
-    lost += lostIn(client.rooms[1], groupFinal[Math.floor(client.g / groupSize)] ?? 0);
+    const userFinal = users.get(client.g) ?? 0;
+    const groupFinalOffset = groupFinal[Math.floor(client.g / groupSize)] ?? 0;
+    lost += lostIn(client.rooms[0], userFinal) + lostIn(client.rooms[1], groupFinalOffset);
+    lostHoles += holesIn(client.rooms[0], userFinal) + holesIn(client.rooms[1], groupFinalOffset);
     if (lost > before) lostClients++;
   }
-  send({ type: 'verified', lost, lostClients, ...counters });
+  send({ type: 'verified', lost, lostHoles, lostClients, ...counters });
 }
 
 function collect(): void {

@@ -13,10 +13,15 @@
  *
  *   npm run bench:headline -- [--connections 100000] [--nodes 6] [--workers 8]
  *     [--seconds 180] [--rate 200] [--user-rate 20] [--churn 20] [--concurrency 50]
- *     [--runs 1] [--profile] [--smoke]
+ *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--smoke]
  *
  * --profile: node 1 of the last run runs under `node --cpu-prof`; the report gets
  * its self time by package and its top functions.
+ * --load-profile-dir: every node opens its inspector on a loopback port and is
+ * sampled (V8 CPU profile, 1 ms) over the publishing window only; the profiles are
+ * kept as <dir>/headline-run<N>-node<M>.cpuprofile and the report lists, per node,
+ * its busiest seconds (sampled busy time, GC, top function) beside the latency
+ * windows, to find what a bad window is made of.
  *
  * Default rate: 200 group publications/s (2,000 deliveries/s) + 20/s into personal
  * rooms. What 2 shared cores carry: a trial at 20,000 connections and 500/s
@@ -29,10 +34,11 @@
  * the ramp >= 1,000 connections/s.
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { profileMarkdown, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
+import { busyBySecond, profileMarkdown, summarizeProfile, type CpuProfile, type ProfileSummary, type SecondOfProfile } from '../profile-summary.js';
+import { profileWindow } from '../lib/inspector-profile.js';
 import type { LatencyHistogram } from '../lib/lean-client.js';
 import { nowMs } from '../lib/lean-client.js';
 import {
@@ -82,10 +88,11 @@ interface Options {
   windowS: number;
   runs: number;
   profile: boolean;
+  loadProfileDir: string | undefined;
   smoke: boolean;
 }
 
-function parseOptions({ has, number, smoke }: ScenarioArgs): Options {
+function parseOptions({ has, get, number, smoke }: ScenarioArgs): Options {
   const connections = number('connections', smoke ? 200 : 100_000);
   const options: Options = {
     smoke,
@@ -100,6 +107,7 @@ function parseOptions({ has, number, smoke }: ScenarioArgs): Options {
     windowS: number('window-s', smoke ? 1 : 10),
     runs: number('runs', 1),
     profile: has('profile'),
+    loadProfileDir: get('load-profile-dir'),
   };
   if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
   if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
@@ -140,6 +148,8 @@ interface RunResult {
   /** [clients joined, total RSS MB of nodes / redis / workers / all] during the ramp. */
   rampSamples: Array<{ joined: number; nodesMB: number; redisMB: number; workersMB: number; totalMB: number; atS: number }>;
   latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number }>;
+  /** Per node, each second of the publishing window (--load-profile-dir). */
+  loadSeconds?: SecondOfProfile[][];
   met: boolean;
 }
 
@@ -150,7 +160,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
   let fleet: Fleet | null = null;
   try {
     process.stderr.write(`  starting redis-server and ${options.nodes} nodes${profileDir !== undefined ? ' (node 1 under --cpu-prof)' : ''}\n`);
-    cluster = await startCluster(options.nodes, {}, profileDir);
+    cluster = await startCluster(options.nodes, {}, profileDir, options.loadProfileDir !== undefined);
     const c = cluster;
     const baseRss = sumOf(rssMB(clusterProcesses(c, [])).filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
     const rampSamples: RunResult['rampSamples'] = [];
@@ -191,6 +201,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     const bar = new Progress(`run ${run + 1}: publishing`, options.seconds);
     let minLive = Number.POSITIVE_INFINITY;
     const loadCpu0 = cpuMark(processes);
+    const profiling = options.loadProfileDir !== undefined ? Promise.all((c.inspectorPorts ?? []).map((port) => profileWindow(port, options.seconds * 1000) as Promise<CpuProfile & { startTime: number }>)) : null;
     await publishFor(publisher, {
       ms: options.seconds * 1000,
       groupRate: options.rate,
@@ -204,6 +215,11 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       },
     });
     const loadCpu1 = cpuMark(processes);
+    const loadProfiles = profiling !== null ? await profiling : [];
+    if (options.loadProfileDir !== undefined) {
+      mkdirSync(options.loadProfileDir, { recursive: true });
+      loadProfiles.forEach((profile, n) => writeFileSync(join(options.loadProfileDir as string, `headline-run${run + 1}-node${n + 1}.cpuprofile`), JSON.stringify(profile)));
+    }
     publisher.close();
     bar.done(`${publisher.published} publications (${publisher.errors} errors)`);
     const memoryEndMB = rssMB(processes);
@@ -247,6 +263,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       cpuLoad: cpuBetween(processes, loadCpu0, loadCpu1),
       rampSamples,
       latencyOverTime,
+      ...(loadProfiles.length > 0 ? { loadSeconds: loadProfiles.map((profile) => busyBySecond(profile)) } : {}),
       met: false,
     };
     result.met =
@@ -283,6 +300,7 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
       ['live deliveries/s', m((r) => r.deliveriesPerS)],
       ['delivery latency p50 / p99 / max', `${m((r) => r.p50)} / ${p99} / ${m((r) => r.max)} ms`],
       ['lost / duplicates / recovered:false', `${lost} / ${duplicates} / ${Math.max(...results.map((r) => r.verdict.recoveredFalse))}`],
+      ['of the lost, holes below an offset the client saw later (the SDK reads these from history when the later one arrives; this bench client does not)', Math.max(...results.map((r) => r.verdict.lostHoles))],
       ['churn: clients cut and rejoined with since', `${m((r) => r.churned)} cut, ${m((r) => r.recoveries)} rejoined, ${m((r) => r.recoveredMessages)} offsets recovered from missed[]; cut -> recovered p50 ${m((r) => r.rejoinP50)} / p99 ${m((r) => r.rejoinP99)} ms (incl. a 0.2-2 s pause)`],
       ['total memory (RSS: nodes + redis + workers) at the end', `${m((r) => r.totalMemoryMB)} MB`],
       ['node memory per connection', `${m((r) => r.nodeKBPerConnection)} KB`],
@@ -305,6 +323,22 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
     last.cpuLoad.map((p, i) => [p.name, last.memoryAfterRampMB[i]?.rssMB ?? '', last.memoryEndMB[i]?.rssMB ?? '', last.cpuRamp[i]?.cpuPct ?? '', p.cpuPct]),
   );
   return [verdictLine, '', main, '', `Per process (last run):`, '', perProcess].join('\n');
+}
+
+/** Per node, its five busiest seconds of the publishing window (--load-profile-dir), to set beside the latency windows. */
+function loadSecondsMarkdown(perNode: SecondOfProfile[][]): string[] {
+  const rows = perNode.flatMap((seconds, n) =>
+    [...seconds]
+      .sort((a, b) => b.busyMs - a.busyMs)
+      .slice(0, 5)
+      .map((s) => [`node ${n + 1}`, s.second, s.busyMs, s.gcMs, s.top]),
+  );
+  return [
+    '## Busiest seconds of each node while publishing (last run, --load-profile-dir; sampled main-thread busy time)',
+    '',
+    table(['node', 's into the load', 'busy ms', 'GC ms', 'top function (self time)'], rows),
+    '',
+  ];
 }
 
 /** One run; with --profile, the last run has node 1 under --cpu-prof (one node of several: its overhead barely moves the figures). */
@@ -370,6 +404,7 @@ runScenario({
       '',
       table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
       '',
+      ...(last.loadSeconds !== undefined ? loadSecondsMarkdown(last.loadSeconds) : []),
     ].join('\n');
     return { markdown, json: { summaryMarkdown: summary, charts: charts(last, options), results, ...(profile ? { profile } : {}) } };
   },

@@ -220,6 +220,7 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
     const verdicts = await Promise.all(fleets.map((f) => verifyAll(f, publisher, 30_000)));
     const verdict = verdicts.reduce((a, v) => ({
       lost: a.lost + v.lost,
+      lostHoles: a.lostHoles + v.lostHoles,
       lostClients: a.lostClients + v.lostClients,
       duplicates: a.duplicates + v.duplicates,
       overlap: a.overlap + v.overlap,

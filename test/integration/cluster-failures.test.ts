@@ -198,6 +198,22 @@ describe('cluster failures', function () {
       expect((body.canary as { p99Ms: number }).p99Ms).to.be.a('number').and.at.least(0);
     });
 
+    it('a node whose event loop stalls past the canary window keeps its subscriber: late probes are not lost probes', async () => {
+      const [node1, node2] = nodes as [TestGateway, TestGateway];
+      await waitFor(() => (node1.gateway.backends.canary?.status().samples ?? 0) >= 2, 5000, 'canary samples');
+      const resetsBefore = node1.gateway.backends.canary?.status().resets ?? -1;
+      // A saturated node: 5 s without a turn of the event loop, past the canary's 3.5 s window. The probes
+      // published before it come back meanwhile and wait in the socket; none is lost.
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        // busy
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(node1.gateway.backends.canary?.status()).to.include({ healthy: true, resets: resetsBefore });
+      expect(node2.gateway.backends.canary?.status()).to.include({ healthy: true });
+      expect((await fetch(`${node1.url}/readyz`)).status).to.equal(200);
+    });
+
     it('a subscriber that silently stops receiving makes the node not ready, and the node repairs it', async () => {
       const [node1, node2] = nodes as [TestGateway, TestGateway];
       const reader = await open(node1.url, 'reader');

@@ -6,6 +6,17 @@
  * Socket.IO + Redis setups after a reconnect): when probes stop coming back the
  * node reports not ready and forces the subscriber to reconnect, which makes
  * node-redis subscribe every channel (the adapter's too) again.
+ *
+ * "Not coming back" is judged from probes Redis has acknowledged, counted from
+ * when this node read the acknowledgement, and decided after the poll phase: a
+ * node whose event loop is slow (saturated, a long GC) reads probes late but
+ * has not lost them, and reconnecting its subscriber then would make it deaf
+ * for a moment and start a recovery of every room it serves, on the node
+ * least able to afford it (seen in the 100,000-connection headline on a
+ * saturated machine). Redis queues a PUBLISH's message to the subscribers
+ * before it answers the publisher, so an acknowledged probe that has not come
+ * back within `failAfterMs` of its acknowledgement is a subscriber that stopped
+ * receiving.
  */
 import type { Logger } from '../../ops/logger.js';
 import type { RedisConnections } from './redis-connections.js';
@@ -22,6 +33,9 @@ export interface CanaryOptions {
 }
 
 
+/** Outstanding probes kept at most (one a second: a quarter of an hour). */
+const MAX_OUTSTANDING = 1000;
+
 const now = (): number => performance.timeOrigin + performance.now();
 
 function percentile(sorted: number[], p: number): number | null {
@@ -37,8 +51,10 @@ export class Canary {
   private readonly maxSamples: number;
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
-  private lastReceivedAt = 0;
-  private startedAt = 0;
+  /** Probes Redis acknowledged that have not come back yet: seq -> when this node read the acknowledgement. */
+  private readonly outstanding = new Map<number, number>();
+  /** The highest probe that came back (probes on one channel arrive in order). */
+  private returnedSeq = 0;
   private resetting = false;
   private lastResetAt = 0;
   private resets = 0;
@@ -57,8 +73,6 @@ export class Canary {
   }
 
   async start(): Promise<void> {
-    this.startedAt = now();
-    this.lastReceivedAt = this.startedAt;
     await this.redis.subscriber.subscribe(this.channel, (message) => this.onProbe(message));
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
@@ -72,7 +86,9 @@ export class Canary {
   }
 
   get healthy(): boolean {
-    return now() - this.lastReceivedAt <= this.failAfterMs;
+    // The oldest outstanding probe is the first in insertion order.
+    for (const ackedAt of this.outstanding.values()) return now() - ackedAt <= this.failAfterMs;
+    return true;
   }
 
   status(): CanaryStatus {
@@ -89,10 +105,16 @@ export class Canary {
   }
 
   private onProbe(message: string): void {
-    const sentAt = Number(message.split(':')[1]);
-    if (!Number.isFinite(sentAt)) return;
+    const [seqText, sentAtText] = message.split(':');
+    const seq = Number(seqText);
+    const sentAt = Number(sentAtText);
+    if (!Number.isFinite(sentAt) || !Number.isInteger(seq)) return;
     const lag = Math.max(0, now() - sentAt);
-    this.lastReceivedAt = now();
+    if (seq > this.returnedSeq) this.returnedSeq = seq;
+    for (const outstanding of this.outstanding.keys()) {
+      if (outstanding > seq) break;
+      this.outstanding.delete(outstanding);
+    }
     this.lags.push(lag);
     if (this.lags.length > this.maxSamples) this.lags.shift();
     this.options.onLag?.(lag / 1000);
@@ -100,10 +122,25 @@ export class Canary {
 
   private tick(): void {
     this.seq += 1;
-    const probe = `${this.seq}:${now()}`;
+    const seq = this.seq;
+    const probe = `${seq}:${now()}`;
     const publish = this.redis.mode === 'cluster' ? this.redis.commands.sPublish(this.channel, probe) : this.redis.commands.publish(this.channel, probe);
-    publish.catch(() => undefined);
-    if (!this.healthy && this.redis.isReady()) void this.repair();
+    publish.then(
+      () => {
+        // Read in the same turn as the probe itself, the acknowledgement may come second.
+        if (seq <= this.returnedSeq) return;
+        this.outstanding.set(seq, now());
+        // A subscriber down for hours must not grow this: the oldest left still says how long it has been.
+        if (this.outstanding.size > MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value as number);
+      },
+      () => undefined,
+    );
+    // Timers run before sockets are read: look once the probes already here have been read.
+    if (!this.healthy) setImmediate(() => this.repairIfStillUnhealthy());
+  }
+
+  private repairIfStillUnhealthy(): void {
+    if (this.timer !== null && !this.healthy && this.redis.isReady()) void this.repair();
   }
 
   /** Redis answers commands but probes do not come back: reconnect the subscriber (at most every few seconds). */
