@@ -259,8 +259,10 @@ function onEvent(client: ClientState, conn: LeanSioClient, text: string): void {
     setTimeout(() => {
       if (client.conn !== conn || conn.closed) return;
       client.closing = true;
-      // As the SDK leaves a draining node: a Socket.IO disconnect and a close frame, not a reset.
-      conn.disconnect();
+      // As the SDK leaves a draining node: a Socket.IO disconnect and a close frame; ROOMCAST_BENCH_DRAIN_LEAVE=reset
+      // resets the TCP connection instead (the bench before 2026-12-04), to compare the two.
+      if (process.env.ROOMCAST_BENCH_DRAIN_LEAVE === 'reset') conn.close();
+      else conn.disconnect();
     }, delay);
   }
 }
