@@ -5,8 +5,14 @@
  * inspector (Chrome DevTools Protocol over a WebSocket, loopback only) to sample
  * for `ms` and returns the profile.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import WebSocket from 'ws';
+import type { CpuProfile } from '../profile-summary.js';
 import { freePort } from './harness.js';
+
+/** A profile as the inspector returns it: CpuProfile plus its start (µs), for per-second views. */
+export type WindowProfile = CpuProfile & { startTime: number };
 
 /** Node flags that open the inspector on a free loopback port; the port is needed to profile later. */
 export async function inspectArgs(): Promise<{ port: number; args: string[] }> {
@@ -19,7 +25,7 @@ interface InspectorTarget {
 }
 
 /** Samples the process behind `port` for `ms` (every `intervalUs`) and returns the .cpuprofile object. */
-export async function profileWindow(port: number, ms: number, intervalUs = 1000): Promise<unknown> {
+export async function profileWindow(port: number, ms: number, intervalUs = 1000): Promise<WindowProfile> {
   const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as InspectorTarget[];
   const url = targets[0]?.webSocketDebuggerUrl;
   if (url === undefined) throw new Error(`no inspector target on port ${port}`);
@@ -32,8 +38,9 @@ export async function profileWindow(port: number, ms: number, intervalUs = 1000)
   const pending = new Map<number, (result: unknown) => void>();
   socket.on('message', (data) => {
     const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-    if (message.id !== undefined) pending.delete(message.id);
+    if (message.id === undefined) return;
+    pending.get(message.id)?.(message.result);
+    pending.delete(message.id);
   });
   const call = (method: string, params: Record<string, unknown> = {}): Promise<unknown> =>
     new Promise((resolve) => {
@@ -46,9 +53,20 @@ export async function profileWindow(port: number, ms: number, intervalUs = 1000)
     await call('Profiler.setSamplingInterval', { interval: intervalUs });
     await call('Profiler.start');
     await new Promise((resolve) => setTimeout(resolve, ms));
-    const stopped = (await call('Profiler.stop')) as { profile: unknown };
+    const stopped = (await call('Profiler.stop')) as { profile: WindowProfile };
     return stopped.profile;
   } finally {
     socket.close();
   }
+}
+
+/**
+ * Samples every process behind `ports` over the same `ms` window and keeps each profile as
+ * `<dir>/<name>-node<N>.cpuprofile` (N from 1, in the order of `ports`).
+ */
+export async function profileNodes(ports: number[], ms: number, dir: string, name: string): Promise<WindowProfile[]> {
+  const profiles = await Promise.all(ports.map((port) => profileWindow(port, ms)));
+  mkdirSync(dir, { recursive: true });
+  profiles.forEach((profile, n) => writeFileSync(join(dir, `${name}-node${n + 1}.cpuprofile`), JSON.stringify(profile)));
+  return profiles;
 }

@@ -34,11 +34,11 @@
  * the ramp >= 1,000 connections/s.
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyBySecond, profileMarkdown, summarizeProfile, type CpuProfile, type ProfileSummary, type SecondOfProfile } from '../profile-summary.js';
-import { profileWindow } from '../lib/inspector-profile.js';
+import { busyBySecond, profileMarkdown, summarizeProfile, type ProfileSummary, type SecondOfProfile } from '../profile-summary.js';
+import { profileNodes } from '../lib/inspector-profile.js';
 import type { LatencyHistogram } from '../lib/lean-client.js';
 import { nowMs } from '../lib/lean-client.js';
 import {
@@ -201,7 +201,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     const bar = new Progress(`run ${run + 1}: publishing`, options.seconds);
     let minLive = Number.POSITIVE_INFINITY;
     const loadCpu0 = cpuMark(processes);
-    const profiling = options.loadProfileDir !== undefined ? Promise.all((c.inspectorPorts ?? []).map((port) => profileWindow(port, options.seconds * 1000) as Promise<CpuProfile & { startTime: number }>)) : null;
+    const profiling = options.loadProfileDir !== undefined ? profileNodes(c.inspectorPorts ?? [], options.seconds * 1000, options.loadProfileDir, `headline-run${run + 1}`) : null;
     await publishFor(publisher, {
       ms: options.seconds * 1000,
       groupRate: options.rate,
@@ -216,10 +216,6 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     });
     const loadCpu1 = cpuMark(processes);
     const loadProfiles = profiling !== null ? await profiling : [];
-    if (options.loadProfileDir !== undefined) {
-      mkdirSync(options.loadProfileDir, { recursive: true });
-      loadProfiles.forEach((profile, n) => writeFileSync(join(options.loadProfileDir as string, `headline-run${run + 1}-node${n + 1}.cpuprofile`), JSON.stringify(profile)));
-    }
     publisher.close();
     bar.done(`${publisher.published} publications (${publisher.errors} errors)`);
     const memoryEndMB = rssMB(processes);

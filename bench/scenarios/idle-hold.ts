@@ -32,11 +32,9 @@
  */
 import type { CapacityStart } from '../lib/capacity-worker.js';
 import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { cpuBetween, cpuMark, rssMB, sumOf, type ProcessRef } from '../lib/room-fleet.js';
-import { inspectArgs, profileWindow } from '../lib/inspector-profile.js';
-import { mergeProfiles, profileMarkdown, summarizeProfile, type CpuProfile, type ProfileSummary } from '../profile-summary.js';
+import { inspectArgs, profileNodes } from '../lib/inspector-profile.js';
+import { mergeProfiles, profileMarkdown, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
@@ -171,13 +169,10 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
       ...workers.map((worker, w) => ({ name: `worker ${w + 1}`, pid: worker.pid })),
     ];
     const from = cpuMark(processes);
-    const profiles = options.profileDir !== undefined ? await Promise.all(inspectorPorts.map((port) => profileWindow(port, options.holdMs) as Promise<CpuProfile>)) : [];
+    // Profiled, the hold is the sampling window; otherwise just the wait.
+    const profiles = options.profileDir !== undefined ? await profileNodes(inspectorPorts, options.holdMs, options.profileDir, `${target}-run${run + 1}`) : [];
     if (profiles.length === 0) await sleep(options.holdMs);
     const perProcess = cpuBetween(processes, from, cpuMark(processes));
-    if (options.profileDir !== undefined) {
-      mkdirSync(options.profileDir, { recursive: true });
-      profiles.forEach((profile, n) => writeFileSync(join(options.profileDir as string, `${target}-run${run + 1}-node${n + 1}.cpuprofile`), JSON.stringify(profile)));
-    }
     const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
     // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold count.
     const after = await Promise.all(
