@@ -10,6 +10,13 @@
  * first node back does not take the others for dead. And once back, each node
  * writes its own members again (Redis may have come back empty) and removes
  * the ones that left while Redis could not be told.
+ *
+ * A node that is alive can still be swept: one whose event loop stalled past
+ * NODE_TTL_MS (a starved or SIGSTOPped process heartbeats late, not never).
+ * Its heartbeat then adds it to the set instead of updating it (ZADD answers
+ * 1), and it writes its members back the same way. A sweeper may still be
+ * purging it at that moment and remove what was just written back, so it does
+ * so once more a NODE_TTL_MS later.
  */
 import type { MemberChanges } from '../../core/membership.js';
 import type { RedisCommands } from './redis-connections.js';
@@ -34,7 +41,10 @@ export class NodeLiveness {
   private running = false;
   /** Since when this node's heartbeats succeed without a break; null after a failed one. */
   private healthySince: number | null = null;
-  private needsReconcile = false;
+  /** Why this node's members must be written back on the next healthy tick, if they must. */
+  private needsReconcile: string | null = null;
+  /** When to write them back once more after this node found itself swept (see the head of this file). */
+  private reconcileAgainAt: number | null = null;
 
   constructor(private readonly options: NodeLivenessOptions) {}
 
@@ -61,8 +71,10 @@ export class NodeLiveness {
     }
   }
 
-  private async beat(): Promise<void> {
-    await timed(this.options.observe, 'heartbeat', () => this.options.redis.zAdd(NODES_KEY, { score: Date.now(), value: this.options.nodeId }));
+  /** True when this node was not in the set: swept as dead (or Redis lost the set) since the previous beat. */
+  private async beat(): Promise<boolean> {
+    const added = await timed(this.options.observe, 'heartbeat', () => this.options.redis.zAdd(NODES_KEY, { score: Date.now(), value: this.options.nodeId }));
+    return Number(added) === 1;
   }
 
   private async tick(): Promise<void> {
@@ -70,17 +82,26 @@ export class NodeLiveness {
     if (this.running) return;
     this.running = true;
     try {
+      let swept: boolean;
       try {
-        await this.beat();
+        swept = await this.beat();
       } catch (error) {
         this.healthySince = null;
-        this.needsReconcile = true;
+        this.needsReconcile = 'after a Redis outage';
         throw error;
       }
       this.healthySince ??= Date.now();
-      if (this.needsReconcile) {
-        await this.reconcile();
-        this.needsReconcile = false;
+      if (swept) {
+        this.options.logger.warn('this node was taken for dead (its heartbeat was older than NODE_TTL_MS): writing its members back');
+        this.needsReconcile ??= 'after this node was swept';
+        this.reconcileAgainAt = Date.now() + this.options.ttlMs;
+      }
+      if (this.needsReconcile !== null) {
+        await this.reconcile(this.needsReconcile);
+        this.needsReconcile = null;
+      } else if (this.reconcileAgainAt !== null && Date.now() >= this.reconcileAgainAt) {
+        await this.reconcile('after this node was swept, once its sweeper is done');
+        this.reconcileAgainAt = null;
       }
       if (Date.now() - this.healthySince >= this.options.ttlMs) await this.sweep();
     } catch (error) {
@@ -102,8 +123,8 @@ export class NodeLiveness {
     }
   }
 
-  /** Makes Redis agree with this node's own connections again after an outage. */
-  async reconcile(): Promise<void> {
+  /** Makes Redis agree with this node's own connections again (after an outage, or after being swept while alive). */
+  async reconcile(reason = 'after a Redis outage'): Promise<void> {
     const local = this.options.changes.localMemberships();
     const localEntries = new Set(local.map(({ namespace, room, member }) => indexEntry(namespace, room, member.connectionId)));
     let added = 0;
@@ -127,7 +148,7 @@ export class NodeLiveness {
         this.options.changes.removed(entry.namespace, entry.room, removal.member, removal.membersBefore);
       }
     }
-    this.options.logger.info({ added, removed }, 'presence reconciled after a Redis outage');
+    this.options.logger.info({ added, removed }, `presence reconciled ${reason}`);
   }
 
   private async purge(nodeId: string): Promise<void> {

@@ -1,0 +1,96 @@
+/**
+ * A node that stops for a while and goes on: a process starved of CPU, or
+ * stopped with SIGSTOP, heartbeats late rather than never. Past NODE_TTL_MS the
+ * other nodes take it for dead and remove its members (presence:leave); once it
+ * runs again, its members are still connected, so presence must list them again
+ * and announce them (presence:join), on every node. Real gateway processes and
+ * redis-server processes, in every topology: on one node in memory nothing can
+ * take the node for dead, and a stall must not lose a member either.
+ */
+import { expect } from 'chai';
+import { startCluster, type TestCluster } from '../support/cluster.js';
+import { assertOk, connect, request, type TestSocket } from '../support/sockets.js';
+import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
+
+const NODE_TTL_MS = 1000;
+/** Longer than NODE_TTL_MS plus a sweep interval: the other node sweeps the stopped one for sure. */
+const STALL_MS = 3 * NODE_TTL_MS;
+const ROOM = 'f:stall';
+
+const topologies = [
+  { name: 'one node, memory', nodes: 1, redis: undefined },
+  { name: 'two nodes, single Redis', nodes: 2, redis: 'single' },
+  { name: 'two nodes, Redis Cluster', nodes: 2, redis: 'cluster' },
+] as const;
+
+async function listed(socket: TestSocket): Promise<string[]> {
+  const ack = await request(socket, 'presence:list', { room: ROOM });
+  return ack.ok ? ack.members.map((member) => member.userId).sort() : [];
+}
+
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('presence across a node stalled past NODE_TTL_MS', function () {
+  this.timeout(60_000);
+
+  for (const topology of topologies) {
+    describe(topology.name, () => {
+      let cluster: TestCluster;
+      const sockets: TestSocket[] = [];
+      before(async () => {
+        cluster = await startCluster({ nodes: topology.nodes, ...(topology.redis ? { redis: topology.redis } : {}), env: { NODE_TTL_MS: String(NODE_TTL_MS) } });
+      });
+      after(async () => {
+        for (const socket of sockets.splice(0)) socket.close();
+        await cluster.stop();
+      });
+
+      it('its members, still connected, are listed and announced again once it runs', async () => {
+        const first = cluster.nodes[0] as TestCluster['nodes'][number];
+        const stalled = cluster.nodes[cluster.nodes.length - 1] as TestCluster['nodes'][number];
+        const open = async (url: string, sub: string): Promise<TestSocket> => {
+          const socket = await connect(url, await signToken(TEST_JWT_SECRET, { sub, rooms: ['f:*'] }));
+          sockets.push(socket);
+          return socket;
+        };
+        const watcher = await open(first.url, 'watcher');
+        const sleeper = await open(stalled.url, 'sleeper');
+        const seen: string[] = [];
+        watcher.on('presence:leave', ({ member }) => seen.push(`leave ${member.userId}`));
+        watcher.on('presence:join', ({ member }) => seen.push(`join ${member.userId}`));
+        assertOk(await request(watcher, 'room:join', { room: ROOM }));
+        assertOk(await request(sleeper, 'room:join', { room: ROOM }));
+        await eventually('the join announced', async () => seen.includes('join sleeper'), 5000);
+        seen.length = 0;
+        expect(await listed(watcher)).to.deep.equal(['sleeper', 'watcher']);
+
+        process.kill(stalled.pid, 'SIGSTOP');
+        try {
+          if (topology.nodes > 1) {
+            // The other node sweeps the stopped one: its member is gone meanwhile, as for a dead node.
+            await eventually('the sweep of the stopped node', async () => (await listed(watcher)).join() === 'watcher', STALL_MS + 5000);
+          } else {
+            await new Promise((resolve) => setTimeout(resolve, STALL_MS));
+          }
+        } finally {
+          process.kill(stalled.pid, 'SIGCONT');
+        }
+
+        // Written back by the node itself once it runs, and still there after the sweeper's purge could have
+        // raced with it (a NODE_TTL_MS later, the node writes its members back once more).
+        await eventually('the stalled node writing its members back', async () => (await listed(watcher)).join() === 'sleeper,watcher', 10_000);
+        await new Promise((resolve) => setTimeout(resolve, 2 * NODE_TTL_MS));
+        expect(await listed(watcher)).to.deep.equal(['sleeper', 'watcher']);
+        expect(await listed(sleeper)).to.deep.equal(['sleeper', 'watcher']);
+        expect(seen).to.deep.equal(topology.nodes > 1 ? ['leave sleeper', 'join sleeper'] : []);
+        expect(sleeper.connected).to.equal(true);
+      });
+    });
+  }
+});
