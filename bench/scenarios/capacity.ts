@@ -21,7 +21,7 @@
  *     [--concurrency 16] [--groups 100] [--targets roomcast,bare-ws,socketio]
  *     [--runs 3] [--profile | --no-profile] [--profile-at 2500] [--cpu-prof] [--smoke]
  *
- * --cpu-prof: a V8 CPU profile of Roomcast during its first ramp, summarized in the report
+ * --cpu-prof: a V8 CPU profile of each target during its first ramp, summarized in the report
  *   (ROOMCAST_BENCH_PROFILE_DIR=<dir> also keeps the .cpuprofile there).
  *
  * Output: tables on stdout, JSON + Markdown in bench/reports/.
@@ -229,7 +229,7 @@ interface TargetRun {
 }
 
 async function runTarget(target: Target, options: Options, run: number): Promise<TargetRun> {
-  const profileDir = options.cpuProf && target === 'roomcast' && run === 0 ? mkdtempSync(join(tmpdir(), 'roomcast-capacity-cpu-')) : undefined;
+  const profileDir = options.cpuProf && run === 0 ? mkdtempSync(join(tmpdir(), 'roomcast-capacity-cpu-')) : undefined;
   const server = await startMeasured(target, profileDir);
   let result: TargetRun | undefined;
   const ipc = ipcHandle(server.child);
@@ -292,7 +292,7 @@ async function runTarget(target: Target, options: Options, run: number): Promise
       const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
       if (result && file !== undefined) result.cpuProfile = summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as Parameters<typeof summarizeProfile>[0], 20);
       const keepIn = process.env.ROOMCAST_BENCH_PROFILE_DIR;
-      if (keepIn !== undefined && file !== undefined) copyFileSync(join(profileDir, file), join(keepIn, `capacity-roomcast-${Date.now()}.cpuprofile`));
+      if (keepIn !== undefined && file !== undefined) copyFileSync(join(profileDir, file), join(keepIn, `capacity-${target}-${Date.now()}.cpuprofile`));
       rmSync(profileDir, { recursive: true, force: true });
     }
   }
