@@ -12,6 +12,12 @@
  * Rooms per connection i (i = firstIndex + local index):
  *   roomcast: `user:bench-<i>` (its token's personal room) and `bench:g<i % groups>`
  *   bare-ws / socketio: `user:<i>` and `g<i % groups>`
+ * Each client asks for what it lacks, as the target's own client would: bare ws
+ * and plain Socket.IO join both rooms; a Roomcast client is joined to its
+ * personal room by the server (AUTO_JOIN_USER_ROOM, on as shipped), waits for the
+ * `session` event that lists it, as the SDK does, and joins the group room.
+ * (Until 2026-12-04 21:00 it also sent a room:join of its personal room, which
+ * the SDK never does: one more request, answer and write per connection.)
  */
 import { connectPool } from './connect-pool.js';
 import { SignJWT } from 'jose';
@@ -64,12 +70,30 @@ async function connectOne(start: CapacityStart, local: number): Promise<void> {
     const token = await new SignJWT({ rooms: ['bench:*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setIssuedAt().setExpirationTime('2h').sign(key);
     auth = { token };
   }
-  const client = await LeanSioClient.connect(url, auth, options);
+  const personal = start.target === 'roomcast' ? `user:bench-${i}` : `user:${i}`;
+  let session: Promise<void> | undefined;
+  let onEvent: ((packet: string) => void) | undefined;
+  if (start.target === 'roomcast') {
+    session = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no session event listing ${personal}`)), 30_000);
+      onEvent = (packet) => {
+        if (packet.startsWith('2["session"') && packet.includes(`"room":"${personal}"`)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+    });
+  }
+  const client = await LeanSioClient.connect(url, auth, { ...options, ...(onEvent !== undefined ? { onEvent } : {}) });
   closers.push(() => client.close());
   client.onClose = () => {
     if (!stopping) dropped++;
   };
-  const rooms = start.target === 'roomcast' ? [`user:bench-${i}`, `bench:g${group}`] : [`user:${i}`, `g${group}`];
+  if (session !== undefined) {
+    await session;
+    client.onEvent = null;
+  }
+  const rooms = start.target === 'roomcast' ? [`bench:g${group}`] : [personal, `g${group}`];
   for (const room of rooms) {
     const ack = (await client.emitWithAck(start.target === 'roomcast' ? 'room:join' : 'join', [start.target === 'roomcast' ? { room } : room], 30_000)) as { ok?: boolean };
     if (ack.ok !== true) throw new Error(`join ${room} refused: ${JSON.stringify(ack)}`);

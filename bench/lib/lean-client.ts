@@ -15,6 +15,8 @@ export interface LeanClientOptions {
   localAddress?: string;
   /** Connect + handshake timeout, default 10 s. */
   timeoutMs?: number;
+  /** LeanSioClient: its onEvent from the start, so an event sent right after the CONNECT (`session`) is not missed. */
+  onEvent?: RawEventHandler;
 }
 
 export type RawEventHandler = (packet: string) => void;
@@ -66,6 +68,7 @@ export class LeanSioClient {
       ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
     });
     const client = new LeanSioClient(ws);
+    client.onEvent = options.onEvent ?? null;
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (error: Error): void => {

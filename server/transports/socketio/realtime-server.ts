@@ -3,11 +3,11 @@
  * with handshake auth, the request guard and the protocol handlers. It takes an
  * http.Server and its dependencies; it knows nothing of Express or the environment.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import { ADMIN_NAMESPACE, errorPayload } from '../../../shared/index.js';
+import { randomId } from '../../core/random-ids.js';
 import { admissionMiddleware, releaseUpgradeRequest } from './admission-middleware.js';
 import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
@@ -67,6 +67,9 @@ export type SocketServerDeps = Pick<RealtimeDeps, 'config' | 'logger' | 'metrics
  * The Socket.IO server on the http.Server, with its engine hooks (admission, origin, ids, traffic totals)
  * but no namespace served yet: the core's Fanout is built on it, then serveNamespaces() adds the handlers.
  */
+/** Random bytes in a session id (120 bits, as Engine.IO's own ids), after the node id. */
+const SESSION_ID_RANDOM_BYTES = 15;
+
 export function createSocketServer(httpServer: HttpServer, deps: SocketServerDeps): RoomcastServer {
   const { config } = deps;
   const origins = config.corsOrigins;
@@ -101,7 +104,7 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
 
   // Session ids carry the node id, so a proxy can route a session's polling requests
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
-  io.engine.generateId = () => `${config.nodeId}.${randomBytes(15).toString('base64url')}`;
+  io.engine.generateId = () => `${config.nodeId}.${randomId(SESSION_ID_RANDOM_BYTES)}`;
   io.engine.use(admissionMiddleware(deps.sessions, deps.addresses));
   const engineSessions = new EngineSessions(deps.sessions);
   engineSessionsOf.set(io, engineSessions);
