@@ -150,7 +150,9 @@ export async function startTarget(target: Target, options: StartOptions = {}): P
     // ROOMCAST_BENCH_LOG_DIR: keep each node's log (LOG_LEVEL warn) as <dir>/node-<port>.log, e.g. to count a drained node's timeouts.
     const logDir = process.env.ROOMCAST_BENCH_LOG_DIR;
     if (logDir !== undefined) stdio[1] = 'pipe';
-    const child = track(spawn(process.execPath, [...(options.nodeArgs ?? []), script], { env: roomcastBenchEnv(port, options.env), stdio }));
+    // ROOMCAST_BENCH_NODE_ARGS: more Node flags for Roomcast's nodes only (space-separated), e.g. to compare a V8 heap setting.
+    const extraArgs = (process.env.ROOMCAST_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+    const child = track(spawn(process.execPath, [...extraArgs, ...(options.nodeArgs ?? []), script], { env: roomcastBenchEnv(port, options.env), stdio }));
     if (logDir !== undefined) child.stdout?.pipe(createWriteStream(join(logDir, `node-${port}.log`)));
     await waitHealthy(child, url, 'roomcast');
     return { target, url, port, pid: child.pid ?? 0, child };

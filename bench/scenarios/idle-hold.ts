@@ -3,9 +3,9 @@
  * `--connections` idle clients (no publications at all) over `--nodes` nodes on one
  * redis-server, Roomcast against plain Socket.IO + redis-adapter holding the same
  * clients through the same load workers (bench/lib/capacity-worker.ts: each client
- * in a personal room and a group room of about 10, Roomcast's with its JWT, plain
- * Socket.IO's with none: the baseline reads no token). What remains is per-connection
- * upkeep: heartbeats, timers, sweeps, the adapter's own traffic.
+ * in a personal room and a group room of about 10, with a JWT that both verify; a
+ * Roomcast client is joined to its personal room by the server, as the SDK is). What
+ * remains is per-connection upkeep: heartbeats, timers, sweeps, the adapter's own traffic.
  *
  * Per target: the ramp (connections/s through handshake + auth + 2 joins, the same
  * load for both), a settle pause, then `--hold-s` seconds without publications:
