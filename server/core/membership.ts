@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import type { PresenceMember } from '../../shared/index.js';
 import { RoomcastError } from '../errors.js';
-import { announcesPresence, type PresenceStore } from './presence-store.js';
+import { announcesPresence, type PresenceStore, type Removal } from './presence-store.js';
 
 export interface RoomRef {
   namespace: string;
@@ -108,7 +108,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Takes a connection out of a room; nothing happens when it was not in it. */
   async remove(namespace: string, room: string, connectionId: string, reason: LeaveReason = 'leave'): Promise<void> {
-    const removal = await this.options.presence.remove(namespace, room, connectionId);
+    // Carried out past its deadline (the caller was told UNAVAILABLE): the member left all the same.
+    const late = (removal: Removal): void => this.exited(namespace, room, removal.member, removal.membersBefore, reason);
+    const removal = await this.options.presence.remove(namespace, room, connectionId, late);
     if (removal !== null) this.exited(namespace, room, removal.member, removal.membersBefore, reason);
   }
 

@@ -45,10 +45,18 @@ export interface RoomListPage {
 }
 
 export interface PresenceStore {
-  /** Adds the member unless the room already has `maxMembers` (0: no limit). */
+  /**
+   * Adds the member unless the room already has `maxMembers` (0: no limit). A store that answers
+   * UNAVAILABLE past a deadline (Redis) and still writes the member later takes it out again itself,
+   * unannounced: the caller was told the join failed.
+   */
   add(namespace: string, room: string, member: PresenceMember, maxMembers: number): Promise<AddResult>;
-  /** Removes the connection; returns the member that left, or null if it was not present. */
-  remove(namespace: string, room: string, connectionId: string): Promise<Removal | null>;
+  /**
+   * Removes the connection; returns the member that left, or null if it was not present. A store that
+   * answers UNAVAILABLE when a call outlives its deadline (Redis) may still carry the removal out later
+   * (a stalled server, not a lost one): it then calls `late` with what it removed, so the leave is told.
+   */
+  remove(namespace: string, room: string, connectionId: string, late?: (removal: Removal) => void): Promise<Removal | null>;
   list(namespace: string, room: string): Promise<PresenceMember[]>;
   /**
    * Occupied rooms of a namespace, across every node, one page at a time. Paging

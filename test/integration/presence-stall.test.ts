@@ -94,3 +94,65 @@ describe('presence across a node stalled past NODE_TTL_MS', function () {
     });
   }
 });
+
+/**
+ * Redis stalls (SIGSTOP) longer than a Redis call's deadline (3 s) and then goes on: the calls that
+ * timed out are still carried out when it resumes. A removal that Redis made late is a member that
+ * left: it is announced then. A join that was answered UNAVAILABLE leaves no member behind, even if
+ * Redis wrote it late. Redis topologies only: in memory no presence call can time out.
+ */
+describe('presence across a Redis that stalls past the call deadline', function () {
+  this.timeout(60_000);
+
+  for (const topology of topologies.filter((entry) => entry.redis !== undefined)) {
+    describe(topology.name, () => {
+      let cluster: TestCluster;
+      const sockets: TestSocket[] = [];
+      before(async () => {
+        // A long NODE_TTL_MS: no liveness sweep or reconcile repairs anything during the test; only the late answers can.
+        cluster = await startCluster({ nodes: 2, ...(topology.redis ? { redis: topology.redis } : {}), env: { NODE_TTL_MS: '600000' } });
+      });
+      after(async () => {
+        for (const socket of sockets.splice(0)) socket.close();
+        await cluster.stop();
+      });
+
+      it('a removal carried out late is announced, and a join answered UNAVAILABLE leaves no member', async () => {
+        const [first, second] = cluster.nodes as [TestCluster['nodes'][number], TestCluster['nodes'][number]];
+        const open = async (url: string, sub: string): Promise<TestSocket> => {
+          const socket = await connect(url, await signToken(TEST_JWT_SECRET, { sub, rooms: ['f:*'] }));
+          sockets.push(socket);
+          return socket;
+        };
+        const watcher = await open(first.url, 'watcher');
+        const leaver = await open(second.url, 'leaver');
+        const joiner = await open(second.url, 'joiner');
+        const leaves: string[] = [];
+        watcher.on('presence:leave', ({ member }) => leaves.push(member.userId));
+        for (const socket of [watcher, leaver]) assertOk(await request(socket, 'room:join', { room: ROOM }));
+        assertOk(await request(watcher, 'room:join', { room: 'f:late-join' }));
+        expect(await listed(watcher)).to.deep.equal(['leaver', 'watcher']);
+
+        const redisPids = cluster.redis ? [cluster.redis.pid] : (cluster.redisCluster?.nodes ?? []).map((node) => node.pid);
+        for (const pid of redisPids) process.kill(pid, 'SIGSTOP');
+        let joined: Awaited<ReturnType<typeof request<'room:join'>>>;
+        try {
+          leaver.close();
+          joined = await request(joiner, 'room:join', { room: 'f:late-join' });
+          // The removal's deadline passes too (it was written before the join).
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        } finally {
+          for (const pid of redisPids) process.kill(pid, 'SIGCONT');
+        }
+        expect(joined.ok).to.equal(false);
+        if (!joined.ok) expect(joined.error.code).to.equal('UNAVAILABLE');
+
+        await eventually('the late removal announced', async () => leaves.includes('leaver'), 10_000);
+        expect(await listed(watcher)).to.deep.equal(['watcher']);
+        const lateJoin = await request(watcher, 'presence:list', { room: 'f:late-join' });
+        expect(lateJoin.ok && lateJoin.members.map((member) => member.userId)).to.deep.equal(['watcher']);
+        expect(leaves).to.deep.equal(['leaver']);
+      });
+    });
+  }
+});

@@ -11,7 +11,10 @@
  * listed until the liveness sweeper removed them as `node-lost`.
  *
  * The deadline (REDIS_CALL_TIMEOUT_MS) runs per batch from when it is written,
- * not from when a removal was queued. Order: a batch is written before anything
+ * not from when a removal was queued. Past it, the callers are answered
+ * UNAVAILABLE, but a Redis that was only slow (stalled, busy) still runs the
+ * batch: the members it removes then are handed to each removal's `late`, so
+ * their leave is announced after all instead of never. Order: a batch is written before anything
  * asked after it, and add() of a member whose removal is still queued or in
  * flight waits for it (`settled`), so a leave never overtakes a later join of the
  * same member. Same order as before within a batch: the room entry is removed
@@ -48,6 +51,7 @@ interface Queued {
   indexEntry: string;
   resolve: (removal: Removal | null) => void;
   reject: (error: unknown) => void;
+  late: ((removal: Removal) => void) | undefined;
 }
 
 interface RoomBatch {
@@ -77,7 +81,7 @@ export class PresenceRemovals {
 
   constructor(private readonly options: PresenceRemovalsOptions) {}
 
-  remove(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
+  remove(namespace: string, room: string, connectionId: string, late?: (removal: Removal) => void): Promise<Removal | null> {
     const key = this.options.roomMembersKey(namespace, room);
     let batch = this.queued.get(key);
     if (batch === undefined) {
@@ -85,7 +89,7 @@ export class PresenceRemovals {
       this.queued.set(key, batch);
     }
     const indexEntry = this.options.indexEntry(namespace, room, connectionId);
-    const result = new Promise<Removal | null>((resolve, reject) => (batch as RoomBatch).removals.push({ connectionId, indexEntry, resolve, reject }));
+    const result = new Promise<Removal | null>((resolve, reject) => (batch as RoomBatch).removals.push({ connectionId, indexEntry, resolve, reject, late }));
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -123,32 +127,41 @@ export class PresenceRemovals {
 
   private async send(batches: RoomBatch[]): Promise<void> {
     const { redis, observe } = this.options;
-    let results: Array<Array<Removal | null>>;
-    try {
-      results = await redisCall('presence remove', () =>
-        timed(observe, 'presence_remove', async () => {
-          // Issued in the same tick: node-redis writes them together (one pipeline per Redis node).
-          const replies = await Promise.all(
-            batches.map((batch) => REMOVE_MANY_SCRIPT.run(redis, [batch.key], batch.removals.map((removal) => removal.connectionId))),
-          );
-          const removals = batches.map((batch, position) => toRemovals(replies[position], batch.removals.length));
-          const entries = batches.flatMap((batch) => batch.removals.map((removal) => removal.indexEntry));
-          await redis.sRem(this.options.nodeIndexKey, entries);
-          await Promise.all(
-            batches.map((batch, position) => {
-              const lastRemoved = (removals[position] as Array<Removal | null>).filter((removal) => removal !== null).pop();
-              return lastRemoved?.membersBefore === 1 ? this.options.emptied(batch.namespace, batch.room) : undefined;
-            }),
-          );
-          return removals;
+    const work = timed(observe, 'presence_remove', async () => {
+      // Issued in the same tick: node-redis writes them together (one pipeline per Redis node).
+      const replies = await Promise.all(
+        batches.map((batch) => REMOVE_MANY_SCRIPT.run(redis, [batch.key], batch.removals.map((removal) => removal.connectionId))),
+      );
+      const removals = batches.map((batch, position) => toRemovals(replies[position], batch.removals.length));
+      const entries = batches.flatMap((batch) => batch.removals.map((removal) => removal.indexEntry));
+      await redis.sRem(this.options.nodeIndexKey, entries);
+      await Promise.all(
+        batches.map((batch, position) => {
+          const lastRemoved = (removals[position] as Array<Removal | null>).filter((removal) => removal !== null).pop();
+          return lastRemoved?.membersBefore === 1 ? this.options.emptied(batch.namespace, batch.room) : undefined;
         }),
       );
+      return removals;
+    });
+    let results: Array<Array<Removal | null>>;
+    try {
+      results = await redisCall('presence remove', () => work);
     } catch (error) {
       for (const batch of batches) for (const removal of batch.removals) removal.reject(error);
+      // Answered UNAVAILABLE; whatever Redis still carries out is a member that did leave.
+      work.then(
+        (late) => forEachRemoval(batches, late, (removal, done) => done !== null && removal.late?.(done)),
+        () => undefined,
+      );
       return;
     }
-    batches.forEach((batch, position) => batch.removals.forEach((removal, index) => removal.resolve((results[position] as Array<Removal | null>)[index] ?? null)));
+    forEachRemoval(batches, results, (removal, done) => removal.resolve(done));
   }
+}
+
+/** Each queued removal of `batches` with its result (same positions as the batches and their removals). */
+function forEachRemoval(batches: RoomBatch[], results: Array<Array<Removal | null>>, visit: (removal: Queued, done: Removal | null) => void): void {
+  batches.forEach((batch, position) => batch.removals.forEach((removal, index) => visit(removal, results[position]?.[index] ?? null)));
 }
 
 function toRemovals(reply: unknown, count: number): Array<Removal | null> {

@@ -77,6 +77,8 @@ return { member, count }
 
 export class RedisPresenceStore implements PresenceStore {
   private readonly removals: PresenceRemovals;
+  /** Each member's newest add while it is in flight or timed out and unsettled (see add()). */
+  private readonly newestAdd = new Map<string, object>();
 
   constructor(
     private readonly redis: RedisCommands,
@@ -98,7 +100,7 @@ export class RedisPresenceStore implements PresenceStore {
     const entry = indexEntry(namespace, room, member.connectionId);
     // A removal of this member still queued or in flight goes first: a leave never overtakes a later join.
     await this.removals.settled(entry);
-    return redisCall('presence add', () => timed(this.observe, 'presence_add', async () => {
+    const work = timed(this.observe, 'presence_add', async () => {
       await this.redis.sAdd(nodeIndexKey(this.nodeId), entry);
       const [outcome, members] = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as [
         AddOutcome,
@@ -107,13 +109,36 @@ export class RedisPresenceStore implements PresenceStore {
       if (outcome === 'full') await this.redis.sRem(nodeIndexKey(this.nodeId), entry);
       // The first member: index the room, after the member is written (see the head of this file).
       if (outcome === 'added' && Number(members) === 1) await this.redis.zAdd(roomIndexKey(namespace), { score: 0, value: room });
-      return { outcome, members: Number(members) };
-    }));
+      return { outcome, members: Number(members) } as AddResult;
+    });
+    const attempt = {};
+    this.newestAdd.set(entry, attempt);
+    const forget = (): void => {
+      if (this.newestAdd.get(entry) === attempt) this.newestAdd.delete(entry);
+    };
+    try {
+      const result = await redisCall('presence add', () => work);
+      forget();
+      return result;
+    } catch (error) {
+      // Answered UNAVAILABLE, but a Redis that was only slow still runs the add (its steps go one after the
+      // other): a member it writes then never joined. Taken out once the add is done, so the removal follows
+      // it; not if a newer add of the same member (a retried join) was made since.
+      work
+        .then(
+          (late) => {
+            if (late.outcome === 'added' && this.newestAdd.get(entry) === attempt) this.remove(namespace, room, member.connectionId).catch(() => undefined);
+          },
+          () => undefined,
+        )
+        .finally(forget);
+      throw error;
+    }
   }
 
   /** Coalesced with the other removals of this tick (presence-removals.ts): a node emptying pays per room, not per member. */
-  remove(namespace: string, room: string, connectionId: string): Promise<Removal | null> {
-    return this.removals.remove(namespace, room, connectionId);
+  remove(namespace: string, room: string, connectionId: string, late?: (removal: Removal) => void): Promise<Removal | null> {
+    return this.removals.remove(namespace, room, connectionId, late);
   }
 
   /** Removes a room entry of any node (used when sweeping a dead node's members). */
