@@ -11,6 +11,11 @@
  * writes its own members again (Redis may have come back empty) and removes
  * the ones that left while Redis could not be told.
  *
+ * A Redis that stalls past NODE_TTL_MS (rather than fails) holds every node's
+ * heartbeats up alike, and writes them with the scores of when they were sent:
+ * a beat that took that long restarts the healthy window too, so no node
+ * sweeps the others on those stale scores.
+ *
  * A node that is alive can still be swept: one whose event loop stalled past
  * NODE_TTL_MS (a starved or SIGSTOPped process heartbeats late, not never).
  * Its heartbeat then adds it to the set instead of updating it (ZADD answers
@@ -83,6 +88,7 @@ export class NodeLiveness {
     this.running = true;
     try {
       let swept: boolean;
+      const sentAt = Date.now();
       try {
         swept = await this.beat();
       } catch (error) {
@@ -90,7 +96,11 @@ export class NodeLiveness {
         this.needsReconcile = 'after a Redis outage';
         throw error;
       }
-      this.healthySince ??= Date.now();
+      // A beat that took a whole TTL to land (Redis stalled rather than failed): every node's beats were held
+      // up alike and Redis wrote them with the scores of when they were sent, so the others look dead until
+      // their next ones land. Sweep only after a TTL of prompt beats again, as after a failed one.
+      if (Date.now() - sentAt >= this.options.ttlMs) this.healthySince = Date.now();
+      else this.healthySince ??= Date.now();
       if (swept) {
         this.options.logger.warn('this node was taken for dead (its heartbeat was older than NODE_TTL_MS): writing its members back');
         this.needsReconcile ??= 'after this node was swept';
