@@ -6,7 +6,8 @@
  *   (presence:leave); once it runs again its members are still connected, so
  *   presence lists and announces them again (presence:join), on every node. On
  *   one node in memory nothing can take the node for dead, and a stall must not
- *   lose a member either.
+ *   lose a member either. On Redis, the stall is longer than the canary's window:
+ *   the node keeps its subscriber (late probes are not lost probes).
  * - Redis stalls longer than a Redis call's deadline (3 s) and longer than
  *   NODE_TTL_MS: the calls that timed out still run when it resumes. A removal
  *   Redis made late is a member that left: it is announced then. A join that was
@@ -22,6 +23,8 @@ import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 const NODE_TTL_MS = 1000;
 /** Longer than NODE_TTL_MS plus a sweep interval: the other node would sweep the stopped one by then. */
 const STALL_MS = 2 * NODE_TTL_MS;
+/** Past the canary's window (3.5 s) as well: a node stopped that long must not take its late probes for lost ones. */
+const CANARY_STALL_MS = 4500;
 const ROOM = 'f:stall';
 
 const topologies = [
@@ -78,14 +81,16 @@ describe('presence across stalled processes', function () {
         seen.length = 0;
         expect(await listed(watcher)).to.deep.equal(['sleeper', 'watcher']);
 
+        const stoppedAt = Date.now();
         process.kill(stalled.pid, 'SIGSTOP');
         try {
           if (topology.nodes > 1) {
             // The other node sweeps the stopped one: its member is gone meanwhile, as for a dead node.
             await eventually('the sweep of the stopped node', async () => (await listed(watcher)).join() === 'watcher', STALL_MS + 5000);
-          } else {
-            await new Promise((resolve) => setTimeout(resolve, STALL_MS));
           }
+          // Longer than the canary's window too (Redis topologies): the probes sent before the stop come back
+          // meanwhile and wait in the socket; late probes are not lost probes.
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, (topology.redis ? CANARY_STALL_MS : STALL_MS) - (Date.now() - stoppedAt))));
         } finally {
           process.kill(stalled.pid, 'SIGCONT');
         }
@@ -98,6 +103,12 @@ describe('presence across stalled processes', function () {
         expect(await listed(sleeper)).to.deep.equal(['sleeper', 'watcher']);
         expect(seen).to.deep.equal(topology.nodes > 1 ? ['leave sleeper', 'join sleeper'] : []);
         expect(sleeper.connected).to.equal(true);
+        if (topology.redis) {
+          // The stalled node kept its subscriber (no canary reset) and serves again.
+          const ready = await fetch(`${stalled.url}/readyz`);
+          expect(ready.status).to.equal(200);
+          expect(((await ready.json()) as { canary?: { resets: number } }).canary).to.include({ resets: 0 });
+        }
       });
 
       if (topology.redis !== undefined) {
