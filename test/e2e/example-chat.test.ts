@@ -19,7 +19,7 @@ import { startNode, type Child } from '../../tools/processes/processes.js';
 import { TEST_API_KEY, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 import { artifactPath, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { assertOk, connect, request } from '../support/sockets.js';
+import { assertOk, connect, request, waitFor } from '../support/sockets.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHAT_DIR = join(ROOT, 'examples', 'chat');
@@ -56,14 +56,6 @@ async function presenceNodes(url: string): Promise<Map<string, string>> {
 async function onlineOf(backendUrl: string): Promise<string[]> {
   const body = (await (await fetch(`${backendUrl}/api/online`)).json()) as { users: string[] };
   return body.users;
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('examples: the chat app and its backend through NGINX and two nodes (browser)', function () {
@@ -122,7 +114,7 @@ describe('examples: the chat app and its backend through NGINX and two nodes (br
 
     // Presence from the hooks, and the backend's own list, fed by member.joined webhooks.
     await alice.waitForFunction(() => (document.querySelector('.online')?.textContent ?? '').includes('bob'), undefined, { timeout: 15_000 });
-    await eventually(async () => JSON.stringify(await onlineOf(backendUrl)) === JSON.stringify(['alice', 'bob']), 'the backend to list alice and bob');
+    await waitFor(async () => JSON.stringify(await onlineOf(backendUrl)) === JSON.stringify(['alice', 'bob']), 15_000, 'the backend to list alice and bob');
     // The backend announced each arrival over the REST API.
     await waitForLine(alice, 'bob joined');
 
@@ -167,7 +159,7 @@ describe('examples: the chat app and its backend through NGINX and two nodes (br
     // Bob closes his window: the hooks' presence and the backend's list (member.left webhooks) drop him.
     await bob.context().close();
     await alice.waitForFunction(() => !(document.querySelector('.online')?.textContent ?? '').includes('bob'), undefined, { timeout: 30_000 });
-    await eventually(async () => JSON.stringify(await onlineOf(backendUrl)) === JSON.stringify(['alice']), 'the backend to drop bob', 30_000);
+    await waitFor(async () => JSON.stringify(await onlineOf(backendUrl)) === JSON.stringify(['alice']), 30_000, 'the backend to drop bob');
   });
 });
 

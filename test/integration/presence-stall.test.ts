@@ -11,13 +11,14 @@
  * - Redis stalls longer than a Redis call's deadline (3 s) and longer than
  *   NODE_TTL_MS: the calls that timed out still run when it resumes. A removal
  *   Redis made late is a member that left: it is announced then. A join that was
- *   answered UNAVAILABLE leaves no member behind, even if Redis wrote it late. And
+ *   answered UNAVAILABLE leaves no member behind, even if Redis wrote it late,
+ *   and one asked again meanwhile is kept and announced once. And
  *   no node takes another for dead on the heartbeats Redis held up. (Redis
  *   topologies only: in memory no presence call can time out.)
  */
 import { expect } from 'chai';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { assertOk, connect, request, type TestSocket } from '../support/sockets.js';
+import { assertOk, connect, request, waitFor, type TestSocket } from '../support/sockets.js';
 import { signToken, TEST_JWT_SECRET } from '../../tools/processes/tokens.js';
 
 const NODE_TTL_MS = 1000;
@@ -36,14 +37,6 @@ const topologies = [
 async function listed(socket: TestSocket, room = ROOM): Promise<string[]> {
   const ack = await request(socket, 'presence:list', { room });
   return ack.ok ? ack.members.map((member) => member.userId).sort() : [];
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('presence across stalled processes', function () {
@@ -77,7 +70,7 @@ describe('presence across stalled processes', function () {
         watcher.on('presence:join', ({ member }) => seen.push(`join ${member.userId}`));
         assertOk(await request(watcher, 'room:join', { room: ROOM }));
         assertOk(await request(sleeper, 'room:join', { room: ROOM }));
-        await eventually('the join announced', async () => seen.includes('join sleeper'), 5000);
+        await waitFor(() => seen.includes('join sleeper'), 5000, 'the join announced');
         seen.length = 0;
         expect(await listed(watcher)).to.deep.equal(['sleeper', 'watcher']);
 
@@ -86,7 +79,7 @@ describe('presence across stalled processes', function () {
         try {
           if (topology.nodes > 1) {
             // The other node sweeps the stopped one: its member is gone meanwhile, as for a dead node.
-            await eventually('the sweep of the stopped node', async () => (await listed(watcher)).join() === 'watcher', STALL_MS + 5000);
+            await waitFor(async () => (await listed(watcher)).join() === 'watcher', STALL_MS + 5000, 'the sweep of the stopped node');
           }
           // Longer than the canary's window too (Redis topologies): the probes sent before the stop come back
           // meanwhile and wait in the socket; late probes are not lost probes.
@@ -97,7 +90,7 @@ describe('presence across stalled processes', function () {
 
         // Written back by the node itself once it runs, and still there after the sweeper's purge could have
         // raced with it (a NODE_TTL_MS later, the node writes its members back once more).
-        await eventually('the stalled node writing its members back', async () => (await listed(watcher)).join() === 'sleeper,watcher', 10_000);
+        await waitFor(async () => (await listed(watcher)).join() === 'sleeper,watcher', 10_000, 'the stalled node writing its members back');
         if (topology.nodes > 1) await new Promise((resolve) => setTimeout(resolve, 2 * NODE_TTL_MS));
         expect(await listed(watcher)).to.deep.equal(['sleeper', 'watcher']);
         expect(await listed(sleeper)).to.deep.equal(['sleeper', 'watcher']);
@@ -112,38 +105,49 @@ describe('presence across stalled processes', function () {
       });
 
       if (topology.redis !== undefined) {
-        it('Redis stalled past the call deadline and NODE_TTL_MS: a late removal is announced, a refused join leaves no member, no node is taken for dead', async () => {
+        it('Redis stalled past the call deadline and NODE_TTL_MS: a late removal is announced, a refused join leaves no member, a retried one is kept and announced, no node is taken for dead', async () => {
           const [first, second] = cluster.nodes as [TestCluster['nodes'][number], TestCluster['nodes'][number]];
           const room = 'f:redis-stall';
           const observer = await open(first.url, 'observer');
           const leaver = await open(second.url, 'leaver');
           const joiner = await open(second.url, 'joiner');
+          const retrier = await open(second.url, 'retrier');
           const leaves: string[] = [];
+          const joins: string[] = [];
           observer.on('presence:leave', ({ member }) => leaves.push(member.userId));
+          observer.on('presence:join', ({ member }) => joins.push(member.userId));
           for (const socket of [observer, leaver]) assertOk(await request(socket, 'room:join', { room }));
           assertOk(await request(observer, 'room:join', { room: 'f:late-join' }));
           expect(await listed(observer, room)).to.deep.equal(['leaver', 'observer']);
+          joins.length = 0;
 
           const redisPids = cluster.redis ? [cluster.redis.pid] : (cluster.redisCluster?.nodes ?? []).map((node) => node.pid);
           for (const pid of redisPids) process.kill(pid, 'SIGSTOP');
-          let joined: Awaited<ReturnType<typeof request<'room:join'>>>;
+          let refused: Awaited<ReturnType<typeof request<'room:join'>>>[];
+          let retried: Promise<Awaited<ReturnType<typeof request<'room:join'>>>>;
           try {
             leaver.close();
-            joined = await request(joiner, 'room:join', { room: 'f:late-join' });
-            // The removal's deadline passes too (it was written before the join).
+            refused = await Promise.all([joiner, retrier].map((socket) => request(socket, 'room:join', { room: 'f:late-join' })));
+            // Asked again while the first add still waits in the stalled Redis: it must not be undone by it.
+            retried = request(retrier, 'room:join', { room: 'f:late-join' });
+            // The removal's deadline passes too (it was written before the joins).
             await new Promise((resolve) => setTimeout(resolve, 500));
           } finally {
             for (const pid of redisPids) process.kill(pid, 'SIGCONT');
           }
-          expect(joined.ok).to.equal(false);
-          if (!joined.ok) expect(joined.error.code).to.equal('UNAVAILABLE');
+          for (const answer of refused) {
+            expect(answer.ok).to.equal(false);
+            if (!answer.ok) expect(answer.error.code).to.equal('UNAVAILABLE');
+          }
+          assertOk(await retried);
 
-          await eventually('the late removal announced', async () => leaves.includes('leaver'), 10_000);
+          await waitFor(() => leaves.includes('leaver') && joins.includes('retrier'), 10_000, 'the late removal and the retried join announced');
           // Two TTLs after Redis resumed: a node swept on the heartbeats Redis held up would have been by now.
           await new Promise((resolve) => setTimeout(resolve, 2 * NODE_TTL_MS));
           expect(leaves).to.deep.equal(['leaver']);
+          expect(joins).to.deep.equal(['retrier']);
           expect(await listed(observer, room)).to.deep.equal(['observer']);
-          expect(await listed(observer, 'f:late-join')).to.deep.equal(['observer']);
+          expect(await listed(observer, 'f:late-join')).to.deep.equal(['observer', 'retrier']);
           expect(await listed(observer)).to.deep.equal(['sleeper', 'watcher']);
         });
       }

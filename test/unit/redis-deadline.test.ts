@@ -74,4 +74,27 @@ describe('Redis call deadlines', () => {
     expect((error as RoomcastError).code).to.equal('UNAVAILABLE');
     expect((error as Error).message).to.include('a silent call');
   });
+
+  it('hands an answer that comes after the deadline to `late` (and nothing when the answer is in time or never comes)', async () => {
+    let answer: (value: string) => void = () => undefined;
+    const slow = new Promise<string>((resolve) => (answer = resolve));
+    const lateAnswers: string[] = [];
+    let error: unknown;
+    try {
+      await redisCall('a slow call', () => slow, 20, (value) => lateAnswers.push(value));
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as RoomcastError).code).to.equal('UNAVAILABLE');
+    expect(lateAnswers).to.deep.equal([]);
+    answer('done after all');
+    await slow;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lateAnswers).to.deep.equal(['done after all']);
+
+    expect(await redisCall('a quick call', async () => 'quick', 20, (value) => lateAnswers.push(value))).to.equal('quick');
+    await redisCall('a failing call', async () => Promise.reject(new Error('ERR')), 20, (value) => lateAnswers.push(value)).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(lateAnswers).to.deep.equal(['done after all']);
+  });
 });

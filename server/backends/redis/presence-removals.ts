@@ -23,7 +23,7 @@
 import type { PresenceMember } from '../../../shared/index.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisCommands } from './redis-connections.js';
-import { redisCall, timed, type ObserveRedis } from './redis-errors.js';
+import { REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from './redis-errors.js';
 import type { Removal } from '../../core/presence-store.js';
 
 /**
@@ -127,32 +127,34 @@ export class PresenceRemovals {
 
   private async send(batches: RoomBatch[]): Promise<void> {
     const { redis, observe } = this.options;
-    const work = timed(observe, 'presence_remove', async () => {
-      // Issued in the same tick: node-redis writes them together (one pipeline per Redis node).
-      const replies = await Promise.all(
-        batches.map((batch) => REMOVE_MANY_SCRIPT.run(redis, [batch.key], batch.removals.map((removal) => removal.connectionId))),
-      );
-      const removals = batches.map((batch, position) => toRemovals(replies[position], batch.removals.length));
-      const entries = batches.flatMap((batch) => batch.removals.map((removal) => removal.indexEntry));
-      await redis.sRem(this.options.nodeIndexKey, entries);
-      await Promise.all(
-        batches.map((batch, position) => {
-          const lastRemoved = (removals[position] as Array<Removal | null>).filter((removal) => removal !== null).pop();
-          return lastRemoved?.membersBefore === 1 ? this.options.emptied(batch.namespace, batch.room) : undefined;
-        }),
-      );
-      return removals;
-    });
+    // Answered UNAVAILABLE past the deadline, whatever Redis still carries out is a member that did leave.
+    const late = (removed: Array<Array<Removal | null>>): void => forEachRemoval(batches, removed, (removal, done) => done !== null && removal.late?.(done));
     let results: Array<Array<Removal | null>>;
     try {
-      results = await redisCall('presence remove', () => work);
+      results = await redisCall(
+        'presence remove',
+        () =>
+          timed(observe, 'presence_remove', async () => {
+            // Issued in the same tick: node-redis writes them together (one pipeline per Redis node).
+            const replies = await Promise.all(
+              batches.map((batch) => REMOVE_MANY_SCRIPT.run(redis, [batch.key], batch.removals.map((removal) => removal.connectionId))),
+            );
+            const removals = batches.map((batch, position) => toRemovals(replies[position], batch.removals.length));
+            const entries = batches.flatMap((batch) => batch.removals.map((removal) => removal.indexEntry));
+            await redis.sRem(this.options.nodeIndexKey, entries);
+            await Promise.all(
+              batches.map((batch, position) => {
+                const lastRemoved = (removals[position] as Array<Removal | null>).filter((removal) => removal !== null).pop();
+                return lastRemoved?.membersBefore === 1 ? this.options.emptied(batch.namespace, batch.room) : undefined;
+              }),
+            );
+            return removals;
+          }),
+        REDIS_CALL_TIMEOUT_MS,
+        late,
+      );
     } catch (error) {
       for (const batch of batches) for (const removal of batch.removals) removal.reject(error);
-      // Answered UNAVAILABLE; whatever Redis still carries out is a member that did leave.
-      work.then(
-        (late) => forEachRemoval(batches, late, (removal, done) => done !== null && removal.late?.(done)),
-        () => undefined,
-      );
       return;
     }
     forEachRemoval(batches, results, (removal, done) => removal.resolve(done));

@@ -26,7 +26,7 @@
 import type { PresenceMember } from '../../../shared/index.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisCommands } from './redis-connections.js';
-import { redisCall, timed, type ObserveRedis } from './redis-errors.js';
+import { REDIS_CALL_TIMEOUT_MS, redisCall, timed, type ObserveRedis } from './redis-errors.js';
 import { KEY_PREFIX, roomTag } from './keys.js';
 import { PresenceRemovals } from './presence-removals.js';
 import type { AddOutcome, AddResult, PresenceStore, Removal, RoomListPage, RoomListQuery } from '../../core/presence-store.js';
@@ -100,7 +100,20 @@ export class RedisPresenceStore implements PresenceStore {
     const entry = indexEntry(namespace, room, member.connectionId);
     // A removal of this member still queued or in flight goes first: a leave never overtakes a later join.
     await this.removals.settled(entry);
-    const work = timed(this.observe, 'presence_add', async () => {
+    // Answered UNAVAILABLE past the deadline, the add may still be run by a Redis that was only slow (its steps go
+    // one after the other). A member it writes then never joined: taken out once the add is done, so the removal
+    // follows it; not if a newer add of the same member (a retried join) was made since, which then counts as the
+    // member's join.
+    const attempt = {};
+    const earlierTimedOut = this.newestAdd.has(entry);
+    this.newestAdd.set(entry, attempt);
+    const forget = (): void => {
+      if (this.newestAdd.get(entry) === attempt) this.newestAdd.delete(entry);
+    };
+    const late = (result: AddResult): void => {
+      if (result.outcome === 'added' && this.newestAdd.get(entry) === attempt) this.remove(namespace, room, member.connectionId).catch(() => undefined);
+    };
+    const work = timed(this.observe, 'presence_add', async (): Promise<AddResult> => {
       await this.redis.sAdd(nodeIndexKey(this.nodeId), entry);
       const [outcome, members] = (await ADD_SCRIPT.run(this.redis, [roomMembersKey(namespace, room)], [member.connectionId, JSON.stringify(member), maxMembers])) as [
         AddOutcome,
@@ -109,31 +122,18 @@ export class RedisPresenceStore implements PresenceStore {
       if (outcome === 'full') await this.redis.sRem(nodeIndexKey(this.nodeId), entry);
       // The first member: index the room, after the member is written (see the head of this file).
       if (outcome === 'added' && Number(members) === 1) await this.redis.zAdd(roomIndexKey(namespace), { score: 0, value: room });
-      return { outcome, members: Number(members) } as AddResult;
+      return { outcome, members: Number(members) };
     });
-    const attempt = {};
-    this.newestAdd.set(entry, attempt);
-    const forget = (): void => {
-      if (this.newestAdd.get(entry) === attempt) this.newestAdd.delete(entry);
-    };
+    let result: AddResult;
     try {
-      const result = await redisCall('presence add', () => work);
-      forget();
-      return result;
+      result = await redisCall('presence add', () => work, REDIS_CALL_TIMEOUT_MS, late);
     } catch (error) {
-      // Answered UNAVAILABLE, but a Redis that was only slow still runs the add (its steps go one after the
-      // other): a member it writes then never joined. Taken out once the add is done, so the removal follows
-      // it; not if a newer add of the same member (a retried join) was made since.
-      work
-        .then(
-          (late) => {
-            if (late.outcome === 'added' && this.newestAdd.get(entry) === attempt) this.remove(namespace, room, member.connectionId).catch(() => undefined);
-          },
-          () => undefined,
-        )
-        .finally(forget);
+      work.then(forget, forget);
       throw error;
     }
+    forget();
+    // Present only because the timed-out add wrote it late, unannounced: this join is the member's first.
+    return result.outcome === 'present' && earlierTimedOut ? { ...result, outcome: 'added' } : result;
   }
 
   /** Coalesced with the other removals of this tick (presence-removals.ts): a node emptying pays per room, not per member. */

@@ -65,10 +65,17 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-export async function redisCall<T>(what: string, call: () => Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS): Promise<T> {
+/**
+ * The call's answer, or UNAVAILABLE (RoomcastError) past its deadline or when Redis fails. A call answered
+ * UNAVAILABLE past its deadline may still be carried out by a Redis that was only slow (stalled, busy):
+ * `late`, when given, receives that answer, so a caller can tell what did happen after all.
+ */
+export async function redisCall<T>(what: string, call: () => Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS, late?: (answer: T) => void): Promise<T> {
+  const answer = call();
   try {
-    return await withDeadline(call(), timeoutMs);
+    return await withDeadline(answer, timeoutMs);
   } catch (error) {
+    if (late !== undefined) answer.then(late, () => undefined);
     if (error instanceof CallTimeout) throw new RoomcastError('UNAVAILABLE', `redis did not answer ${what} in time`);
     if (error instanceof RoomcastError) throw error;
     throw new RoomcastError('UNAVAILABLE', `redis is unavailable (${what})`);
