@@ -119,7 +119,16 @@ class RoomcastClient:
             raise TimeoutError('no session event within %s s' % self.timeout)
 
     def disconnect(self):
+        polling_url = self.sio.eio.base_url if self.sio.transport() == 'polling' else None
         self.sio.disconnect()
+        if polling_url is not None:
+            # python-engineio 4.3's disconnect() queues the close, then marks the client as disconnecting; a write
+            # loop that was in the middle of a POST sees that state and ends without sending what was queued. The
+            # gateway then holds the session until its ping timeout (45 s by default), as it must for a client that
+            # went silent. Once the write loop has ended, send the close the library meant to send (a session that
+            # is already closed answers 400): it also ends the poll under way instead of leaving it to the next ping.
+            self.sio.eio.write_loop_task.join()
+            requests.post(polling_url, data='1', headers={'content-type': 'text/plain;charset=UTF-8'}, timeout=10)
         # Until the old connection's Engine.IO loop has ended, a connect() on this client is not safe over
         # long-polling: the poll still under way brings the old session's close packet, and python-engineio
         # 4.3 applies it to the new connection. Over WebSocket this returns at once.
