@@ -14,7 +14,7 @@
 import type { Request, Response } from 'express';
 import {
   batchEnvelopeSchema,
-  batchPublicationSchema,
+  batchPublicationParsedSchema,
   errorPayload,
   MAX_DATA_DEPTH,
   type BatchResponse,
@@ -48,7 +48,7 @@ export function batchAnswerer(publisher: Publisher, namespaces: readonly Namespa
     const refuse = (message: string): PublishItemResult => ({ room, error: errorPayload('INVALID_PAYLOAD', `publications[${index}]: ${message}`) });
     // Measured without recursion before zod walks it: a 5,000-deep item would exhaust zod's stack.
     if (jsonDepth(raw as JsonValue, MAX_ITEM_DEPTH) > MAX_ITEM_DEPTH) return refuse(`data may nest at most ${MAX_DATA_DEPTH} levels deep`);
-    const parsed = batchPublicationSchema.safeParse(raw);
+    const parsed = batchPublicationParsedSchema.safeParse(raw);
     if (!parsed.success) return refuse(describeIssues(parsed.error.issues));
     const item = parsed.data;
     const namespace = item.namespace ?? '/';

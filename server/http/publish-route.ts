@@ -16,7 +16,7 @@
 import type { Request, Response } from 'express';
 import {
   errorPayload,
-  httpPublishBodySchema,
+  httpPublishParsedBodySchema,
   DEFAULT_NAMESPACE,
   MAX_DATA_DEPTH,
   type HttpPublishResponse,
@@ -49,7 +49,7 @@ export function publishAnswerer(publisher: Publisher, namespaces: readonly Names
     if (jsonDepth(raw as JsonValue, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
       return errorAnswer(errorPayload('INVALID_PAYLOAD', `data may nest at most ${MAX_DATA_DEPTH} levels deep`));
     }
-    const parsed = httpPublishBodySchema.safeParse(raw);
+    const parsed = httpPublishParsedBodySchema.safeParse(raw);
     if (!parsed.success) {
       return errorAnswer(errorPayload('INVALID_PAYLOAD', describeIssues(parsed.error.issues)), 400, { issues: parsed.error.issues.slice(0, 20) });
     }
