@@ -17,13 +17,20 @@
  *
  *   npm run bench:idle-hold -- [--targets roomcast,socketio] [--connections 100000] [--nodes 6]
  *     [--workers 8] [--hold-s 60] [--settle-s 10] [--concurrency 50] [--runs 1] [--smoke]
- *     [--profile-dir <dir>]
+ *     [--profile-dir <dir>] [--perf-dir <dir>]
  *
  * --profile-dir: every node is started with its inspector on a loopback port and
  * sampled (V8 CPU profile, 1 ms) over the hold window only, the ramp left out; the
  * profiles are kept as <dir>/<target>-run<N>-node<M>.cpuprofile and the report sums
  * each target's self time by package and function over its nodes. Sampling costs
  * both targets alike, so the CPU figures of a profiled run are read as a pair only.
+ *
+ * --perf-dir: the nodes are started with --perf-basic-prof and Linux `perf` samples
+ * all of them over the hold (bench/lib/perf-record.ts; needs linux-perf), kept as
+ * <dir>/<target>-run<N>.perf.data; the report splits each target's samples by owner
+ * (kernel, V8 GC, each JavaScript package, native code with no JavaScript on the
+ * stack) side by side (bench/perf-summary.ts, which also reads the files later).
+ * perf sees what the inspector's "(program)" hides; its cost is small and alike.
  *
  * Settings: Roomcast as shipped (AUTO_JOIN_USER_ROOM on, PING_INTERVAL_MS default)
  * with the bench's lifted per-address and rate limits (bench/lib/harness.ts
@@ -35,6 +42,10 @@ import { startRedis, type RedisProcess } from '../../tools/processes/redis-serve
 import { cpuBetween, cpuMark, rssMB, sumOf, type ProcessRef } from '../lib/room-fleet.js';
 import { inspectArgs, profileNodes } from '../lib/inspector-profile.js';
 import { mergeProfiles, profileMarkdown, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
+import { ownersMarkdown, perfOwners, type PerfOwners } from '../perf-summary.js';
+import { PERF_NODE_ARGS, recordPerf } from '../lib/perf-record.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
@@ -73,6 +84,8 @@ interface Options {
   smoke: boolean;
   /** Where the hold-window profiles go (--profile-dir), or undefined: not profiled. */
   profileDir: string | undefined;
+  /** Where the hold window's perf recordings go (--perf-dir), or undefined: not sampled. */
+  perfDir: string | undefined;
 }
 
 interface RunResult {
@@ -92,6 +105,8 @@ interface RunResult {
   nodeRssMB: number[];
   /** Self time over the hold, all nodes of the run together (--profile-dir). */
   holdProfile?: ProfileSummary;
+  /** perf samples over the hold by owner, all nodes together (--perf-dir). */
+  holdPerf?: PerfOwners;
 }
 
 interface Grown {
@@ -107,7 +122,8 @@ async function startNodes(target: HoldTarget, options: Options, redis: RedisProc
     Array.from({ length: options.nodes }, async (_, n) => {
       const inspector = options.profileDir !== undefined ? await inspectArgs() : undefined;
       if (inspector !== undefined) inspectorPorts[n] = inspector.port;
-      return startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}`, JWT_SECRET: BENCH_JWT_SECRET }, nodeArgs: inspector?.args });
+      const nodeArgs = [...(inspector?.args ?? []), ...(options.perfDir !== undefined ? PERF_NODE_ARGS : [])];
+      return startTarget(target, { env: { REDIS_URL: redis.url, NODE_ID: `bench-idle${n + 1}`, JWT_SECRET: BENCH_JWT_SECRET }, nodeArgs });
     }),
   );
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -170,8 +186,12 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
     ];
     const from = cpuMark(processes);
     // Profiled, the hold is the sampling window; otherwise just the wait.
-    const profiles = options.profileDir !== undefined ? await profileNodes(inspectorPorts, options.holdMs, options.profileDir, `${target}-run${run + 1}`) : [];
-    if (profiles.length === 0) await sleep(options.holdMs);
+    const perfFile = options.perfDir !== undefined ? join(options.perfDir, `${target}-run${run + 1}.perf.data`) : undefined;
+    if (perfFile !== undefined) mkdirSync(options.perfDir as string, { recursive: true });
+    const [profiles] = await Promise.all([
+      options.profileDir !== undefined ? profileNodes(inspectorPorts, options.holdMs, options.profileDir, `${target}-run${run + 1}`) : sleep(options.holdMs).then(() => []),
+      perfFile !== undefined ? recordPerf(nodes.map((node) => node.pid), options.holdMs, perfFile) : undefined,
+    ]);
     const perProcess = cpuBetween(processes, from, cpuMark(processes));
     const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
     // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold count.
@@ -197,6 +217,7 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
       perProcess,
       nodeRssMB: rssMB(processes.filter((p) => p.name.startsWith('node'))).map((p) => p.rssMB),
       ...(profiles.length > 0 ? { holdProfile: summarizeProfile(mergeProfiles(profiles), 25) } : {}),
+      ...(perfFile !== undefined ? { holdPerf: await perfOwners(perfFile) } : {}),
     };
     process.stderr.write(
       `  ${target} run ${run + 1}: ${connected} held (${result.failed} failed), ramp ${result.connectPerS}/s, nodes ${result.nodesCpuPct}% of a core over ${options.holdMs / 1000} s idle, redis ${result.redisCpuPct}%\n`,
@@ -259,6 +280,21 @@ function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string
   ].join('\n');
 }
 
+/** Per run, the two targets' perf samples by owner side by side (--perf-dir); Roomcast first. */
+function perfSections(results: RunResult[]): string[] {
+  const runs = [...new Set(results.map((r) => r.run))];
+  return runs.flatMap((run) => {
+    const sampled = HOLD_TARGETS.flatMap((target) => results.filter((r) => r.run === run && r.target === target && r.holdPerf !== undefined));
+    if (sampled.length === 0) return [];
+    return [
+      `## perf samples of all nodes during the hold by owner, run ${run + 1} (--perf-dir; 499 Hz, same window for both)`,
+      '',
+      ownersMarkdown(sampled.map((r) => ({ name: r.target, ...(r.holdPerf as PerfOwners) }))),
+      '',
+    ];
+  });
+}
+
 runScenario<Options, HoldTarget, RunResult>({
   name: 'idle-hold',
   options: ({ number, list, get, smoke }): Options => {
@@ -274,6 +310,7 @@ runScenario<Options, HoldTarget, RunResult>({
       concurrency: number('concurrency', smoke ? 20 : 50),
       runs: number('runs', 1),
       profileDir: get('profile-dir'),
+      perfDir: get('perf-dir'),
     };
     if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
     if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
@@ -299,6 +336,7 @@ runScenario<Options, HoldTarget, RunResult>({
       ...results.flatMap((r) =>
         r.holdProfile !== undefined ? [`## Where the nodes' time goes during the hold: ${r.target}, run ${r.run + 1} (all nodes, --profile-dir)`, '', profileMarkdown(r.holdProfile), ''] : [],
       ),
+      ...perfSections(results),
     ].join('\n');
     return { markdown, json: { results, summaries, summaryMarkdown: summary, charts: [] } };
   },
