@@ -8,6 +8,7 @@
  *   npm run bench:fanout -- [--targets roomcast,bare-ws,socketio] [--members 1000]
  *     [--workers 2] [--rates 10,25,50,100,200,400] [--step-s 5] [--runs 3] [--all-steps] [--smoke]
  *     [--cpu-prof-dir DIR]   (a V8 CPU profile of each server process)
+ *     [--perf-dir DIR]       (Linux perf samples of the server over each rate step, by owner: bench/perf-summary.ts)
  *
  * Rates climb until a step's p99 exceeds 500 ms or loses messages (unless --all-steps).
  * Latency buckets stop at 10 s: a p50/p99 of 10001 means "10 s or more".
@@ -16,6 +17,10 @@
  */
 import { BareWsClient, LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
+import { PERF_NODE_ARGS, recordPerf } from '../lib/perf-record.js';
+import { ownersMarkdown, perfOwners, type PerfOwners } from '../perf-summary.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { httpPublisher } from '../lib/rooms-run.js';
 import type { FanoutTarget, WorkerStart } from '../lib/fanout-worker.js';
 import { fanoutRatios, fanoutRatioTable, fanoutSummaryMarkdown, fanoutSummaryTable, type FanoutTargetSummary } from '../lib/fanout-summary.js';
@@ -53,6 +58,8 @@ interface Options {
   drainMs: number;
   drainMaxMs: number;
   runs: number;
+  /** Keep perf recordings of the server over each rate step here (`--perf-dir`). */
+  perfDir?: string;
   /** Write a CPU profile of each server process here (`--cpu-prof-dir`). */
   cpuProfDir?: string;
   smoke: boolean;
@@ -100,6 +107,8 @@ interface StepResult {
   serverCpuPerDeliveryUs: number;
   loadGenCpuPct: number;
   ok: boolean;
+  /** perf samples of the server over the step's publishing window, by owner (--perf-dir). */
+  perf?: PerfOwners;
 }
 
 interface TargetResult {
@@ -114,7 +123,8 @@ interface TargetResult {
 }
 
 async function runTarget(target: FanoutTarget, options: Options, run: number): Promise<TargetResult> {
-  const server = await startTarget(target, { nodeArgs: cpuProfileArgs(options.cpuProfDir) });
+  const server = await startTarget(target, { nodeArgs: [...cpuProfileArgs(options.cpuProfDir), ...(options.perfDir !== undefined ? PERF_NODE_ARGS : [])] });
+  if (options.perfDir !== undefined) mkdirSync(options.perfDir, { recursive: true });
   const workers: WorkerHandle[] = [];
   try {
     const perWorker = Math.ceil(options.members / options.workers);
@@ -164,6 +174,8 @@ async function runTarget(target: FanoutTarget, options: Options, run: number): P
         const stepStart = nowMs();
         const serverCpu0 = processCpuSeconds(server.pid);
         const genCpu0 = workers.reduce((a, w) => a + processCpuSeconds(w.pid), 0);
+        const perfFile = options.perfDir !== undefined ? join(options.perfDir, `${target}-run${run + 1}-rate${rate}.perf.data`) : undefined;
+        const recording = perfFile !== undefined ? recordPerf([server.pid], options.stepMs, perfFile) : undefined;
         const inflight: Array<Promise<boolean>> = [];
         let sent = 0;
         while (true) {
@@ -177,6 +189,7 @@ async function runTarget(target: FanoutTarget, options: Options, run: number): P
           await sleep(2);
         }
         const oks = await Promise.all(inflight);
+        await recording;
         const published = oks.filter(Boolean).length;
         // Drain: wait until every member has every publication, or deliveries stop
         // growing for drainMs, or drainMaxMs passed (the rest counts as lost).
@@ -225,6 +238,7 @@ async function runTarget(target: FanoutTarget, options: Options, run: number): P
           serverCpuPerDeliveryUs: deliveries > 0 ? round((serverCpu / deliveries) * 1e6) : Number.NaN,
           loadGenCpuPct: round((genCpu / wall) * 100),
           ok: p99 <= SLO_P99_MS && lost === 0 && sent === published && deliveries > 0,
+          ...(perfFile !== undefined ? { perf: await perfOwners(perfFile) } : {}),
         };
         steps.push(step);
         process.stderr.write(
@@ -316,7 +330,21 @@ function markdown(results: TargetResult[], summaries: TargetSummary[], options: 
     '',
     steps,
     '',
+    ...perfSections(results),
   ].join('\n');
+}
+
+/** Per run and rate, the server's perf samples by owner, Roomcast beside plain Socket.IO (--perf-dir). */
+function perfSections(results: TargetResult[]): string[] {
+  const keys = [...new Set(results.flatMap((r) => r.steps.filter((s) => s.perf !== undefined).map((s) => `${r.run}:${s.rate}`)))];
+  return keys.flatMap((key) => {
+    const [run, rate] = key.split(':').map(Number) as [number, number];
+    const named = (['roomcast', 'socketio', 'bare-ws'] as const).flatMap((target) => {
+      const step = results.find((r) => r.run === run && r.target === target)?.steps.find((s) => s.rate === rate);
+      return step?.perf !== undefined ? [{ name: target, ...step.perf }] : [];
+    });
+    return [`## perf samples of the server by owner, run ${run + 1}, ${rate} publications/s (--perf-dir; 499 Hz over the step)`, '', ownersMarkdown(named.slice(0, 2)), ''];
+  });
 }
 
 const perRunMs = (options: Options): number => 60_000 + options.rates.length * (options.stepMs + options.drainMaxMs + 35_000);
@@ -329,6 +357,7 @@ runScenario({
     allSteps: has('all-steps'),
     runs: number('runs', smoke ? 1 : 3),
     ...(get('cpu-prof-dir') !== undefined ? { cpuProfDir: get('cpu-prof-dir') } : {}),
+    ...(get('perf-dir') !== undefined ? { perfDir: get('perf-dir') } : {}),
     members: number('members', smoke ? 20 : 1000),
     workers: number('workers', smoke ? 1 : 2),
     rates: (get('rates') ?? (smoke ? '20,50' : '10,25,50,100,200,400')).split(',').map(Number),
