@@ -34,6 +34,8 @@ export interface SioPacket {
 export interface ReceivedFrame {
   /** Index in arrival order. */
   seq: number;
+  /** When it arrived (Date.now()). */
+  at: number;
   kind: 'text' | 'binary';
   /** The frame as text (binary frames decoded as UTF-8, for stack-trace checks). */
   text: string;
@@ -205,7 +207,7 @@ export class RawEngineClient {
   }
 
   private record(bytes: Buffer, isBinary: boolean): void {
-    const frame: ReceivedFrame = { seq: this.frames.length, kind: isBinary ? 'binary' : 'text', text: bytes.toString('utf8') };
+    const frame: ReceivedFrame = { seq: this.frames.length, at: Date.now(), kind: isBinary ? 'binary' : 'text', text: bytes.toString('utf8') };
     if (isBinary) frame.bytes = bytes;
     else {
       frame.engineType = frame.text.charAt(0);

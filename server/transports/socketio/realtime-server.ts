@@ -8,6 +8,7 @@ import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import { ADMIN_NAMESPACE, errorPayload } from '../../../shared/index.js';
 import { randomId } from '../../core/random-ids.js';
+import { alignPings } from './aligned-pings.js';
 import { admissionMiddleware, releaseUpgradeRequest } from './admission-middleware.js';
 import { guardedMsgpackParser } from './msgpack-guard.js';
 import { registerAdminNamespace } from './admin-namespace.js';
@@ -106,6 +107,8 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   // and its WebSocket upgrade to the node that owns it (see nginx/README.md).
   io.engine.generateId = () => `${config.nodeId}.${randomId(SESSION_ID_RANDOM_BYTES)}`;
   io.engine.use(admissionMiddleware(deps.sessions, deps.addresses));
+  // Heartbeat pings on shared ticks: one loop turn sends all those due (aligned-pings.ts).
+  alignPings(io.engine);
   const engineSessions = new EngineSessions(deps.sessions);
   engineSessionsOf.set(io, engineSessions);
   // Socket.IO keeps each connection's first HTTP request (headers, sockets, buffers) for the connection's
