@@ -18,18 +18,20 @@
 import { basename } from 'node:path';
 import { forEachPerfSample, type PerfSample } from './lib/perf-record.js';
 import { table } from './lib/harness.js';
+import { packageOf as scriptPackageOf } from './profile-summary.js';
 
 const GC = /Scaveng|MarkCompact|ConcurrentMarking|IncrementalMarking|MarkingVisitor|MarkingBarrier|Sweeper|GCTracer|Evacuat|RememberedSet|SlotSet|ArrayBufferSweeper|MinorMark|Heap::|HeapObject::SizeFromMap|BodyDescriptor|MemoryChunk|Page::|NewSpace|PagedSpace/;
 const COMPILER = /compiler::|maglev::|Maglev|baseline::|BaselineBatchCompiler|Compiler::|CompileLazy|Parser::|Parse[A-Z]|BytecodeGenerator|interpreter::/;
 
-/** The package a JavaScript frame's code belongs to. */
+/**
+ * The package a JavaScript frame's code belongs to, by the rule the inspector's summary uses
+ * (profile-summary.ts): a perf JIT frame is `JS:<tier><function> <script>:<line>:<column>`.
+ */
 export function packageOf(symbol: string): string {
-  const modules = /node_modules\/((?:@[^/]+\/)?[^/:]+)/.exec(symbol);
-  if (modules !== null) return modules[1] as string;
-  if (/\/dist\/(server|shared)\//.test(symbol)) return 'roomcast (server/, shared/)';
-  if (/\/dist\/bench\//.test(symbol)) return 'bench baseline server';
-  if (/\snode:|^node:|\(node:/.test(symbol) || / node:[a-z_]/.test(symbol)) return 'Node.js core JavaScript';
-  return 'other JavaScript';
+  const [, name = '', location = ''] = /^JS:[*~^+-]?(.*?)\s*(\S*)$/.exec(symbol) ?? [];
+  const script = location.replace(/:\d+:\d+$/, '').replace(/^file:\/\//, '');
+  // No script: code made by eval or new Function (zod's compiled checks, say), still JavaScript.
+  return script === '' ? 'other JavaScript (eval)' : scriptPackageOf(script, name);
 }
 
 /** What owns a sample: the leaf decides kernel, GC and compiler; anything else goes to the nearest JavaScript frame's package. */

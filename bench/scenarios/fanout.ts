@@ -176,6 +176,8 @@ async function runTarget(target: FanoutTarget, options: Options, run: number): P
         const genCpu0 = workers.reduce((a, w) => a + processCpuSeconds(w.pid), 0);
         const perfFile = options.perfDir !== undefined ? join(options.perfDir, `${target}-run${run + 1}-rate${rate}.perf.data`) : undefined;
         const recording = perfFile !== undefined ? recordPerf([server.pid], options.stepMs, perfFile) : undefined;
+        // Awaited after the step's publishing; a failure before that (no perf installed) must not be an unhandled rejection.
+        recording?.catch(() => undefined);
         const inflight: Array<Promise<boolean>> = [];
         let sent = 0;
         while (true) {

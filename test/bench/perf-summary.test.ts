@@ -19,11 +19,12 @@ describe('perf samples by owner (bench/perf-summary.ts)', () => {
     expect(parsePerfFrame('\tffffffffa1b2c3d4 tcp_sendmsg_locked+0x10 ([kernel.kallsyms])')).to.deep.equal({ symbol: 'tcp_sendmsg_locked', kernel: true });
   });
 
-  it('names the package of a JavaScript frame: node_modules (scoped too), Roomcast, Node core', () => {
+  it('names the package of a JavaScript frame: node_modules (scoped too), Roomcast, Node core, eval', () => {
     expect(packageOf('JS:*send /w/node_modules/ws/lib/sender.js:354:7')).to.equal('ws');
     expect(packageOf('JS:*x /w/node_modules/@redis/client/dist/lib/client/index.js:1:1')).to.equal('@redis/client');
-    expect(packageOf('JS:^publish file:///w/dist/server/core/publisher.js:65:18')).to.equal('roomcast (server/, shared/)');
-    expect(packageOf('JS:*onwrite node:internal/streams/writable:615:17')).to.equal('Node.js core JavaScript');
+    expect(packageOf('JS:^publish file:///w/dist/server/core/publisher.js:65:18')).to.equal('roomcast server/');
+    expect(packageOf('JS:*onwrite node:internal/streams/writable:615:17')).to.equal('node core');
+    expect(packageOf('JS:^ :3:17')).to.equal('other JavaScript (eval)');
   });
 
   it('gives the kernel, GC and compiler their own owners, and a builtin to the JavaScript that called it', () => {
