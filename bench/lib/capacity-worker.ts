@@ -5,9 +5,14 @@
  *
  * IPC in:  {type:'start', target, url, urls?, firstIndex, groups, concurrency, jwtSecret?, addresses}
  *          {type:'grow', upTo}      hold `upTo` connections in all (opens the difference)
+ *          {type:'latency', reset}  -> {type:'latency', histogram, received} (reset: start a new window after answering)
  *          {type:'stop'}
  * IPC out: {type:'progress', connected}  (every 250 ms while growing)
  *          {type:'grown', connected, failed, dropped, error?}
+ *
+ * Socket.IO clients (Roomcast and plain Socket.IO) time every `message` event whose
+ * data carries `bt` (the publisher's nowMs()): the idle-hold scenario's loaded
+ * phase publishes `{ bt }` into these rooms over HTTP.
  *
  * Rooms per connection i (i = firstIndex + local index):
  *   roomcast: `user:bench-<i>` (its token's personal room) and `bench:g<i % groups>`
@@ -21,7 +26,7 @@
  */
 import { connectPool } from './connect-pool.js';
 import { SignJWT } from 'jose';
-import { BareWsClient, LeanSioClient } from './lean-client.js';
+import { BareWsClient, LatencyHistogram, LeanSioClient, nowMs, numberAfter } from './lean-client.js';
 import type { Target } from './harness.js';
 
 export interface CapacityStart {
@@ -46,6 +51,17 @@ let dropped = 0;
 let nextIndex = 0;
 let firstError: string | undefined;
 let stopping = false;
+let latency = new LatencyHistogram();
+let received = 0;
+
+/** A delivery's latency from the `bt` its publisher put in data; other events (presence, session) are ignored. */
+function timeDelivery(packet: string): void {
+  if (!packet.startsWith('2["message"')) return;
+  const sentAt = numberAfter(packet, 'bt');
+  if (!Number.isFinite(sentAt)) return;
+  received++;
+  latency.record(nowMs() - sentAt);
+}
 
 function send(message: unknown): void {
   process.send?.(message);
@@ -89,10 +105,8 @@ async function connectOne(start: CapacityStart, local: number): Promise<void> {
   client.onClose = () => {
     if (!stopping) dropped++;
   };
-  if (session !== undefined) {
-    await session;
-    client.onEvent = null;
-  }
+  if (session !== undefined) await session;
+  client.onEvent = timeDelivery;
   const rooms = start.target === 'roomcast' ? [`bench:g${group}`] : [personal, `g${group}`];
   for (const room of rooms) {
     const ack = (await client.emitWithAck(start.target === 'roomcast' ? 'room:join' : 'join', [start.target === 'roomcast' ? { room } : room], 30_000)) as { ok?: boolean };
@@ -118,6 +132,12 @@ process.on('message', (message: { type: string; upTo?: number }) => {
     key = config.jwtSecret !== undefined ? new TextEncoder().encode(config.jwtSecret) : null;
   } else if (message.type === 'grow') {
     grow(message.upTo ?? 0).catch((error: unknown) => send({ type: 'grown', connected, failed, dropped, error: String(error) }));
+  } else if (message.type === 'latency') {
+    send({ type: 'latency', histogram: latency.toJSON(), received });
+    if ((message as { reset?: boolean }).reset === true) {
+      latency = new LatencyHistogram();
+      received = 0;
+    }
   } else if (message.type === 'stop') {
     stopping = true;
     for (const close of closers) close();

@@ -219,7 +219,12 @@ export async function settle(fleet: Fleet, timeoutMs: number): Promise<boolean> 
 
 // ---------- publishing over the HTTP API
 
-export class Publisher {
+/** What publishFor drives: one publication into group room `n` or personal room `n`, resolved when answered. */
+export interface RoomPublisher {
+  publish(kind: 'group' | 'user', n: number): Promise<void>;
+}
+
+export class Publisher implements RoomPublisher {
   /** Final (highest) offset published into each group room, by group number. */
   readonly groupFinal: number[] = [];
   readonly userFinal = new Map<number, number>();
@@ -306,7 +311,7 @@ export interface PublishPlan {
 }
 
 /** Publishes at a steady rate for plan.ms (the schedule catches up after a slow tick); resolves when every answer is in. */
-export async function publishFor(publisher: Publisher, plan: PublishPlan): Promise<void> {
+export async function publishFor(publisher: RoomPublisher, plan: PublishPlan): Promise<void> {
   const started = nowMs();
   const inflight = new Set<Promise<void>>();
   let groupSent = 0;

@@ -15,9 +15,17 @@
  *
  * Target (issue 16): node CPU to hold 100,000 idle connections <= 1.0x plain Socket.IO.
  *
+ * --load-s N (default 0: none; 1 with --smoke): after the hold, a loaded phase of N seconds with the
+ * headline's publication load (`--rate` publications/s into random group rooms and
+ * `--user-rate` into random personal rooms, over the HTTP API of each target, the
+ * nodes in turn, `data: { bt }`): every client times each delivery from `bt`, and the
+ * report gives p50/p99/max per target with the nodes' CPU over the phase. This is
+ * the headline's load without its churn and offset checks, on plain Socket.IO +
+ * redis-adapter too, so the headline's p99 has a baseline from the same machine.
+ *
  *   npm run bench:idle-hold -- [--targets roomcast,socketio] [--connections 100000] [--nodes 6]
  *     [--workers 8] [--hold-s 60] [--settle-s 10] [--concurrency 50] [--runs 1] [--smoke]
- *     [--profile-dir <dir>] [--perf-dir <dir>]
+ *     [--profile-dir <dir>] [--perf-dir <dir>] [--load-s 0] [--rate 200] [--user-rate 20]
  *
  * --profile-dir: every node is started with its inspector on a loopback port and
  * sampled (V8 CPU profile, 1 ms) over the hold window only, the ramp left out; the
@@ -39,7 +47,9 @@
  */
 import type { CapacityStart } from '../lib/capacity-worker.js';
 import { startRedis, type RedisProcess } from '../../tools/processes/redis-server.js';
-import { cpuBetween, cpuMark, rssMB, sumOf, type ProcessRef } from '../lib/room-fleet.js';
+import { cpuBetween, cpuMark, publishFor, rssMB, sumOf, type ProcessRef, type RoomPublisher } from '../lib/room-fleet.js';
+import { httpPublisher } from '../lib/rooms-run.js';
+import { LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { inspectArgs, profileNodes } from '../lib/inspector-profile.js';
 import { mergeProfiles, profileMarkdown, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import { ownersMarkdown, perfOwners, type PerfOwners } from '../perf-summary.js';
@@ -50,6 +60,7 @@ import { medianOf, reportHeader, runScenario } from '../lib/scenario-runner.js';
 import {
   BENCH_JWT_SECRET,
   Progress,
+  askAll,
   forkWorker,
   ratioText,
   round,
@@ -71,6 +82,8 @@ const GROUP_SIZE = 10;
 const PER_NODE = 16_700;
 /** Under 15,000 connections per load worker, as the headline's workers. */
 const PER_WORKER = 14_000;
+/** After the loaded phase's last answer: deliveries still on their way. */
+const LOAD_DRAIN_MS = 3000;
 
 interface Options {
   targets: HoldTarget[];
@@ -86,6 +99,26 @@ interface Options {
   profileDir: string | undefined;
   /** Where the hold window's perf recordings go (--perf-dir), or undefined: not sampled. */
   perfDir: string | undefined;
+  /** The loaded phase after the hold (--load-s; 0: none), its group and personal publication rates. */
+  loadMs: number;
+  groupRate: number;
+  userRate: number;
+}
+
+/** The loaded phase of one run (--load-s). */
+interface LoadResult {
+  published: number;
+  failedPublications: number;
+  /** Deliveries the answered publications owe the clients held (group members, personal rooms). */
+  expectedDeliveries: number;
+  received: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  nodesCpuPct: number;
+  redisCpuPct: number;
+  workersCpuPct: number;
 }
 
 interface RunResult {
@@ -107,6 +140,7 @@ interface RunResult {
   holdProfile?: ProfileSummary;
   /** perf samples over the hold by owner, all nodes together (--perf-dir). */
   holdPerf?: PerfOwners;
+  load?: LoadResult;
 }
 
 interface Grown {
@@ -135,6 +169,79 @@ async function startNodes(target: HoldTarget, options: Options, redis: RedisProc
   return nodes;
 }
 
+function groupsOf(options: Options): number {
+  return Math.max(1, Math.round(options.connections / GROUP_SIZE));
+}
+
+/** Members of group room g: the clients i < connections with i % groups === g (capacity-worker.ts). */
+function groupMembers(g: number, options: Options): number {
+  return g < options.connections ? Math.floor((options.connections - 1 - g) / groupsOf(options)) + 1 : 0;
+}
+
+/**
+ * Publishes `{ bt }` into the rooms each target's clients are in (capacity-worker.ts names them), over
+ * each target's own HTTP route, the nodes in turn; counts what was answered and the deliveries it owes.
+ */
+function holdPublisher(target: HoldTarget, urls: string[], options: Options): RoomPublisher & { published: number; failed: number; expected: number; close(): void } {
+  const publishers = urls.map((url) => httpPublisher(target, url));
+  let next = 0;
+  const counts = {
+    published: 0,
+    failed: 0,
+    expected: 0,
+    publish(kind: 'group' | 'user', n: number): Promise<void> {
+      const room = kind === 'group' ? (target === 'roomcast' ? `bench:g${n}` : `g${n}`) : target === 'roomcast' ? `user:bench-${n}` : `user:${n}`;
+      const publisher = publishers[next++ % publishers.length];
+      if (publisher === undefined) return Promise.resolve();
+      return publisher.publish(room, { bt: nowMs() }).then((ok) => {
+        if (!ok) {
+          counts.failed++;
+          return;
+        }
+        counts.published++;
+        counts.expected += kind === 'group' ? groupMembers(n, options) : 1;
+      });
+    },
+    close(): void {
+      for (const publisher of publishers) publisher.close();
+    },
+  };
+  return counts;
+}
+
+/** The loaded phase: the headline's publication rates for options.loadMs, every delivery timed by its client. */
+async function loadPhase(target: HoldTarget, options: Options, urls: string[], workers: WorkerHandle[], processes: ProcessRef[]): Promise<LoadResult> {
+  type LatencyReply = { histogram: ReturnType<LatencyHistogram['toJSON']>; received: number };
+  // Anything timed before (nothing is published before this phase) is dropped.
+  await askAll<LatencyReply>(workers, { type: 'latency', reset: true }, 'latency');
+  const publisher = holdPublisher(target, urls, options);
+  const from = cpuMark(processes);
+  try {
+    await publishFor(publisher, { ms: options.loadMs, groupRate: options.groupRate, groups: groupsOf(options), userRate: options.userRate, users: options.connections });
+  } finally {
+    publisher.close();
+  }
+  const perProcess = cpuBetween(processes, from, cpuMark(processes));
+  await sleep(LOAD_DRAIN_MS);
+  const replies = await askAll<LatencyReply>(workers, { type: 'latency', reset: false }, 'latency');
+  const merged = new LatencyHistogram();
+  for (const reply of replies) merged.merge(reply.histogram);
+  const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
+  return {
+    published: publisher.published,
+    failedPublications: publisher.failed,
+    expectedDeliveries: publisher.expected,
+    received: replies.reduce((a, r) => a + r.received, 0),
+    p50Ms: round(merged.quantile(0.5), 2),
+    p99Ms: round(merged.quantile(0.99), 2),
+    p999Ms: round(merged.quantile(0.999), 2),
+    maxMs: round(merged.max, 1),
+    nodesCpuPct: pct('node'),
+    redisCpuPct: pct('redis'),
+    workersCpuPct: pct('worker'),
+  };
+}
+
 async function runTarget(target: HoldTarget, options: Options, run: number): Promise<RunResult> {
   const redis = await startRedis({ extraArgs: ['--maxclients', '10000'] });
   let nodes: ServerHandle[] = [];
@@ -158,7 +265,7 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
           url: urls[0] ?? '',
           urls,
           firstIndex: w * perWorker,
-          groups: Math.max(1, Math.round(options.connections / GROUP_SIZE)),
+          groups: groupsOf(options),
           concurrency: options.concurrency,
           addresses: sourceAddresses(w),
           // Both verify a JWT per connection (plain Socket.IO in io.use, bench/baselines/plain-socketio-server.ts).
@@ -194,7 +301,8 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
     ]);
     const perProcess = cpuBetween(processes, from, cpuMark(processes));
     const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
-    // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold count.
+    const load = options.loadMs > 0 ? await loadPhase(target, options, urls, workers, processes) : undefined;
+    // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold (and load) count.
     const after = await Promise.all(
       workers.map((worker, w) => {
         const reply = waitFor<Grown>(worker, 'grown', 60_000);
@@ -218,10 +326,16 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
       nodeRssMB: rssMB(processes.filter((p) => p.name.startsWith('node'))).map((p) => p.rssMB),
       ...(profiles.length > 0 ? { holdProfile: summarizeProfile(mergeProfiles(profiles), 25) } : {}),
       ...(perfFile !== undefined ? { holdPerf: await perfOwners(perfFile) } : {}),
+      ...(load !== undefined ? { load } : {}),
     };
     process.stderr.write(
       `  ${target} run ${run + 1}: ${connected} held (${result.failed} failed), ramp ${result.connectPerS}/s, nodes ${result.nodesCpuPct}% of a core over ${options.holdMs / 1000} s idle, redis ${result.redisCpuPct}%\n`,
     );
+    if (load !== undefined) {
+      process.stderr.write(
+        `  ${target} run ${run + 1} loaded: ${load.published} published (${load.failedPublications} failed), ${load.received}/${load.expectedDeliveries} delivered, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, max ${load.maxMs} ms, nodes ${load.nodesCpuPct}% of a core\n`,
+      );
+    }
     return result;
   } finally {
     await stopWorkers(workers);
@@ -242,6 +356,39 @@ export interface IdleHoldSummary {
   redisCpuPct: number;
   workersCpuPct: number;
   nodeRssMB: number;
+  /** The loaded phase (--load-s): medians over the runs that had one. */
+  load?: LoadSummary;
+}
+
+interface LoadSummary {
+  published: number;
+  failedPublications: number;
+  /** Summed over runs: a missing delivery is counted, never averaged away. */
+  received: number;
+  expectedDeliveries: number;
+  p50Ms: number;
+  p99Ms: number;
+  p99MsRuns: number[];
+  maxMs: number;
+  nodesCpuPct: number;
+  workersCpuPct: number;
+}
+
+function summarizeLoad(mine: RunResult[]): LoadSummary | undefined {
+  const loads = mine.flatMap((r) => (r.load !== undefined ? [r.load] : []));
+  if (loads.length === 0) return undefined;
+  return {
+    published: medianOf(loads, (l) => l.published, 0),
+    failedPublications: loads.reduce((a, l) => a + l.failedPublications, 0),
+    received: loads.reduce((a, l) => a + l.received, 0),
+    expectedDeliveries: loads.reduce((a, l) => a + l.expectedDeliveries, 0),
+    p50Ms: medianOf(loads, (l) => l.p50Ms, 2),
+    p99Ms: medianOf(loads, (l) => l.p99Ms, 2),
+    p99MsRuns: loads.map((l) => l.p99Ms),
+    maxMs: medianOf(loads, (l) => l.maxMs, 1),
+    nodesCpuPct: medianOf(loads, (l) => l.nodesCpuPct, 1),
+    workersCpuPct: medianOf(loads, (l) => l.workersCpuPct, 1),
+  };
 }
 
 function summarize(results: RunResult[], targets: readonly HoldTarget[]): IdleHoldSummary[] {
@@ -259,8 +406,33 @@ function summarize(results: RunResult[], targets: readonly HoldTarget[]): IdleHo
       redisCpuPct: medianOf(mine, (r) => r.redisCpuPct, 1),
       workersCpuPct: medianOf(mine, (r) => r.workersCpuPct, 1),
       nodeRssMB: medianOf(mine, (r) => sumOf(r.nodeRssMB), 1),
+      ...(summarizeLoad(mine) !== undefined ? { load: summarizeLoad(mine) } : {}),
     };
   });
+}
+
+/** The loaded phase's table (--load-s): latency of every delivery and the nodes' CPU, Roomcast beside plain Socket.IO. */
+function loadMarkdown(summaries: IdleHoldSummary[], options: Options): string[] {
+  const loaded = summaries.filter((s) => s.load !== undefined);
+  if (loaded.length === 0) return [];
+  const rc = loaded.find((s) => s.target === 'roomcast')?.load;
+  const sio = loaded.find((s) => s.target === 'socketio')?.load;
+  return [
+    '',
+    `## Under the headline's publication load: ${options.groupRate} publications/s into random group rooms + ${options.userRate}/s into personal rooms for ${options.loadMs / 1000} s (--load-s)`,
+    '',
+    'Every client times each delivery from the send time its publisher put in `data`; the publisher runs in the scenario process. No churn and no offset checks (the headline has both), the same load for both targets.',
+    '',
+    table(
+      ['target', 'published (median)', 'failed', 'delivered / owed (all runs)', 'p50 ms', 'p99 ms (median; per run)', 'max ms', 'nodes CPU % of a core', 'workers CPU %'],
+      loaded.map((s) => {
+        const l = s.load as LoadSummary;
+        return [s.target, l.published, l.failedPublications, `${l.received} / ${l.expectedDeliveries}`, l.p50Ms, `${l.p99Ms} (${l.p99MsRuns.join(', ')})`, l.maxMs, l.nodesCpuPct, l.workersCpuPct];
+      }),
+    ),
+    '',
+    `- Delivery p99 under load against plain Socket.IO: ${ratioText(rc?.p99Ms, sio?.p99Ms, { baseline: 'plain Socket.IO' })}; p50 ${ratioText(rc?.p50Ms, sio?.p50Ms, { baseline: 'plain Socket.IO' })}; nodes' CPU ${ratioText(rc?.nodesCpuPct, sio?.nodesCpuPct, { baseline: 'plain Socket.IO' })}`,
+  ];
 }
 
 function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string {
@@ -277,6 +449,7 @@ function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string
     ),
     '',
     `- Node CPU to hold the idle connections against plain Socket.IO (target <= 1.0x): ${ratioText(rc?.nodesCpuPct, sio?.nodesCpuPct, { baseline: 'plain Socket.IO' })}, ${verdict}`,
+    ...loadMarkdown(summaries, options),
   ].join('\n');
 }
 
@@ -311,15 +484,21 @@ runScenario<Options, HoldTarget, RunResult>({
       runs: number('runs', 1),
       profileDir: get('profile-dir'),
       perfDir: get('perf-dir'),
+      // The smoke run takes a short loaded phase, so CI runs its code.
+      loadMs: number('load-s', smoke ? 1 : 0) * 1000,
+      groupRate: number('rate', 200),
+      userRate: number('user-rate', 20),
     };
     if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
     if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
     return options;
   },
   // A ramp at 300 connections/s at worst, per target and run, plus the hold.
-  timeLimitMs: (options) => 120_000 + options.runs * options.targets.length * (60_000 + (options.connections / 300) * 1000 + options.settleMs + options.holdMs),
+  timeLimitMs: (options) =>
+    120_000 + options.runs * options.targets.length * (60_000 + (options.connections / 300) * 1000 + options.settleMs + options.holdMs + (options.loadMs > 0 ? options.loadMs + 60_000 : 0)),
   units: (options, run) => options.targets.map((_, i) => options.targets[(i + run) % options.targets.length] as HoldTarget),
-  describe: (target, options, run) => `${target} run ${run + 1}/${options.runs}: ${options.connections} idle connections over ${options.nodes} nodes, ${options.holdMs / 1000} s hold`,
+  describe: (target, options, run) =>
+    `${target} run ${run + 1}/${options.runs}: ${options.connections} idle connections over ${options.nodes} nodes, ${options.holdMs / 1000} s hold${options.loadMs > 0 ? `, then ${options.loadMs / 1000} s loaded` : ''}`,
   run: (target, { options, run }) => runTarget(target, options, run),
   report: (results, { options, command }) => {
     const summaries = summarize(results, options.targets);
