@@ -47,7 +47,7 @@ export interface Cluster {
  * `profileDir`: node 1 runs under `--cpu-prof` (stopCluster stops it with SIGTERM so V8 writes the profile).
  * `inspect`: every node opens its inspector on a loopback port (Cluster.inspectorPorts).
  */
-export async function startCluster(nodes: number, env: Record<string, string> = {}, profileDir?: string, inspect = false): Promise<Cluster> {
+export async function startCluster(nodes: number, env: Record<string, string> = {}, profileDir?: string, inspect = false, nodeArgs: readonly string[] = []): Promise<Cluster> {
   const redis = await startRedis({ extraArgs: ['--maxclients', '10000'] });
   const started: ServerHandle[] = [];
   const inspectorPorts: number[] = [];
@@ -55,7 +55,7 @@ export async function startCluster(nodes: number, env: Record<string, string> = 
     for (let i = 0; i < nodes; i++) {
       const inspector = inspect ? await inspectArgs() : undefined;
       if (inspector !== undefined) inspectorPorts.push(inspector.port);
-      started.push(await startTarget('roomcast', { env: { REDIS_URL: redis.url, ...env }, nodeArgs: [...(i === 0 ? cpuProfileArgs(profileDir) : []), ...(inspector?.args ?? [])] }));
+      started.push(await startTarget('roomcast', { env: { REDIS_URL: redis.url, ...env }, nodeArgs: [...(i === 0 ? cpuProfileArgs(profileDir) : []), ...(inspector?.args ?? []), ...nodeArgs] }));
     }
   } catch (error) {
     for (const node of started) await stopServer(node);

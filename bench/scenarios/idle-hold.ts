@@ -38,7 +38,8 @@
  * <dir>/<target>-run<N>.perf.data; the report splits each target's samples by owner
  * (kernel, V8 GC, each JavaScript package, native code with no JavaScript on the
  * stack) side by side (bench/perf-summary.ts, which also reads the files later).
- * perf sees what the inspector's "(program)" hides; its cost is small and alike.
+ * perf sees what the inspector's "(program)" hides; its cost is small and alike. With
+ * --load-s, the loaded phase is sampled too (<dir>/<target>-run<N>-loaded.perf.data).
  *
  * Settings: Roomcast as shipped (AUTO_JOIN_USER_ROOM on, PING_INTERVAL_MS default)
  * with the bench's lifted per-address and rate limits (bench/lib/harness.ts
@@ -119,6 +120,8 @@ interface LoadResult {
   nodesCpuPct: number;
   redisCpuPct: number;
   workersCpuPct: number;
+  /** perf samples over the loaded phase by owner, all nodes together (--perf-dir). */
+  perf?: PerfOwners;
 }
 
 interface RunResult {
@@ -210,14 +213,19 @@ function holdPublisher(target: HoldTarget, urls: string[], options: Options): Ro
 }
 
 /** The loaded phase: the headline's publication rates for options.loadMs, every delivery timed by its client. */
-async function loadPhase(target: HoldTarget, options: Options, urls: string[], workers: WorkerHandle[], processes: ProcessRef[]): Promise<LoadResult> {
+async function loadPhase(target: HoldTarget, options: Options, run: number, nodes: ServerHandle[], workers: WorkerHandle[], processes: ProcessRef[]): Promise<LoadResult> {
+  const urls = nodes.map((node) => node.url);
   type LatencyReply = { histogram: ReturnType<LatencyHistogram['toJSON']>; received: number };
   // Anything timed before (nothing is published before this phase) is dropped.
   await askAll<LatencyReply>(workers, { type: 'latency', reset: true }, 'latency');
   const publisher = holdPublisher(target, urls, options);
+  const perfFile = options.perfDir !== undefined ? join(options.perfDir, `${target}-run${run + 1}-loaded.perf.data`) : undefined;
   const from = cpuMark(processes);
   try {
-    await publishFor(publisher, { ms: options.loadMs, groupRate: options.groupRate, groups: groupsOf(options), userRate: options.userRate, users: options.connections });
+    await Promise.all([
+      publishFor(publisher, { ms: options.loadMs, groupRate: options.groupRate, groups: groupsOf(options), userRate: options.userRate, users: options.connections }),
+      perfFile !== undefined ? recordPerf(nodes.map((node) => node.pid), options.loadMs, perfFile) : undefined,
+    ]);
   } finally {
     publisher.close();
   }
@@ -239,6 +247,7 @@ async function loadPhase(target: HoldTarget, options: Options, urls: string[], w
     nodesCpuPct: pct('node'),
     redisCpuPct: pct('redis'),
     workersCpuPct: pct('worker'),
+    ...(perfFile !== undefined ? { perf: await perfOwners(perfFile) } : {}),
   };
 }
 
@@ -301,7 +310,7 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
     ]);
     const perProcess = cpuBetween(processes, from, cpuMark(processes));
     const pct = (prefix: string): number => round(sumOf(perProcess.filter((p) => p.name.startsWith(prefix)).map((p) => p.cpuPct)), 1);
-    const load = options.loadMs > 0 ? await loadPhase(target, options, urls, workers, processes) : undefined;
+    const load = options.loadMs > 0 ? await loadPhase(target, options, run, nodes, workers, processes) : undefined;
     // Asking a worker to grow to what it holds opens nothing and answers its counters: drops during the hold (and load) count.
     const after = await Promise.all(
       workers.map((worker, w) => {
@@ -453,19 +462,25 @@ function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string
   ].join('\n');
 }
 
-/** Per run, the two targets' perf samples by owner side by side (--perf-dir); Roomcast first. */
+/** Per run and phase, the two targets' perf samples by owner side by side (--perf-dir); Roomcast first. */
 function perfSections(results: RunResult[]): string[] {
   const runs = [...new Set(results.map((r) => r.run))];
-  return runs.flatMap((run) => {
-    const sampled = HOLD_TARGETS.flatMap((target) => results.filter((r) => r.run === run && r.target === target && r.holdPerf !== undefined));
-    if (sampled.length === 0) return [];
-    return [
-      `## perf samples of all nodes during the hold by owner, run ${run + 1} (--perf-dir; 499 Hz, same window for both)`,
-      '',
-      ownersMarkdown(sampled.map((r) => ({ name: r.target, ...(r.holdPerf as PerfOwners) }))),
-      '',
-    ];
-  });
+  const phases: Array<{ name: string; of: (r: RunResult) => PerfOwners | undefined }> = [
+    { name: 'the hold', of: (r) => r.holdPerf },
+    { name: 'the loaded phase', of: (r) => r.load?.perf },
+  ];
+  return runs.flatMap((run) =>
+    phases.flatMap((phase) => {
+      const sampled = HOLD_TARGETS.flatMap((target) => results.filter((r) => r.run === run && r.target === target && phase.of(r) !== undefined));
+      if (sampled.length === 0) return [];
+      return [
+        `## perf samples of all nodes during ${phase.name} by owner, run ${run + 1} (--perf-dir; 499 Hz, same window for both)`,
+        '',
+        ownersMarkdown(sampled.map((r) => ({ name: r.target, ...(phase.of(r) as PerfOwners) }))),
+        '',
+      ];
+    }),
+  );
 }
 
 runScenario<Options, HoldTarget, RunResult>({

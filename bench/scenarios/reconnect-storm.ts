@@ -13,13 +13,23 @@
  * of its rooms), recovered:false, CPU per process during the storm.
  *
  *   npm run bench:storm -- [--connections 15000] [--others 300] [--nodes 3]
- *     [--drain-ms 30000] [--rate 200] [--user-rate 20] [--runs 3] [--smoke]
+ *     [--drain-ms 30000] [--rate 200] [--user-rate 20] [--runs 3] [--smoke] [--perf-dir <dir>]
+ *
+ * --perf-dir: the nodes start with --perf-basic-prof and Linux `perf` samples all
+ * of them from SIGTERM for --drain-ms (bench/lib/perf-record.ts; needs linux-perf),
+ * kept as <dir>/storm-run<N>.perf.data; the report splits the samples by owner
+ * (kernel, GC, each JavaScript package; bench/perf-summary.ts reads the file later
+ * with --symbols for the functions).
  *
  * Output: a table on stdout, JSON + Markdown in bench/reports/.
  * ROOMCAST_BENCH_LOG_DIR=<dir> keeps each node's log (e.g. the drained node's Redis timeouts);
  * ROOMCAST_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the drained node (node 1) when it exits.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { nowMs } from '../lib/lean-client.js';
+import { PERF_NODE_ARGS, recordPerf } from '../lib/perf-record.js';
+import { ownersMarkdown, perfOwners, type PerfOwners } from '../perf-summary.js';
 import { processCpuSeconds } from '../lib/proc-cpu.js';
 import {
   Publisher,
@@ -58,9 +68,11 @@ interface Options {
   concurrency: number;
   runs: number;
   smoke: boolean;
+  /** Where the storm's perf recordings go (--perf-dir), or undefined: not sampled. */
+  perfDir: string | undefined;
 }
 
-function parseOptions({ number, smoke }: ScenarioArgs): Options {
+function parseOptions({ number, get, smoke }: ScenarioArgs): Options {
   const connections = number('connections', smoke ? 100 : 15_000);
   const options: Options = {
     smoke,
@@ -74,6 +86,7 @@ function parseOptions({ number, smoke }: ScenarioArgs): Options {
     warmupS: number('warmup-s', smoke ? 1 : 5),
     concurrency: number('concurrency', 50),
     runs: number('runs', smoke ? 1 : 3),
+    perfDir: get('perf-dir'),
   };
   if (options.nodes < 2) throw new Error('--nodes: at least 2 (one drained, one to move to)');
   if (options.connections >= 20_000) throw new Error('--connections: node A may hold fewer than 20,000 connections');
@@ -113,6 +126,8 @@ interface RunResult {
   reconnectedOverTime: Array<[number, number]>;
   recoveredOverTime: Array<[number, number]>;
   met: boolean;
+  /** perf samples of every node from SIGTERM over --drain-ms, by owner (--perf-dir). */
+  stormPerf?: PerfOwners;
 }
 
 /** Cumulative count of `times` (nowMs) per 250 ms step since `from`. */
@@ -133,7 +148,13 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
   let others: Fleet | null = null;
   try {
     process.stderr.write(`  starting redis-server and ${options.nodes} nodes (DRAIN_TIMEOUT_MS ${options.drainMs})\n`);
-    cluster = await startCluster(options.nodes, { DRAIN_TIMEOUT_MS: String(options.drainMs) }, process.env.ROOMCAST_BENCH_PROFILE_DIR);
+    cluster = await startCluster(
+      options.nodes,
+      { DRAIN_TIMEOUT_MS: String(options.drainMs) },
+      process.env.ROOMCAST_BENCH_PROFILE_DIR,
+      false,
+      options.perfDir !== undefined ? PERF_NODE_ARGS : [],
+    );
     const [drained, ...rest] = cluster.nodes;
     if (!drained) throw new Error('no node');
     const restUrls = rest.map((node) => node.url);
@@ -188,6 +209,10 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
     });
     const tDrain = nowMs();
     const cpuStart = Date.now();
+    const perfFile = options.perfDir !== undefined ? join(options.perfDir, `storm-run${run + 1}.perf.data`) : undefined;
+    if (perfFile !== undefined) mkdirSync(options.perfDir as string, { recursive: true });
+    const perf = perfFile !== undefined ? recordPerf(cluster.nodes.map((node) => node.pid), options.drainMs, perfFile) : undefined;
+    perf?.catch(() => undefined); // awaited below; no unhandled rejection before that
     drained.child.kill('SIGTERM');
     const bar = new Progress(`run ${run + 1}: storm`, l.connected);
     const deadline = Date.now() + options.drainMs + 60_000;
@@ -228,6 +253,7 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       gapOffsets: a.gapOffsets + v.gapOffsets,
       verifyMs: Math.max(a.verifyMs, v.verifyMs),
     }));
+    if (perf !== undefined) await perf;
     const stats: FleetStats = await collectAll(l);
     const otherStats = others ? await collectAll(others) : null;
     const lastReconnected = Math.max(...stats.reconnectedAt, tDrain);
@@ -259,6 +285,7 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       publishErrors: publisher.errors,
       ...(publisher.firstError !== undefined ? { firstPublishError: publisher.firstError } : {}),
       recoveredMessages: stats.counters.recoveredMessages ?? 0,
+      ...(perfFile !== undefined ? { stormPerf: await perfOwners(perfFile) } : {}),
       verdict,
       othersLatency: otherStats ? percentiles(otherStats.latency) : percentiles(stats.latency),
       cpuStorm,
@@ -344,6 +371,11 @@ runScenario({
       ),
       summary,
       '',
+      ...results.flatMap((r) =>
+        r.stormPerf !== undefined
+          ? [`## perf samples of every node from SIGTERM over ${options.drainMs / 1000} s by owner, run ${r.run + 1} (--perf-dir; 499 Hz)`, '', ownersMarkdown([{ name: 'roomcast', ...r.stormPerf }]), '']
+          : [],
+      ),
     ].join('\n');
     return { markdown, json: { summaryMarkdown: summary, charts: charts(results), results } };
   },
