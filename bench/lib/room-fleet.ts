@@ -231,6 +231,8 @@ export class Publisher implements RoomPublisher {
   published = 0;
   errors = 0;
   firstError: string | undefined;
+  /** Failed publications by what went wrong (the error's text up to its first colon: "HTTP 503", "timeout (new connection, no answer)", "read ECONNRESET"). */
+  readonly errorsBy: Record<string, number> = {};
   private next = 0;
   private readonly targets: Array<{ agent: Agent; hostname: string; port: number }>;
 
@@ -255,6 +257,8 @@ export class Publisher implements RoomPublisher {
       const fail = (why: string): void => {
         this.errors++;
         this.firstError ??= why;
+        const cause = why.replace(/^Error: /, '').split(':')[0] ?? why;
+        this.errorsBy[cause] = (this.errorsBy[cause] ?? 0) + 1;
         resolveDone();
       };
       const req = request(
@@ -281,7 +285,10 @@ export class Publisher implements RoomPublisher {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
+      // Where it waited: a new connection may sit in a node's full accept queue (its SYNs, or the handshake's
+      // last ACK and the request, dropped and retried by the kernel: the client believes it is connected), a
+      // kept-alive one was already accepted and waits for the answer.
+      req.on('timeout', () => req.destroy(new Error(`timeout (${req.socket?.connecting === true ? 'still connecting' : req.reusedSocket ? 'kept-alive connection, no answer' : 'new connection, no answer'})`)));
       req.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed as idle just as it was reused: the request was never read
         // (Node's documented case for a retry), so sending it again cannot publish twice.

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { nowMs } from '../lib/lean-client.js';
 import { PERF_NODE_ARGS, recordPerf } from '../lib/perf-record.js';
 import { ownersMarkdown, perfOwners, type PerfOwners } from '../perf-summary.js';
-import { processCpuSeconds } from '../lib/proc-cpu.js';
+import { processCpuSeconds, tcpListenCounters } from '../lib/proc-cpu.js';
 import {
   Publisher,
   RECONNECT_SCALE,
@@ -117,6 +117,10 @@ interface RunResult {
   published: number;
   publishErrors: number;
   firstPublishError?: string;
+  /** Failed publications by cause (Publisher.errorsBy). */
+  publishErrorsBy?: Record<string, number>;
+  /** The machine's listen-queue counters over the storm (SIGTERM until every client recovered): see tcpListenCounters. */
+  listenQueue: { overflows: number; drops: number; syncookies: number };
   recoveredMessages: number;
   verdict: Verdict;
   /** Live delivery latency of the clients that stayed on the other nodes during the storm. */
@@ -128,6 +132,13 @@ interface RunResult {
   met: boolean;
   /** perf samples of every node from SIGTERM over --drain-ms, by owner (--perf-dir). */
   stormPerf?: PerfOwners;
+}
+
+/** Counts by key, summed over runs. */
+function sumCounts(all: Array<Record<string, number>>): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const counts of all) for (const [key, count] of Object.entries(counts)) sum[key] = (sum[key] ?? 0) + count;
+  return sum;
 }
 
 /** Cumulative count of `times` (nowMs) per 250 ms step since `from`. */
@@ -207,6 +218,7 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       exitAt = nowMs();
       exitCode = code;
     });
+    const listen0 = tcpListenCounters();
     const tDrain = nowMs();
     const cpuStart = Date.now();
     const perfFile = options.perfDir !== undefined ? join(options.perfDir, `storm-run${run + 1}.perf.data`) : undefined;
@@ -231,6 +243,12 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       await sleep(100);
     }
     const cpuWall = (Date.now() - cpuStart) / 1000;
+    const listen1 = tcpListenCounters();
+    const listenQueue = {
+      overflows: listen1.listenOverflows - listen0.listenOverflows,
+      drops: listen1.listenDrops - listen0.listenDrops,
+      syncookies: listen1.syncookiesSent - listen0.syncookiesSent,
+    };
     const cpuStorm = processes.map((p) => {
       const seconds = (lastCpu.get(p.pid) ?? Number.NaN) - (cpu0.get(p.pid) ?? Number.NaN);
       return { name: p.name, cpuSeconds: round(seconds), cpuPct: round((seconds / cpuWall) * 100, 1) };
@@ -283,8 +301,9 @@ async function runOnce(options: Options, run: number): Promise<RunResult> {
       },
       published: publisher.published,
       publishErrors: publisher.errors,
-      ...(publisher.firstError !== undefined ? { firstPublishError: publisher.firstError } : {}),
+      ...(publisher.firstError !== undefined ? { firstPublishError: publisher.firstError, publishErrorsBy: publisher.errorsBy } : {}),
       recoveredMessages: stats.counters.recoveredMessages ?? 0,
+      listenQueue,
       ...(perfFile !== undefined ? { stormPerf: await perfOwners(perfFile) } : {}),
       verdict,
       othersLatency: otherStats ? percentiles(otherStats.latency) : percentiles(stats.latency),
@@ -330,6 +349,18 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
         results.map((r) => `${r.retryCauses.connectTimeout}/${r.retryCauses.ackTimeout}/${r.retryCauses.refused}/${r.retryCauses.closed}`).join(', '),
       ],
       ['publications (HTTP on the other nodes) / errors', `${m((r) => r.published)} / ${m((r) => r.publishErrors)}`, results.map((r) => `${r.published}/${r.publishErrors}`).join(', ')],
+      [
+        'listen-queue overflows / SYNs dropped / SYN cookies sent during the storm (whole machine)',
+        `${m((r) => r.listenQueue.overflows)} / ${m((r) => r.listenQueue.drops)} / ${m((r) => r.listenQueue.syncookies)}`,
+        results.map((r) => `${r.listenQueue.overflows}/${r.listenQueue.drops}/${r.listenQueue.syncookies}`).join(', '),
+      ],
+      [
+        'failed publications by cause (all runs)',
+        Object.entries(sumCounts(results.map((r) => r.publishErrorsBy ?? {})))
+          .map(([cause, count]) => `${cause}: ${count}`)
+          .join('; ') || 'none',
+        results.map((r) => Object.values(r.publishErrorsBy ?? {}).reduce((a, b) => a + b, 0)).join(', '),
+      ],
       ['latency of clients on the other nodes during the run p50 / p99', `${m((r) => r.othersLatency.p50)} / ${m((r) => r.othersLatency.p99)} ms`, results.map((r) => r.othersLatency.p99).join(', ')],
     ],
   );
