@@ -403,6 +403,7 @@ function summarizeLoad(mine: RunResult[]): LoadSummary | undefined {
 function summarize(results: RunResult[], targets: readonly HoldTarget[]): IdleHoldSummary[] {
   return targets.map((target) => {
     const mine = results.filter((r) => r.target === target);
+    const load = summarizeLoad(mine);
     return {
       target,
       runs: mine.length,
@@ -415,7 +416,7 @@ function summarize(results: RunResult[], targets: readonly HoldTarget[]): IdleHo
       redisCpuPct: medianOf(mine, (r) => r.redisCpuPct, 1),
       workersCpuPct: medianOf(mine, (r) => r.workersCpuPct, 1),
       nodeRssMB: medianOf(mine, (r) => sumOf(r.nodeRssMB), 1),
-      ...(summarizeLoad(mine) !== undefined ? { load: summarizeLoad(mine) } : {}),
+      ...(load !== undefined ? { load } : {}),
     };
   });
 }
