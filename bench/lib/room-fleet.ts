@@ -243,12 +243,13 @@ export class Publisher implements RoomPublisher {
     });
   }
 
-  /** Publishes `{ bt: nowMs() }` into group room `group` or personal room of client `user`, on the next node in turn. */
+  /** Publishes `{ bt: nowMs(), pn: node index }` into group room `group` or personal room of client `user`, on the next node in turn. */
   publish(kind: 'group' | 'user', n: number): Promise<void> {
-    const target = this.targets[this.next++ % this.targets.length] as { agent: Agent; hostname: string; port: number };
+    const pn = this.next++ % this.targets.length;
+    const target = this.targets[pn] as { agent: Agent; hostname: string; port: number };
     const room = kind === 'group' ? `group:${n}` : `user:bench-${n}`;
     // Keyed, so a retry of a request whose outcome is unknown cannot store the publication twice.
-    const body = JSON.stringify({ room, event: 'bench', data: { bt: nowMs() }, idempotencyKey: `bench-${process.pid}-${this.next}` });
+    const body = JSON.stringify({ room, event: 'bench', data: { bt: nowMs(), pn }, idempotencyKey: `bench-${process.pid}-${this.next}` });
     return this.send(kind, n, body, target, true);
   }
 
@@ -400,6 +401,8 @@ export interface FleetStats {
   reconnectedAt: number[];
   recoveredAt: number[];
   counters: Record<string, number>;
+  /** Late deliveries (LATE_DELIVERY_MS) by `<window>:r<node>`, `<window>:p<node>` and `<window>:w<worker>` (index into fleet.workers). */
+  lateBy: Map<string, number>;
 }
 
 export async function collectAll(fleet: Fleet): Promise<FleetStats> {
@@ -412,8 +415,10 @@ export async function collectAll(fleet: Fleet): Promise<FleetStats> {
     reconnectedAt: [],
     recoveredAt: [],
     counters: {},
+    lateBy: new Map(),
   };
-  for (const answer of answers) {
+  const addLate = (key: string, count: number): void => void stats.lateBy.set(key, (stats.lateBy.get(key) ?? 0) + count);
+  for (const [worker, answer] of answers.entries()) {
     stats.latency.merge(answer.latency);
     stats.reconnectMs.merge(answer.reconnectMs);
     stats.recoverMs.merge(answer.recoverMs);
@@ -421,6 +426,11 @@ export async function collectAll(fleet: Fleet): Promise<FleetStats> {
       let merged = stats.windows.get(index);
       if (!merged) stats.windows.set(index, (merged = new LatencyHistogram()));
       merged.merge(h);
+    }
+    for (const [key, count] of answer.lateBy) {
+      addLate(key, count);
+      // every late delivery has a receiving node: count it once more for the worker that timed it
+      if (key.includes(':r')) addLate(`${key.slice(0, key.indexOf(':'))}:w${worker}`, count);
     }
     stats.reconnectedAt.push(...answer.reconnectedAt);
     stats.recoveredAt.push(...answer.recoveredAt);

@@ -27,7 +27,8 @@
  * the scenario, from the publishers' answers) never seen.
  *
  * IPC in:  {type:'start', urls, reconnectUrls?, count, firstIndex, groupSize, jwtSecret, addresses, concurrency}
- *          {type:'t0', t0, windowMs}                      latency windows (ms since t0) for the over-time chart
+ *          {type:'t0', t0, windowMs, lateMs?}             latency windows (ms since t0) for the over-time chart,
+ *                                                         and where each delivery of lateMs or more went through (lateBy)
  *          {type:'churn', perSecond, pauseMinMs, pauseMaxMs}  perSecond 0 stops it
  *          {type:'settle'} -> {type:'settled', ...Counters}   (poll until every client is connected and joined)
  *          {type:'verify', groupFinal: number[], userFinal: Array<[g, offset]>} -> {type:'verified', lost, ...Counters}
@@ -95,7 +96,17 @@ export interface RoomWorkerStats extends RoomWorkerCounters {
   /** Wall-clock times (nowMs) of every reconnect and of every recovery, for the storm chart. */
   reconnectedAt: number[];
   recoveredAt: number[];
+  /**
+   * Deliveries of at least lateMs (default LATE_DELIVERY_MS), counted by window and by where they went through:
+   * `<window>:r<n>` received from node n (index into urls), `<window>:p<n>` published through node n
+   * (the publisher's `pn`). A bad window made of one node's deliveries is that node's; one spread
+   * over every node and worker is shared (the publisher, Redis, the machine).
+   */
+  lateBy: Array<[string, number]>;
 }
+
+/** The headline's latency target (issue 16): by default, deliveries at least this late are attributed in lateBy. */
+export const LATE_DELIVERY_MS = 250;
 
 interface RoomTrack {
   room: string;
@@ -115,6 +126,8 @@ interface ClientState {
   token: string;
   address: string | undefined;
   conn: LeanSioClient | null;
+  /** Index into urls of the node this client is (or was last) connected to. */
+  node: number;
   rooms: [RoomTrack, RoomTrack];
   /** nowMs() of the last disconnect while reconnecting; 0 when connected. */
   disconnectedAt: number;
@@ -172,12 +185,14 @@ const counters: RoomWorkerCounters = {
 };
 const latency = new LatencyHistogram();
 const windows = new Map<number, LatencyHistogram>();
+const lateBy = new Map<string, number>();
 const reconnectMs = new LatencyHistogram();
 const recoverMs = new LatencyHistogram();
 const reconnectedAt: number[] = [];
 const recoveredAt: number[] = [];
 let t0 = 0;
 let windowMs = 10_000;
+let lateMs = LATE_DELIVERY_MS;
 let config: RoomWorkerStart | null = null;
 let clients: ClientState[] = [];
 let stopping = false;
@@ -230,7 +245,7 @@ function holesIn(track: RoomTrack, final: number): number {
 
 function onEvent(client: ClientState, conn: LeanSioClient, text: string): void {
   if (text.startsWith('2["message",')) {
-    const [, message] = JSON.parse(text.slice(1)) as [string, { room: string; offset: number; epoch: string; data?: { bt?: number } }];
+    const [, message] = JSON.parse(text.slice(1)) as [string, { room: string; offset: number; epoch: string; data?: { bt?: number; pn?: number } }];
     const track = client.rooms[0].room === message.room ? client.rooms[0] : client.rooms[1].room === message.room ? client.rooms[1] : null;
     if (track === null) return;
     const sentAt = message.data?.bt;
@@ -242,6 +257,10 @@ function onEvent(client: ClientState, conn: LeanSioClient, text: string): void {
         let h = windows.get(index);
         if (!h) windows.set(index, (h = new LatencyHistogram()));
         h.record(ms);
+        if (ms >= lateMs) {
+          countLate(`${index}:r${client.node}`);
+          if (typeof message.data?.pn === 'number') countLate(`${index}:p${message.data.pn}`);
+        }
       }
     }
     counters.live_deliveries++;
@@ -281,6 +300,10 @@ function onClosed(client: ClientState, conn: LeanSioClient): void {
   client.disconnectedAt = nowMs();
   const wait = Math.max(0, client.reconnectAt - nowMs());
   setTimeout(() => void reconnect(client), wait);
+}
+
+function countLate(key: string): void {
+  lateBy.set(key, (lateBy.get(key) ?? 0) + 1);
 }
 
 // ---------- connect, join, recover
@@ -348,6 +371,7 @@ async function joinRoom(conn: LeanSioClient, track: RoomTrack): Promise<boolean>
 async function connectClient(client: ClientState, url: string): Promise<boolean> {
   const conn = await LeanSioClient.connect(url, { token: client.token }, { ...(client.address !== undefined ? { localAddress: client.address } : {}), timeoutMs: 30_000 });
   client.conn = conn;
+  client.node = (config as RoomWorkerStart).urls.indexOf(url);
   conn.onEvent = (text) => onEvent(client, conn, text);
   conn.onClose = () => onClosed(client, conn);
   const results = await Promise.all(client.rooms.map((track) => joinRoom(conn, track)));
@@ -430,6 +454,7 @@ async function start(message: RoomWorkerStart): Promise<void> {
       token,
       address: message.addresses[i % message.addresses.length],
       conn: null,
+      node: g % message.urls.length,
       rooms: [track(`user:bench-${g}`), track(`group:${Math.floor(g / message.groupSize)}`)],
       disconnectedAt: 0,
       reconnectAt: 0,
@@ -517,6 +542,7 @@ function collect(): void {
     recoverMs: recoverMs.toJSON(),
     reconnectedAt,
     recoveredAt,
+    lateBy: [...lateBy.entries()],
   };
   send(stats);
 }
@@ -529,6 +555,7 @@ process.on('message', (message: { type: string } & Record<string, unknown>) => {
     case 't0':
       t0 = Number(message.t0);
       windowMs = Number(message.windowMs);
+      if (typeof message.lateMs === 'number') lateMs = message.lateMs;
       break;
     case 'churn':
       churn(Number(message.perSecond), Number(message.pauseMinMs), Number(message.pauseMaxMs));

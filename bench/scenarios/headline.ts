@@ -13,8 +13,10 @@
  *
  *   npm run bench:headline -- [--connections 100000] [--nodes 6] [--workers 8]
  *     [--seconds 180] [--rate 200] [--user-rate 20] [--churn 20] [--concurrency 50]
- *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--smoke]
+ *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--late-ms 250] [--smoke]
  *
+ * --late-ms: deliveries at least this late (default the target, 250 ms) are split per window by the node
+ * that delivered them, the node they were published through and the load worker that timed them.
  * --profile: node 1 of the last run runs under `node --cpu-prof`; the report gets
  * its self time by package and its top functions.
  * --load-profile-dir: every node opens its inspector on a loopback port and is
@@ -41,6 +43,7 @@ import { busyBySecond, profileMarkdown, summarizeProfile, type ProfileSummary, t
 import { profileNodes } from '../lib/inspector-profile.js';
 import type { LatencyHistogram } from '../lib/lean-client.js';
 import { nowMs } from '../lib/lean-client.js';
+import { LATE_DELIVERY_MS } from '../lib/room-worker.js';
 import {
   Publisher,
   RECONNECT_SCALE,
@@ -61,6 +64,7 @@ import {
   verifyAll,
   type Cluster,
   type Fleet,
+  type FleetStats,
   type Verdict,
 } from '../lib/room-fleet.js';
 import { Progress, round, table, type ChartSpec } from '../lib/harness.js';
@@ -86,6 +90,7 @@ interface Options {
   churn: number;
   concurrency: number;
   windowS: number;
+  lateMs: number;
   runs: number;
   profile: boolean;
   loadProfileDir: string | undefined;
@@ -105,6 +110,7 @@ function parseOptions({ has, get, number, smoke }: ScenarioArgs): Options {
     churn: number('churn', smoke ? 5 : 20),
     concurrency: number('concurrency', 50),
     windowS: number('window-s', smoke ? 1 : 10),
+    lateMs: number('late-ms', LATE_DELIVERY_MS),
     runs: number('runs', 1),
     profile: has('profile'),
     loadProfileDir: get('load-profile-dir'),
@@ -148,9 +154,33 @@ interface RunResult {
   /** [clients joined, total RSS MB of nodes / redis / workers / all] during the ramp. */
   rampSamples: Array<{ joined: number; nodesMB: number; redisMB: number; workersMB: number; totalMB: number; atS: number }>;
   latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number }>;
+  /** Windows with deliveries of at least --late-ms: how many, by receiving node, publishing node and load worker. */
+  lateWindows: LateWindow[];
   /** Per node, each second of the publishing window (--load-profile-dir). */
   loadSeconds?: SecondOfProfile[][];
   met: boolean;
+}
+
+interface LateWindow {
+  atS: number;
+  deliveries: number;
+  late: number;
+  /** Late deliveries per node (index 0 = node 1) that delivered them, that they were published through, and per load worker that timed them. */
+  byReceiver: number[];
+  byPublisher: number[];
+  byWorker: number[];
+}
+
+/** Splits each window's late deliveries by where they went through (FleetStats.lateBy). */
+function lateWindows(stats: FleetStats, nodes: number, workers: number, windowS: number): LateWindow[] {
+  const split = (index: number, tag: string, count: number): number[] => Array.from({ length: count }, (_, n) => stats.lateBy.get(`${index}:${tag}${n}`) ?? 0);
+  return [...stats.windows.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([index, h]) => {
+      const byReceiver = split(index, 'r', nodes);
+      return { atS: (index + 1) * windowS, deliveries: h.total, late: sumOf(byReceiver), byReceiver, byPublisher: split(index, 'p', nodes), byWorker: split(index, 'w', workers) };
+    })
+    .filter((w) => w.late > 0);
 }
 
 const groupOf = (name: string): string => (name.startsWith('node') ? 'nodes' : name.startsWith('worker') ? 'workers' : name === 'redis-server' ? 'redis' : 'bench');
@@ -194,7 +224,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     const f = fleet;
     const t0 = nowMs();
     for (const worker of f.workers) {
-      worker.child.send({ type: 't0', t0, windowMs: options.windowS * 1000 });
+      worker.child.send({ type: 't0', t0, windowMs: options.windowS * 1000, lateMs: options.lateMs });
       worker.child.send({ type: 'churn', perSecond: options.churn / f.workers.length, pauseMinMs: 200, pauseMaxMs: 2000 });
     }
     const publisher = new Publisher(c.nodes.map((node) => node.url));
@@ -259,6 +289,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       cpuLoad: cpuBetween(processes, loadCpu0, loadCpu1),
       rampSamples,
       latencyOverTime,
+      lateWindows: lateWindows(stats, options.nodes, f.workers.length, options.windowS),
       ...(loadProfiles.length > 0 ? { loadSeconds: loadProfiles.map((profile) => busyBySecond(profile)) } : {}),
       met: false,
     };
@@ -272,6 +303,23 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     await stopFleet(fleet);
     if (cluster) await stopCluster(cluster);
   }
+}
+
+/** CPU ms per connected client that a group of processes spent over the ramp. */
+function rampCpuMsPerConnection(r: RunResult, group: string): number {
+  return (sumOf(r.cpuRamp.filter((p) => groupOf(p.name) === group).map((p) => p.cpuSeconds)) * 1000) / Math.max(1, r.connected);
+}
+
+/**
+ * What one connection of the ramp costs each side, and so how many cores the ramp target would take:
+ * the servers' share and the load generator's share are told apart, since both run on the same 2 cores.
+ */
+function rampCostLine(m: (pick: (r: RunResult) => number) => number): string {
+  const nodes = m((r) => rampCpuMsPerConnection(r, 'nodes'));
+  const redis = m((r) => rampCpuMsPerConnection(r, 'redis'));
+  const workers = m((r) => rampCpuMsPerConnection(r, 'workers'));
+  const coresAt = (msPerConnection: number): number => round((msPerConnection * RAMP_TARGET_PER_S) / 1000, 2);
+  return `nodes ${round(nodes, 2)} + redis ${round(redis, 2)} ms (at ${RAMP_TARGET_PER_S.toLocaleString('en-US')}/s: ${coresAt(nodes + redis)} cores); load workers ${round(workers, 2)} ms (${coresAt(workers)} cores)`;
 }
 
 function cpuByGroup(cpu: RunResult['cpuLoad']): string {
@@ -292,6 +340,7 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
     [
       ['connections held (target 100,000)', `${connected} / ${options.connections} over ${options.nodes} nodes + 1 redis-server, ${options.workers} load workers`],
       ['connection ramp', `${m((r) => r.rampS)} s (${round(options.connections / Math.max(0.1, m((r) => r.rampS)), 0)} connections/s: handshake + JWT + 2 joins)`],
+      ['CPU per connection over the ramp', rampCostLine(m)],
       ['publications/s (group rooms of 10 + personal trickle)', `${m((r) => r.publicationsPerS)} (asked ${options.rate} + ${options.userRate}), ${options.seconds} s`],
       ['live deliveries/s', m((r) => r.deliveriesPerS)],
       ['delivery latency p50 / p99 / max', `${m((r) => r.p50)} / ${p99} / ${m((r) => r.max)} ms`],
@@ -319,6 +368,26 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
     last.cpuLoad.map((p, i) => [p.name, last.memoryAfterRampMB[i]?.rssMB ?? '', last.memoryEndMB[i]?.rssMB ?? '', last.cpuRamp[i]?.cpuPct ?? '', p.cpuPct]),
   );
   return [verdictLine, '', main, '', `Per process (last run):`, '', perProcess].join('\n');
+}
+
+/**
+ * Where each window's late deliveries went through: one node's (or one worker's) stall shows as one column
+ * holding them; a cause every path shares (the publisher, Redis, the machine) spreads them over all.
+ */
+function lateWindowsMarkdown(windows: LateWindow[], lateMs: number): string[] {
+  if (windows.length === 0) return [`No delivery took ${lateMs} ms or more.`, ''];
+  const spread = (counts: number[]): string => counts.join(' · ');
+  return [
+    `## Deliveries of ${lateMs} ms or more, by where they went through (last run)`,
+    '',
+    'Per window: late deliveries by the node that delivered them (its clients), by the node they were published through (the HTTP route and the append), and by the load worker that timed them, in node and worker order.',
+    '',
+    table(
+      ['s', 'deliveries', 'late', 'by delivering node', 'by publishing node', 'by load worker'],
+      windows.map((w) => [w.atS, w.deliveries, w.late, spread(w.byReceiver), spread(w.byPublisher), spread(w.byWorker)]),
+    ),
+    '',
+  ];
 }
 
 /** Per node, its five busiest seconds of the publishing window (--load-profile-dir), to set beside the latency windows. */
@@ -400,6 +469,7 @@ runScenario({
       '',
       table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
       '',
+      ...lateWindowsMarkdown(last.lateWindows, options.lateMs),
       ...(last.loadSeconds !== undefined ? loadSecondsMarkdown(last.loadSeconds) : []),
     ].join('\n');
     return { markdown, json: { summaryMarkdown: summary, charts: charts(last, options), results, ...(profile ? { profile } : {}) } };

@@ -18,6 +18,8 @@ interface HeadlineReport {
     recoveries: number;
     totalMemoryMB: number;
     cpuLoad: Array<{ name: string; cpuPct: number }>;
+    latencyOverTime: Array<{ atS: number; count: number }>;
+    lateWindows: Array<{ atS: number; deliveries: number; late: number; byReceiver: number[]; byPublisher: number[]; byWorker: number[] }>;
   }>;
 }
 
@@ -50,7 +52,8 @@ describe('bench smoke: headline (scenario 4)', function () {
   });
 
   it('connects every client over two Redis-backed nodes, delivers every group and personal publication exactly once across churn, and reports memory and CPU', async () => {
-    const { report } = await runBenchSmoke('scenarios/headline.js', [], 170_000);
+    // --late-ms 0: every timed delivery counts as late, so each one must be attributed once per split.
+    const { report } = await runBenchSmoke('scenarios/headline.js', ['--late-ms', '0'], 170_000);
     const { results, charts, summaryMarkdown } = report as unknown as HeadlineReport;
     expect(results).to.have.length(1);
     const [run] = results;
@@ -70,6 +73,16 @@ describe('bench smoke: headline (scenario 4)', function () {
     expect(run.totalMemoryMB).to.be.greaterThan(0);
     for (const p of run.cpuLoad) expect(p.cpuPct, p.name).to.be.at.least(0);
     expect(summaryMarkdown).to.match(/Target .*: (met|missed)/);
+    expect(summaryMarkdown).to.match(/CPU per connection over the ramp \| nodes [\d.]+ \+ redis [\d.]+ ms \(at 1,000\/s: [\d.]+ cores\); load workers [\d.]+ ms/);
+    // Where the late deliveries went through: each window's deliveries, each split by node (2), publishing node (2) and worker (2).
+    expect(run.lateWindows.map((w) => w.atS)).to.deep.equal(run.latencyOverTime.map((w) => w.atS));
+    for (const w of run.lateWindows) {
+      expect(w.late, `window ${w.atS}`).to.equal(w.deliveries);
+      for (const split of [w.byReceiver, w.byPublisher, w.byWorker]) {
+        expect(split, `window ${w.atS}`).to.have.length(2);
+        expect(split.reduce((a, b) => a + b, 0), `window ${w.atS}`).to.equal(w.late);
+      }
+    }
     expect(charts.map((c) => c.id)).to.include.members(['headline-memory-vs-connections', 'headline-latency-over-time']);
     for (const chart of charts) expect(chart.series.some((s) => s.points.length > 0), chart.id).to.equal(true);
   });
