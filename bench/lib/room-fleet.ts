@@ -233,6 +233,13 @@ export class Publisher implements RoomPublisher {
   firstError: string | undefined;
   /** Failed publications by what went wrong (the error's text up to its first colon: "HTTP 503", "timeout (new connection, no answer)", "read ECONNRESET"). */
   readonly errorsBy: Record<string, number> = {};
+  /**
+   * Send -> answer of every answered publication, by window of its send time since `timeAnswers`' t0: how
+   * long the publishing node (its HTTP route and the append in Redis) took, apart from the delivery after it.
+   */
+  readonly answerWindows = new Map<number, LatencyHistogram>();
+  private answerT0 = 0;
+  private answerWindowMs = 10_000;
   private next = 0;
   private readonly targets: Array<{ agent: Agent; hostname: string; port: number }>;
 
@@ -241,6 +248,12 @@ export class Publisher implements RoomPublisher {
       const { hostname, port } = new URL(url);
       return { agent: new Agent({ keepAlive: true, maxSockets: 32 }), hostname, port: Number(port) };
     });
+  }
+
+  /** Starts timing answers by window of `windowMs` from `t0` (nowMs), the windows the clients time deliveries in. */
+  timeAnswers(t0: number, windowMs: number): void {
+    this.answerT0 = t0;
+    this.answerWindowMs = windowMs;
   }
 
   /** Publishes `{ bt: nowMs(), pn: node index }` into group room `group` or personal room of client `user`, on the next node in turn. */
@@ -254,6 +267,7 @@ export class Publisher implements RoomPublisher {
   }
 
   private send(kind: 'group' | 'user', n: number, body: string, target: { agent: Agent; hostname: string; port: number }, mayRetry: boolean): Promise<void> {
+    const sentAt = nowMs();
     return new Promise<void>((resolveDone) => {
       const fail = (why: string): void => {
         this.errors++;
@@ -278,6 +292,7 @@ export class Publisher implements RoomPublisher {
           res.on('data', (chunk: string) => (text += chunk));
           res.on('end', () => {
             if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+            this.timeAnswer(sentAt);
             const offset = (JSON.parse(text) as { results: Array<{ offset: number }> }).results[0]?.offset ?? 0;
             if (kind === 'group') this.groupFinal[n] = Math.max(this.groupFinal[n] ?? 0, offset);
             else this.userFinal.set(n, Math.max(this.userFinal.get(n) ?? 0, offset));
@@ -302,6 +317,14 @@ export class Publisher implements RoomPublisher {
 
   close(): void {
     for (const target of this.targets) target.agent.destroy();
+  }
+
+  private timeAnswer(sentAt: number): void {
+    if (this.answerT0 === 0 || sentAt < this.answerT0) return;
+    const index = Math.floor((sentAt - this.answerT0) / this.answerWindowMs);
+    let h = this.answerWindows.get(index);
+    if (!h) this.answerWindows.set(index, (h = new LatencyHistogram()));
+    h.record(nowMs() - sentAt);
   }
 }
 

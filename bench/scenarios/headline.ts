@@ -13,8 +13,11 @@
  *
  *   npm run bench:headline -- [--connections 100000] [--nodes 6] [--workers 8]
  *     [--seconds 180] [--rate 200] [--user-rate 20] [--churn 20] [--concurrency 50]
- *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--late-ms 250] [--smoke]
+ *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--alloc-profile-dir <dir>] [--late-ms 250] [--smoke]
  *
+ * --alloc-profile-dir: every node opens its inspector and samples what it allocates over the publishing
+ * window (V8's sampling heap profiler, collected objects included); kept as
+ * <dir>/headline-run<N>-node<M>.heapprofile, the report sums the bytes by package and per publication.
  * --late-ms: deliveries at least this late (default the target, 250 ms) are split per window by the node
  * that delivered them, the node they were published through and the load worker that timed them.
  * --profile: node 1 of the last run runs under `node --cpu-prof`; the report gets
@@ -40,9 +43,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyBySecond, profileMarkdown, summarizeProfile, type ProfileSummary, type SecondOfProfile } from '../profile-summary.js';
-import { profileNodes } from '../lib/inspector-profile.js';
-import type { LatencyHistogram } from '../lib/lean-client.js';
-import { nowMs } from '../lib/lean-client.js';
+import { allocationMarkdown, summarizeAllocations, type AllocationSummary } from '../alloc-summary.js';
+import { allocationNodes, profileNodes } from '../lib/inspector-profile.js';
+import { LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { LATE_DELIVERY_MS } from '../lib/room-worker.js';
 import {
   Publisher,
@@ -67,6 +70,7 @@ import {
   type FleetStats,
   type Verdict,
 } from '../lib/room-fleet.js';
+import { connectTestRedis } from '../../tools/processes/redis-client.js';
 import { Progress, round, table, type ChartSpec } from '../lib/harness.js';
 import { medianOf, reportHeader, runScenario, type ScenarioArgs } from '../lib/scenario-runner.js';
 
@@ -94,6 +98,7 @@ interface Options {
   runs: number;
   profile: boolean;
   loadProfileDir: string | undefined;
+  allocProfileDir: string | undefined;
   smoke: boolean;
 }
 
@@ -114,6 +119,7 @@ function parseOptions({ has, get, number, smoke }: ScenarioArgs): Options {
     runs: number('runs', 1),
     profile: has('profile'),
     loadProfileDir: get('load-profile-dir'),
+    allocProfileDir: get('alloc-profile-dir'),
   };
   if (Math.ceil(options.connections / options.nodes) >= 20_000) throw new Error(`--nodes ${options.nodes}: a node may hold fewer than 20,000 connections`);
   if (Math.ceil(options.connections / options.workers) >= 15_000) throw new Error(`--workers ${options.workers}: a worker should hold fewer than 15,000 connections`);
@@ -153,12 +159,59 @@ interface RunResult {
   cpuLoad: Array<{ name: string; cpuPct: number; cpuSeconds: number }>;
   /** [clients joined, total RSS MB of nodes / redis / workers / all] during the ramp. */
   rampSamples: Array<{ joined: number; nodesMB: number; redisMB: number; workersMB: number; totalMB: number; atS: number }>;
-  latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number }>;
+  /** Per window: delivery latency, and send -> HTTP answer of the publications sent in it (answerP50/answerP99). */
+  latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number; answerP50: number; answerP99: number }>;
+  /** Send -> HTTP answer of every answered publication. */
+  answerP50: number;
+  answerP99: number;
+  redisSlowlog: RedisSlowlog;
   /** Windows with deliveries of at least --late-ms: how many, by receiving node, publishing node and load worker. */
   lateWindows: LateWindow[];
   /** Per node, each second of the publishing window (--load-profile-dir). */
   loadSeconds?: SecondOfProfile[][];
+  /** What the nodes allocated over the publishing window, all nodes together (--alloc-profile-dir). */
+  loadAllocations?: AllocationSummary;
   met: boolean;
+}
+
+/** Redis commands slower than its slowlog threshold (10 ms by default) over the publishing window. */
+interface RedisSlowlog {
+  count: number;
+  slowestMs: number;
+  /** Slow commands by name (a script call by its first key's prefix), most first. */
+  byCommand: Array<{ command: string; count: number; maxMs: number }>;
+}
+
+/** Reads redis-server's slowlog (reset when the load began): what in Redis, if anything, held every publication up. */
+async function readSlowlog(url: string): Promise<RedisSlowlog> {
+  const client = await connectTestRedis(url);
+  try {
+    const count = Number(await client.sendCommand(['SLOWLOG', 'LEN']));
+    const entries = (await client.sendCommand(['SLOWLOG', 'GET', '128'])) as Array<[number, number, number, string[]]>;
+    const by = new Map<string, { command: string; count: number; maxMs: number }>();
+    let slowestMs = 0;
+    for (const [, , durationUs, args] of entries) {
+      const [name = '?', , , key = ''] = args;
+      const command = /^(EVALSHA|EVAL|FCALL)/i.test(name) ? `${name.toUpperCase()} ${key.split(':').slice(0, 2).join(':')}` : name.toUpperCase();
+      const entry = by.get(command) ?? { command, count: 0, maxMs: 0 };
+      entry.count++;
+      entry.maxMs = Math.max(entry.maxMs, round(durationUs / 1000, 1));
+      by.set(command, entry);
+      slowestMs = Math.max(slowestMs, round(durationUs / 1000, 1));
+    }
+    return { count, slowestMs, byCommand: [...by.values()].sort((a, b) => b.count - a.count) };
+  } finally {
+    await client.close();
+  }
+}
+
+async function resetSlowlog(url: string): Promise<void> {
+  const client = await connectTestRedis(url);
+  try {
+    await client.sendCommand(['SLOWLOG', 'RESET']);
+  } finally {
+    await client.close();
+  }
 }
 
 interface LateWindow {
@@ -190,7 +243,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
   let fleet: Fleet | null = null;
   try {
     process.stderr.write(`  starting redis-server and ${options.nodes} nodes${profileDir !== undefined ? ' (node 1 under --cpu-prof)' : ''}\n`);
-    cluster = await startCluster(options.nodes, {}, profileDir, options.loadProfileDir !== undefined);
+    cluster = await startCluster(options.nodes, {}, profileDir, options.loadProfileDir !== undefined || options.allocProfileDir !== undefined);
     const c = cluster;
     const baseRss = sumOf(rssMB(clusterProcesses(c, [])).filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
     const rampSamples: RunResult['rampSamples'] = [];
@@ -227,11 +280,14 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       worker.child.send({ type: 't0', t0, windowMs: options.windowS * 1000, lateMs: options.lateMs });
       worker.child.send({ type: 'churn', perSecond: options.churn / f.workers.length, pauseMinMs: 200, pauseMaxMs: 2000 });
     }
+    await resetSlowlog(c.redis.url);
     const publisher = new Publisher(c.nodes.map((node) => node.url));
+    publisher.timeAnswers(t0, options.windowS * 1000);
     const bar = new Progress(`run ${run + 1}: publishing`, options.seconds);
     let minLive = Number.POSITIVE_INFINITY;
     const loadCpu0 = cpuMark(processes);
     const profiling = options.loadProfileDir !== undefined ? profileNodes(c.inspectorPorts ?? [], options.seconds * 1000, options.loadProfileDir, `headline-run${run + 1}`) : null;
+    const sampling = options.allocProfileDir !== undefined ? allocationNodes(c.inspectorPorts ?? [], options.seconds * 1000, options.allocProfileDir, `headline-run${run + 1}`) : null;
     await publishFor(publisher, {
       ms: options.seconds * 1000,
       groupRate: options.rate,
@@ -246,7 +302,9 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     });
     const loadCpu1 = cpuMark(processes);
     const loadProfiles = profiling !== null ? await profiling : [];
+    const allocations = sampling !== null ? summarizeAllocations(await sampling) : undefined;
     publisher.close();
+    const redisSlowlog = await readSlowlog(c.redis.url);
     bar.done(`${publisher.published} publications (${publisher.errors} errors)`);
     const memoryEndMB = rssMB(processes);
     const settled = await settle(f, 60_000);
@@ -254,7 +312,12 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     const stats = await collectAll(f);
     const lat = percentiles(stats.latency);
     const windows = [...stats.windows.entries()].sort((a, b) => a[0] - b[0]);
-    const latencyOverTime = windows.map(([index, h]: [number, LatencyHistogram]) => ({ atS: (index + 1) * options.windowS, ...percentiles(h) }));
+    const answers = new LatencyHistogram();
+    for (const h of publisher.answerWindows.values()) answers.merge(h.toJSON());
+    const latencyOverTime = windows.map(([index, h]: [number, LatencyHistogram]) => {
+      const answer = publisher.answerWindows.get(index);
+      return { atS: (index + 1) * options.windowS, ...percentiles(h), answerP50: answer ? percentiles(answer).p50 : Number.NaN, answerP99: answer ? percentiles(answer).p99 : Number.NaN };
+    });
     const nodesAfterRamp = sumOf(memoryAfterRampMB.filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
     const publishErrors = publisher.errors;
     const result: RunResult = {
@@ -289,8 +352,12 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       cpuLoad: cpuBetween(processes, loadCpu0, loadCpu1),
       rampSamples,
       latencyOverTime,
+      answerP50: percentiles(answers).p50,
+      answerP99: percentiles(answers).p99,
+      redisSlowlog,
       lateWindows: lateWindows(stats, options.nodes, f.workers.length, options.windowS),
       ...(loadProfiles.length > 0 ? { loadSeconds: loadProfiles.map((profile) => busyBySecond(profile)) } : {}),
+      ...(allocations !== undefined ? { loadAllocations: allocations } : {}),
       met: false,
     };
     result.met =
@@ -344,6 +411,8 @@ function summaryMarkdown(results: RunResult[], options: Options): string {
       ['publications/s (group rooms of 10 + personal trickle)', `${m((r) => r.publicationsPerS)} (asked ${options.rate} + ${options.userRate}), ${options.seconds} s`],
       ['live deliveries/s', m((r) => r.deliveriesPerS)],
       ['delivery latency p50 / p99 / max', `${m((r) => r.p50)} / ${p99} / ${m((r) => r.max)} ms`],
+      ['publication answered (send -> HTTP answer: the route and the append in Redis) p50 / p99', `${m((r) => r.answerP50)} / ${m((r) => r.answerP99)} ms`],
+      ['Redis commands slower than 10 ms during the load (slowlog)', `${m((r) => r.redisSlowlog.count)} (slowest ${m((r) => r.redisSlowlog.slowestMs)} ms)`],
       ['lost / duplicates / recovered:false', `${lost} / ${duplicates} / ${Math.max(...results.map((r) => r.verdict.recoveredFalse))}`],
       ['of the lost, holes below an offset the client saw later (the SDK reads these from history when the later one arrives; this bench client does not)', Math.max(...results.map((r) => r.verdict.lostHoles))],
       ['churn: clients cut and rejoined with since', `${m((r) => r.churned)} cut, ${m((r) => r.recoveries)} rejoined, ${m((r) => r.recoveredMessages)} offsets recovered from missed[]; cut -> recovered p50 ${m((r) => r.rejoinP50)} / p99 ${m((r) => r.rejoinP99)} ms (incl. a 0.2-2 s pause)`],
@@ -467,10 +536,29 @@ runScenario({
       ...(profile ? ['## Profile of node 1 (last run, node --cpu-prof over the whole run: ramp, load, churn)', '', profileMarkdown(profile), ''] : []),
       '## Latency over time (last run)',
       '',
-      table(['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms'], last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max])),
+      table(
+        ['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'publication answered p50 / p99 ms'],
+        last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max, `${w.answerP50} / ${w.answerP99}`]),
+      ),
       '',
       ...lateWindowsMarkdown(last.lateWindows, options.lateMs),
+      ...(last.redisSlowlog.byCommand.length > 0
+        ? [
+            `## Redis commands slower than 10 ms during the load (last run: ${last.redisSlowlog.count}; the slowlog keeps the newest 128)`,
+            '',
+            table(['command', 'count', 'slowest ms'], last.redisSlowlog.byCommand.map((c) => [c.command, c.count, c.maxMs])),
+            '',
+          ]
+        : []),
       ...(last.loadSeconds !== undefined ? loadSecondsMarkdown(last.loadSeconds) : []),
+      ...(last.loadAllocations !== undefined
+        ? [
+            '## What the nodes allocated while publishing (last run, --alloc-profile-dir; all nodes, by the package whose function allocated)',
+            '',
+            allocationMarkdown(last.loadAllocations, { count: last.published, unit: 'publication' }),
+            '',
+          ]
+        : []),
     ].join('\n');
     return { markdown, json: { summaryMarkdown: summary, charts: charts(last, options), results, ...(profile ? { profile } : {}) } };
   },

@@ -133,6 +133,9 @@ interface RunResult {
   firstError: string | null;
   rampS: number;
   connectPerS: number;
+  /** CPU ms per connected client spent over the ramp by the nodes + redis-server, and by the load workers. */
+  rampServerMsPerConnection: number;
+  rampWorkersMsPerConnection: number;
   /** Sum over the nodes, % of one core, during the hold. */
   nodesCpuPct: number;
   redisCpuPct: number;
@@ -262,6 +265,8 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
     const perWorker = Math.ceil(options.connections / options.workers);
     const bar = new Progress(`${target} run ${run + 1}: connecting`, options.connections);
     const progress = new Map<number, number>();
+    const servers: ProcessRef[] = [...nodes.map((node, n) => ({ name: `node ${n + 1}`, pid: node.pid })), { name: 'redis-server', pid: redis.pid }];
+    const rampFrom = cpuMark(servers);
     const began = Date.now();
     const replies = await Promise.all(
       Array.from({ length: options.workers }, (_, w) => {
@@ -294,12 +299,12 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
     const rampS = (Date.now() - began) / 1000;
     const connected = replies.reduce((a, r) => a + r.connected, 0);
     bar.update(connected, 'done');
+    const processes: ProcessRef[] = [...servers, ...workers.map((worker, w) => ({ name: `worker ${w + 1}`, pid: worker.pid }))];
+    // The workers were forked at the ramp's start: all their CPU so far is the ramp's.
+    const ramp = cpuBetween(processes, { at: rampFrom.at, cpu: new Map([...rampFrom.cpu, ...workers.map((w) => [w.pid, 0] as [number, number])]) }, cpuMark(processes));
+    const rampMsPerConnection = (prefixes: string[]): number =>
+      round((sumOf(ramp.filter((p) => prefixes.some((prefix) => p.name.startsWith(prefix))).map((p) => p.cpuSeconds)) * 1000) / Math.max(1, connected), 2);
     await sleep(options.settleMs);
-    const processes: ProcessRef[] = [
-      ...nodes.map((node, n) => ({ name: `node ${n + 1}`, pid: node.pid })),
-      { name: 'redis-server', pid: redis.pid },
-      ...workers.map((worker, w) => ({ name: `worker ${w + 1}`, pid: worker.pid })),
-    ];
     const from = cpuMark(processes);
     // Profiled, the hold is the sampling window; otherwise just the wait.
     const perfFile = options.perfDir !== undefined ? join(options.perfDir, `${target}-run${run + 1}.perf.data`) : undefined;
@@ -328,6 +333,8 @@ async function runTarget(target: HoldTarget, options: Options, run: number): Pro
       firstError: replies.find((r) => r.error !== undefined)?.error ?? null,
       rampS: round(rampS, 1),
       connectPerS: round(connected / rampS, 0),
+      rampServerMsPerConnection: rampMsPerConnection(['node', 'redis']),
+      rampWorkersMsPerConnection: rampMsPerConnection(['worker']),
       nodesCpuPct: pct('node'),
       redisCpuPct: pct('redis'),
       workersCpuPct: pct('worker'),
@@ -360,6 +367,8 @@ export interface IdleHoldSummary {
   failed: number;
   dropped: number;
   connectPerS: number;
+  rampServerMsPerConnection: number;
+  rampWorkersMsPerConnection: number;
   nodesCpuPct: number;
   nodesCpuPctRuns: number[];
   redisCpuPct: number;
@@ -411,6 +420,8 @@ function summarize(results: RunResult[], targets: readonly HoldTarget[]): IdleHo
       failed: mine.reduce((a, r) => a + r.failed, 0),
       dropped: mine.reduce((a, r) => a + r.dropped, 0),
       connectPerS: medianOf(mine, (r) => r.connectPerS, 0),
+      rampServerMsPerConnection: medianOf(mine, (r) => r.rampServerMsPerConnection, 2),
+      rampWorkersMsPerConnection: medianOf(mine, (r) => r.rampWorkersMsPerConnection, 2),
       nodesCpuPct: medianOf(mine, (r) => r.nodesCpuPct, 1),
       nodesCpuPctRuns: mine.map((r) => r.nodesCpuPct),
       redisCpuPct: medianOf(mine, (r) => r.redisCpuPct, 1),
@@ -454,11 +465,36 @@ function summaryMarkdown(summaries: IdleHoldSummary[], options: Options): string
     `${options.connections} idle connections (a personal room and a group room of ${GROUP_SIZE} each) over ${options.nodes} nodes on one redis-server, held by ${options.workers} load workers; ${options.holdMs / 1000} s without publications after ${options.settleMs / 1000} s settle; medians over ${options.runs} run(s).`,
     '',
     table(
-      ['target', 'runs', 'held', 'failed', 'dropped', 'ramp connections/s', 'nodes CPU % of a core (median; per run)', 'redis-server CPU %', 'workers CPU %', 'nodes RSS MB'],
-      summaries.map((s) => [s.target, s.runs, s.connected, s.failed, s.dropped, s.connectPerS, `${s.nodesCpuPct} (${s.nodesCpuPctRuns.join(', ')})`, s.redisCpuPct, s.workersCpuPct, s.nodeRssMB]),
+      [
+        'target',
+        'runs',
+        'held',
+        'failed',
+        'dropped',
+        'ramp connections/s',
+        'ramp CPU ms per connection: nodes + redis / load workers',
+        'nodes CPU % of a core (median; per run)',
+        'redis-server CPU %',
+        'workers CPU %',
+        'nodes RSS MB',
+      ],
+      summaries.map((s) => [
+        s.target,
+        s.runs,
+        s.connected,
+        s.failed,
+        s.dropped,
+        s.connectPerS,
+        `${s.rampServerMsPerConnection} / ${s.rampWorkersMsPerConnection}`,
+        `${s.nodesCpuPct} (${s.nodesCpuPctRuns.join(', ')})`,
+        s.redisCpuPct,
+        s.workersCpuPct,
+        s.nodeRssMB,
+      ]),
     ),
     '',
     `- Node CPU to hold the idle connections against plain Socket.IO (target <= 1.0x): ${ratioText(rc?.nodesCpuPct, sio?.nodesCpuPct, { baseline: 'plain Socket.IO' })}, ${verdict}`,
+    `- Server CPU per connection over the ramp (nodes + redis-server) against plain Socket.IO: ${ratioText(rc?.rampServerMsPerConnection, sio?.rampServerMsPerConnection, { baseline: 'plain Socket.IO' })}; the load workers' share on the same 2 cores: ${rc?.rampWorkersMsPerConnection ?? '-'} ms (Roomcast's clients) and ${sio?.rampWorkersMsPerConnection ?? '-'} ms (plain Socket.IO's)`,
     ...loadMarkdown(summaries, options),
   ].join('\n');
 }

@@ -18,7 +18,10 @@ interface HeadlineReport {
     recoveries: number;
     totalMemoryMB: number;
     cpuLoad: Array<{ name: string; cpuPct: number }>;
-    latencyOverTime: Array<{ atS: number; count: number }>;
+    latencyOverTime: Array<{ atS: number; count: number; answerP50: number; answerP99: number }>;
+    answerP50: number;
+    answerP99: number;
+    redisSlowlog: { count: number; slowestMs: number };
     lateWindows: Array<{ atS: number; deliveries: number; late: number; byReceiver: number[]; byPublisher: number[]; byWorker: number[] }>;
   }>;
 }
@@ -32,6 +35,8 @@ interface IdleHoldReport {
     dropped: number;
     firstError: string | null;
     connectPerS: number;
+    rampServerMsPerConnection: number;
+    rampWorkersMsPerConnection: number;
     nodesCpuPct: number;
     perProcess: Array<{ name: string }>;
     load?: { published: number; failedPublications: number; expectedDeliveries: number; received: number; p50Ms: number; p99Ms: number };
@@ -70,6 +75,11 @@ describe('bench smoke: headline (scenario 4)', function () {
     expect(run.recoveries).to.be.greaterThan(0);
     expect(run.p50).to.be.greaterThan(0);
     expect(run.p99).to.be.greaterThan(0);
+    // Each publication's HTTP answer is timed apart from its deliveries, per window too.
+    expect(run.answerP50).to.be.greaterThan(0);
+    expect(run.answerP99).to.be.at.least(run.answerP50);
+    for (const w of run.latencyOverTime) if (w.count > 0) expect(w.answerP50, `window ${w.atS}`).to.be.greaterThan(0);
+    expect(run.redisSlowlog.count).to.be.at.least(0);
     expect(run.totalMemoryMB).to.be.greaterThan(0);
     for (const p of run.cpuLoad) expect(p.cpuPct, p.name).to.be.at.least(0);
     expect(summaryMarkdown).to.match(/Target .*: (met|missed)/);
@@ -97,11 +107,15 @@ describe('bench smoke: headline (scenario 4)', function () {
       expect(result.failed, result.target).to.equal(0);
       expect(result.dropped, result.target).to.equal(0);
       expect(result.connectPerS, result.target).to.be.greaterThan(0);
+      // Accepting a connection (handshake, JWT, joins) costs the servers and the clients something.
+      expect(result.rampServerMsPerConnection, result.target).to.be.greaterThan(0);
+      expect(result.rampWorkersMsPerConnection, result.target).to.be.greaterThan(0);
       expect(result.nodesCpuPct, result.target).to.be.at.least(0);
       expect(result.perProcess.filter((p) => p.name.startsWith('node ')), result.target).to.have.length(options.nodes);
     }
     expect(summaries.map((s) => s.target)).to.have.members(['roomcast', 'socketio']);
     expect(summaryMarkdown).to.match(/against plain Socket\.IO \(target <= 1\.0x\): .*, (\*\*met\*\*|\*\*missed\*\*|not judged)/);
+    expect(summaryMarkdown).to.match(/Server CPU per connection over the ramp \(nodes \+ redis-server\) against plain Socket\.IO: [\d.]+x/);
   });
 
   // The loaded phase gives the headline's p99 a baseline: both targets get the same publications over their own HTTP routes.
