@@ -13,11 +13,14 @@
  *
  *   npm run bench:headline -- [--connections 100000] [--nodes 6] [--workers 8]
  *     [--seconds 180] [--rate 200] [--user-rate 20] [--churn 20] [--concurrency 50]
- *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--alloc-profile-dir <dir>] [--late-ms 250] [--smoke]
+ *     [--runs 1] [--profile] [--load-profile-dir <dir>] [--alloc-profile-dir <dir>] [--late-ms 250]
+ *     [--loop-delay-ms 1000] [--smoke]
  *
  * --alloc-profile-dir: every node opens its inspector and samples what it allocates over the publishing
  * window (V8's sampling heap profiler, collected objects included); kept as
  * <dir>/headline-run<N>-node<M>.heapprofile, the report sums the bytes by package and per publication.
+ * --loop-delay-ms: every node's /metrics is read this often over the load (0: never), and each window
+ * lists every node's worst event-loop delay beside its latency.
  * --late-ms: deliveries at least this late (default the target, 250 ms) are split per window by the node
  * that delivered them, the node they were published through and the load worker that timed them.
  * --profile: node 1 of the last run runs under `node --cpu-prof`; the report gets
@@ -45,6 +48,7 @@ import { join } from 'node:path';
 import { busyBySecond, profileMarkdown, summarizeProfile, type ProfileSummary, type SecondOfProfile } from '../profile-summary.js';
 import { allocationMarkdown, summarizeAllocations, type AllocationSummary } from '../alloc-summary.js';
 import { allocationNodes, profileNodes } from '../lib/inspector-profile.js';
+import { sampleLoopDelay } from '../lib/loop-delay.js';
 import { LatencyHistogram, nowMs } from '../lib/lean-client.js';
 import { LATE_DELIVERY_MS } from '../lib/room-worker.js';
 import {
@@ -95,6 +99,7 @@ interface Options {
   concurrency: number;
   windowS: number;
   lateMs: number;
+  loopDelayMs: number;
   runs: number;
   profile: boolean;
   loadProfileDir: string | undefined;
@@ -116,6 +121,7 @@ function parseOptions({ has, get, number, smoke }: ScenarioArgs): Options {
     concurrency: number('concurrency', 50),
     windowS: number('window-s', smoke ? 1 : 10),
     lateMs: number('late-ms', LATE_DELIVERY_MS),
+    loopDelayMs: number('loop-delay-ms', 1000),
     runs: number('runs', 1),
     profile: has('profile'),
     loadProfileDir: get('load-profile-dir'),
@@ -159,8 +165,11 @@ interface RunResult {
   cpuLoad: Array<{ name: string; cpuPct: number; cpuSeconds: number }>;
   /** [clients joined, total RSS MB of nodes / redis / workers / all] during the ramp. */
   rampSamples: Array<{ joined: number; nodesMB: number; redisMB: number; workersMB: number; totalMB: number; atS: number }>;
-  /** Per window: delivery latency, and send -> HTTP answer of the publications sent in it (answerP50/answerP99). */
-  latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number; answerP50: number; answerP99: number }>;
+  /**
+   * Per window: delivery latency, send -> HTTP answer of the publications sent in it (answerP50/answerP99), and each
+   * node's worst event-loop delay in it (loopDelayMaxMs, index 0 = node 1; empty with --loop-delay-ms 0).
+   */
+  latencyOverTime: Array<{ atS: number; p50: number; p99: number; max: number; count: number; answerP50: number; answerP99: number; loopDelayMaxMs: number[] }>;
   /** Send -> HTTP answer of every answered publication. */
   answerP50: number;
   answerP99: number;
@@ -283,6 +292,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     await resetSlowlog(c.redis.url);
     const publisher = new Publisher(c.nodes.map((node) => node.url));
     publisher.timeAnswers(t0, options.windowS * 1000);
+    const loopDelay = options.loopDelayMs > 0 ? sampleLoopDelay(c.nodes.map((node) => node.url), options.loopDelayMs) : null;
     const bar = new Progress(`run ${run + 1}: publishing`, options.seconds);
     let minLive = Number.POSITIVE_INFINITY;
     const loadCpu0 = cpuMark(processes);
@@ -301,6 +311,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       },
     });
     const loadCpu1 = cpuMark(processes);
+    const loopDelaySamples = loopDelay?.stop() ?? [];
     const loadProfiles = profiling !== null ? await profiling : [];
     const allocations = sampling !== null ? summarizeAllocations(await sampling) : undefined;
     publisher.close();
@@ -316,7 +327,20 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     for (const h of publisher.answerWindows.values()) answers.merge(h.toJSON());
     const latencyOverTime = windows.map(([index, h]: [number, LatencyHistogram]) => {
       const answer = publisher.answerWindows.get(index);
-      return { atS: (index + 1) * options.windowS, ...percentiles(h), answerP50: answer ? percentiles(answer).p50 : Number.NaN, answerP99: answer ? percentiles(answer).p99 : Number.NaN };
+      // A sample covers the period before it was taken: it belongs to the window its middle falls in.
+      const inWindow = loopDelaySamples.filter((sample) => Math.floor((sample.at - options.loopDelayMs / 2 - t0) / (options.windowS * 1000)) === index);
+      const worstOf = (n: number): number => {
+        const mine = inWindow.filter((sample) => sample.node === n).map((sample) => sample.maxMs);
+        return mine.length > 0 ? round(Math.max(...mine), 1) : Number.NaN;
+      };
+      const loopDelayMaxMs = loopDelaySamples.length === 0 ? [] : c.nodes.map((_, n) => worstOf(n));
+      return {
+        atS: (index + 1) * options.windowS,
+        ...percentiles(h),
+        answerP50: answer ? percentiles(answer).p50 : Number.NaN,
+        answerP99: answer ? percentiles(answer).p99 : Number.NaN,
+        loopDelayMaxMs,
+      };
     });
     const nodesAfterRamp = sumOf(memoryAfterRampMB.filter((p) => p.name.startsWith('node')).map((p) => p.rssMB));
     const publishErrors = publisher.errors;
@@ -537,8 +561,8 @@ runScenario({
       '## Latency over time (last run)',
       '',
       table(
-        ['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'publication answered p50 / p99 ms'],
-        last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max, `${w.answerP50} / ${w.answerP99}`]),
+        ['s', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'publication answered p50 / p99 ms', "each node's worst event-loop delay ms"],
+        last.latencyOverTime.map((w) => [w.atS, w.count, w.p50, w.p99, w.max, `${w.answerP50} / ${w.answerP99}`, w.loopDelayMaxMs.map((ms) => (Number.isFinite(ms) ? ms : '-')).join(' · ')]),
       ),
       '',
       ...lateWindowsMarkdown(last.lateWindows, options.lateMs),

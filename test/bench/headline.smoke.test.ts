@@ -18,7 +18,7 @@ interface HeadlineReport {
     recoveries: number;
     totalMemoryMB: number;
     cpuLoad: Array<{ name: string; cpuPct: number }>;
-    latencyOverTime: Array<{ atS: number; count: number; answerP50: number; answerP99: number }>;
+    latencyOverTime: Array<{ atS: number; count: number; answerP50: number; answerP99: number; loopDelayMaxMs: Array<number | null> }>;
     answerP50: number;
     answerP99: number;
     redisSlowlog: { count: number; slowestMs: number };
@@ -80,6 +80,11 @@ describe('bench smoke: headline (scenario 4)', function () {
     expect(run.answerP99).to.be.at.least(run.answerP50);
     for (const w of run.latencyOverTime) if (w.count > 0) expect(w.answerP50, `window ${w.atS}`).to.be.greaterThan(0);
     expect(run.redisSlowlog.count).to.be.at.least(0);
+    // Each node's event-loop delay, read from its /metrics every second: one figure per node per window, some measured.
+    for (const w of run.latencyOverTime) expect(w.loopDelayMaxMs, `window ${w.atS}`).to.have.length(2);
+    const measured = run.latencyOverTime.flatMap((w) => w.loopDelayMaxMs).filter((ms): ms is number => ms !== null);
+    expect(measured.length).to.be.greaterThan(0);
+    for (const ms of measured) expect(ms).to.be.greaterThan(0);
     expect(run.totalMemoryMB).to.be.greaterThan(0);
     for (const p of run.cpuLoad) expect(p.cpuPct, p.name).to.be.at.least(0);
     expect(summaryMarkdown).to.match(/Target .*: (met|missed)/);
