@@ -105,16 +105,16 @@ export interface GatewayMetrics {
   proxyRequest: ProxyMetrics;
 }
 
+/** prom-client default metrics whose collection is O(open handles) on the event loop. */
+const WALKING_DEFAULT_METRICS = ['process_open_fds', 'nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources', 'nodejs_active_resources_total'];
+const FD_DIR = '/proc/self/fd';
+
 /**
  * Default metrics describe the process, not a gateway: they are created once
  * per process (each collectDefaultMetrics() call starts an event-loop monitor
  * and a GC observer that are never stopped, which a test process starting
  * hundreds of gateways would pile up) and registered in each gateway's registry.
  */
-/** prom-client default metrics whose collection is O(open handles) on the event loop. */
-const WALKING_DEFAULT_METRICS = ['process_open_fds', 'nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources', 'nodejs_active_resources_total'];
-const FD_DIR = '/proc/self/fd';
-
 let processMetrics: Metric[] | null = null;
 function defaultMetrics(): Metric[] {
   if (processMetrics === null) {
@@ -131,8 +131,12 @@ function defaultMetrics(): Metric[] {
         help: 'Number of open file descriptors.',
         registers: [shared],
         async collect() {
-          // readdir runs on libuv's thread pool; the main thread only gets the names.
-          this.set((await readdir(FD_DIR)).length);
+          try {
+            // readdir runs on libuv's thread pool; the main thread only gets the names.
+            this.set((await readdir(FD_DIR)).length);
+          } catch {
+            // Keep the last count: at the descriptor limit (EMFILE), when it matters most, the scrape must still answer.
+          }
         },
       });
     }
@@ -141,7 +145,6 @@ function defaultMetrics(): Metric[] {
   }
   return processMetrics;
 }
-
 
 /** The package's version, from the package.json above dist/server/ops/ (or server/ops/); "unknown" if not found. */
 function packageVersion(): string {
