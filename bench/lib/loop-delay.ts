@@ -1,12 +1,11 @@
 /**
- * Each Roomcast node's event-loop delay, second by second, from the node's own
- * `/metrics` (prom-client's `nodejs_eventloop_lag_max_seconds` and `_p99_seconds`:
- * Node's monitorEventLoopDelay histogram, which prom-client resets at every
- * scrape, so each scrape covers the time since the previous one). Beside the
- * delivery latency it tells a late window made by one node's busy or starved
- * loop from one where every node was late at once.
+ * Each Roomcast node's event-loop delay over the load, from the node's own
+ * `/metrics` (prom-client's `nodejs_eventloop_lag_max_seconds`: Node's
+ * monitorEventLoopDelay histogram, which prom-client resets at every scrape, so
+ * each scrape covers the time since the previous one). Beside the delivery
+ * latency it tells a late window made by one node's busy or starved loop from
+ * one where every node was late at once.
  */
-import { get } from 'node:http';
 import { nowMs } from './lean-client.js';
 
 export interface LoopDelaySample {
@@ -14,28 +13,15 @@ export interface LoopDelaySample {
   at: number;
   node: number;
   maxMs: number;
-  p99Ms: number;
 }
 
 /** The value of an unlabelled metric line `name value` in a Prometheus text exposition; NaN when absent. */
 export function metricValue(text: string, name: string): number {
-  const at = text.startsWith(`${name} `) ? -1 : text.indexOf(`\n${name} `);
-  if (at < 0 && !text.startsWith(`${name} `)) return Number.NaN;
-  const end = text.indexOf('\n', at + 1);
-  return Number(text.slice(at + name.length + 2, end < 0 ? undefined : end));
-}
-
-function scrape(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(`${url}/metrics`, { timeout: 5_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(text));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+  const lines = `\n${text}`;
+  const at = lines.indexOf(`\n${name} `);
+  if (at < 0) return Number.NaN;
+  const end = lines.indexOf('\n', at + 1);
+  return Number(lines.slice(at + name.length + 2, end < 0 ? undefined : end));
 }
 
 /** Scrapes every node every `periodMs` until stop(); a scrape still unanswered at the next tick is skipped, not queued. */
@@ -47,10 +33,10 @@ export function sampleLoopDelay(urls: string[], periodMs: number): { stop(): Loo
     urls.forEach((url, node) => {
       if (busy.has(node)) return;
       busy.add(node);
-      scrape(url)
+      fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })
+        .then((response) => response.text())
         .then((text) => {
-          if (!record) return;
-          samples.push({ at: nowMs(), node, maxMs: metricValue(text, 'nodejs_eventloop_lag_max_seconds') * 1000, p99Ms: metricValue(text, 'nodejs_eventloop_lag_p99_seconds') * 1000 });
+          if (record) samples.push({ at: nowMs(), node, maxMs: metricValue(text, 'nodejs_eventloop_lag_max_seconds') * 1000 });
         })
         .catch(() => undefined)
         .finally(() => busy.delete(node));

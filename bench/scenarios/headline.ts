@@ -192,36 +192,35 @@ interface RedisSlowlog {
   byCommand: Array<{ command: string; count: number; maxMs: number }>;
 }
 
-/** Reads redis-server's slowlog (reset when the load began): what in Redis, if anything, held every publication up. */
-async function readSlowlog(url: string): Promise<RedisSlowlog> {
+/**
+ * redis-server's slowlog over the load: reset when it starts, read when it ends (what in Redis, if anything,
+ * held every publication up), over one connection kept meanwhile.
+ */
+async function watchSlowlog(url: string): Promise<{ read(): Promise<RedisSlowlog> }> {
   const client = await connectTestRedis(url);
-  try {
-    const count = Number(await client.sendCommand(['SLOWLOG', 'LEN']));
-    const entries = (await client.sendCommand(['SLOWLOG', 'GET', '128'])) as Array<[number, number, number, string[]]>;
-    const by = new Map<string, { command: string; count: number; maxMs: number }>();
-    let slowestMs = 0;
-    for (const [, , durationUs, args] of entries) {
-      const [name = '?', , , key = ''] = args;
-      const command = /^(EVALSHA|EVAL|FCALL)/i.test(name) ? `${name.toUpperCase()} ${key.split(':').slice(0, 2).join(':')}` : name.toUpperCase();
-      const entry = by.get(command) ?? { command, count: 0, maxMs: 0 };
-      entry.count++;
-      entry.maxMs = Math.max(entry.maxMs, round(durationUs / 1000, 1));
-      by.set(command, entry);
-      slowestMs = Math.max(slowestMs, round(durationUs / 1000, 1));
-    }
-    return { count, slowestMs, byCommand: [...by.values()].sort((a, b) => b.count - a.count) };
-  } finally {
-    await client.close();
-  }
-}
-
-async function resetSlowlog(url: string): Promise<void> {
-  const client = await connectTestRedis(url);
-  try {
-    await client.sendCommand(['SLOWLOG', 'RESET']);
-  } finally {
-    await client.close();
-  }
+  await client.sendCommand(['SLOWLOG', 'RESET']);
+  return {
+    async read() {
+      try {
+        const count = Number(await client.sendCommand(['SLOWLOG', 'LEN']));
+        const entries = (await client.sendCommand(['SLOWLOG', 'GET', '128'])) as Array<[number, number, number, string[]]>;
+        const by = new Map<string, { command: string; count: number; maxMs: number }>();
+        let slowestMs = 0;
+        for (const [, , durationUs, args] of entries) {
+          const [name = '?', , , key = ''] = args;
+          const command = /^(EVALSHA|EVAL|FCALL)/i.test(name) ? `${name.toUpperCase()} ${key.split(':').slice(0, 2).join(':')}` : name.toUpperCase();
+          const entry = by.get(command) ?? { command, count: 0, maxMs: 0 };
+          entry.count++;
+          entry.maxMs = Math.max(entry.maxMs, round(durationUs / 1000, 1));
+          by.set(command, entry);
+          slowestMs = Math.max(slowestMs, round(durationUs / 1000, 1));
+        }
+        return { count, slowestMs, byCommand: [...by.values()].sort((a, b) => b.count - a.count) };
+      } finally {
+        await client.close();
+      }
+    },
+  };
 }
 
 interface LateWindow {
@@ -290,7 +289,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
       worker.child.send({ type: 't0', t0, windowMs: options.windowS * 1000, lateMs: options.lateMs });
       worker.child.send({ type: 'churn', perSecond: options.churn / f.workers.length, pauseMinMs: 200, pauseMaxMs: 2000 });
     }
-    await resetSlowlog(c.redis.url);
+    const slowlog = await watchSlowlog(c.redis.url);
     const publisher = new Publisher(c.nodes.map((node) => node.url));
     publisher.timeAnswers(t0, options.windowS * 1000);
     const loopDelay = options.loopDelayMs > 0 ? sampleLoopDelay(c.nodes.map((node) => node.url), options.loopDelayMs) : null;
@@ -316,7 +315,7 @@ async function runOnce(options: Options, run: number, profileDir: string | undef
     const loadProfiles = profiling !== null ? await profiling : [];
     const allocations = sampling !== null ? summarizeAllocations(await sampling) : undefined;
     publisher.close();
-    const redisSlowlog = await readSlowlog(c.redis.url);
+    const redisSlowlog = await slowlog.read();
     bar.done(`${publisher.published} publications (${publisher.errors} errors)`);
     const memoryEndMB = rssMB(processes);
     const settled = await settle(f, 60_000);

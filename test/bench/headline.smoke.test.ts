@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runBenchSmoke, type SmokeResult } from '../support/bench-smoke.js';
 
 interface HeadlineReport {
@@ -22,6 +25,7 @@ interface HeadlineReport {
     answerP50: number;
     answerP99: number;
     redisSlowlog: { count: number; slowestMs: number };
+    loadAllocations?: { totalBytes: number; byPackage: Array<{ name: string; bytes: number }> };
     lateWindows: Array<{ atS: number; deliveries: number; late: number; byReceiver: number[]; byPublisher: number[]; byWorker: number[] }>;
   }>;
 }
@@ -51,6 +55,8 @@ describe('bench smoke: headline (scenario 4)', function () {
   // Issue 16's new scenario runs beside this file's first one, not after it: both mostly wait on
   // processes starting, and the bench smoke runs must not add time to CI.
   let idleHold: Promise<SmokeResult>;
+  const allocDir = mkdtempSync(join(tmpdir(), 'roomcast-headline-alloc-'));
+  after(() => rmSync(allocDir, { recursive: true, force: true }));
   before(() => {
     idleHold = runBenchSmoke('scenarios/idle-hold.js', [], 90_000);
     idleHold.catch(() => undefined); // awaited by its own test; no unhandled rejection before that
@@ -58,7 +64,8 @@ describe('bench smoke: headline (scenario 4)', function () {
 
   it('connects every client over two Redis-backed nodes, delivers every group and personal publication exactly once across churn, and reports memory and CPU', async () => {
     // --late-ms 0: every timed delivery counts as late, so each one must be attributed once per split.
-    const { report } = await runBenchSmoke('scenarios/headline.js', ['--late-ms', '0'], 170_000);
+    // --alloc-profile-dir: every node's allocations over the load, sampled through its inspector.
+    const { report } = await runBenchSmoke('scenarios/headline.js', ['--late-ms', '0', '--alloc-profile-dir', allocDir], 170_000);
     const { results, charts, summaryMarkdown } = report as unknown as HeadlineReport;
     expect(results).to.have.length(1);
     const [run] = results;
@@ -80,6 +87,10 @@ describe('bench smoke: headline (scenario 4)', function () {
     expect(run.answerP99).to.be.at.least(run.answerP50);
     for (const w of run.latencyOverTime) if (w.count > 0) expect(w.answerP50, `window ${w.atS}`).to.be.greaterThan(0);
     expect(run.redisSlowlog.count).to.be.at.least(0);
+    // What the nodes allocated while publishing: one profile per node kept, Roomcast's own code among the allocators.
+    expect(readdirSync(allocDir).filter((file) => file.endsWith('.heapprofile'))).to.have.length(2);
+    expect(run.loadAllocations?.totalBytes).to.be.greaterThan(0);
+    expect(run.loadAllocations?.byPackage.map((p) => p.name)).to.include('roomcast server/');
     // Each node's event-loop delay, read from its /metrics every second: one figure per node per window, some measured.
     for (const w of run.latencyOverTime) expect(w.loopDelayMaxMs, `window ${w.atS}`).to.have.length(2);
     const measured = run.latencyOverTime.flatMap((w) => w.loopDelayMaxMs).filter((ms): ms is number => ms !== null);
