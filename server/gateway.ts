@@ -40,6 +40,7 @@ import { drainConnections } from './transports/socketio/drain.js';
 import { socketAnnouncer, socketFanout } from './transports/socketio/fanout.js';
 import { createSocketServer, serveNamespaces } from './transports/socketio/realtime-server.js';
 import { SlowConsumerGuard } from './transports/socketio/slow-consumers.js';
+import { TransportCounts } from './transports/socketio/transport-counts.js';
 import type { RoomcastServer } from './transports/socketio/types.js';
 import { SseMemberships, sseRoute } from './transports/sse/sse-stream.js';
 import { SseStreams } from './transports/sse/sse-streams.js';
@@ -239,17 +240,10 @@ export async function startGateway({ config, logger }: GatewayOptions): Promise<
     countError: (code) => metrics.error(code),
   });
   const openSockets = (): number => namespaceNames.reduce((sum, namespace) => sum + io.of(namespace).sockets.size, 0);
+  // Kept as connections come, upgrade and go: a scrape does not walk every socket (transport-counts.ts).
+  const transportCounts = new TransportCounts(io, namespaceNames);
   metrics.setSources({
-    connections: () =>
-      namespaceNames.flatMap((namespace) => {
-        // Read at scrape time: a connection's transport changes when it upgrades from polling to websocket.
-        const byTransport = new Map<string, number>();
-        for (const socket of io.of(namespace).sockets.values()) {
-          const transport = (socket.conn.transport as { name?: string } | undefined)?.name === 'websocket' ? 'websocket' : 'polling';
-          byTransport.set(transport, (byTransport.get(transport) ?? 0) + 1);
-        }
-        return [...byTransport].map(([transport, count]) => ({ namespace, transport, count }));
-      }),
+    connections: () => transportCounts.counts(),
     ready: () => readiness().ready,
     draining: () => state !== 'running',
     canaryOk: () => backends.canary?.healthy ?? null,

@@ -22,7 +22,7 @@ describe('metrics', function () {
   const sockets: TestSocket[] = [];
   let gw: TestGateway | null = null;
   let redis: RedisProcess | null = null;
-  const open = async (user: string, options: { transports?: Array<'polling' | 'websocket'> } = {}): Promise<TestSocket> => {
+  const open = async (user: string, options: { transports?: Array<'polling' | 'websocket'>; namespace?: string } = {}): Promise<TestSocket> => {
     const socket = await connect((gw as TestGateway).url, await signToken((gw as TestGateway).secret, { sub: user, rooms: ['metricsroom:*'] }), options);
     sockets.push(socket);
     return socket;
@@ -143,6 +143,33 @@ describe('metrics', function () {
     const after = await scrape(gw.url);
     expect(delta(during, after, 'roomcast_connections_closed_total', { namespace: '/', reason: 'client namespace disconnect' })).to.equal(1);
     expect(after.value('roomcast_connections_active', { namespace: '/', transport: 'polling' })).to.equal(0);
+  });
+
+  // The gauge is kept as connections come, upgrade and go (a scrape no longer walks every socket): a connection
+  // that starts on long-polling moves to websocket when it upgrades, and leaves both when it closes.
+  it('moves a connection from polling to websocket when it upgrades, per namespace', async () => {
+    gw = await startGateway();
+    const transports = async (namespace: string): Promise<{ websocket: number; polling: number }> => {
+      const now = await scrape((gw as TestGateway).url);
+      return {
+        websocket: now.value('roomcast_connections_active', { namespace, transport: 'websocket' }),
+        polling: now.value('roomcast_connections_active', { namespace, transport: 'polling' }),
+      };
+    };
+    const stayer = await open('metrics-user-stays-polling', { transports: ['polling'] });
+    const upgrader = await open('metrics-user-upgrades', { transports: ['polling', 'websocket'] });
+    const live = await open('metrics-user-live', { transports: ['polling'], namespace: '/live' });
+    await waitFor(() => upgrader.io.engine.transport.name === 'websocket', 5000, 'the client to upgrade');
+    await waitFor(async () => (await transports('/')).websocket === 1, 5000, 'the upgrade to be counted');
+    expect(await transports('/')).to.deep.equal({ websocket: 1, polling: 1 });
+    expect(await transports('/live')).to.deep.equal({ websocket: 0, polling: 1 });
+
+    upgrader.close();
+    stayer.close();
+    live.close();
+    await waitFor(() => gw?.gateway.stats().connections === 0, 5000, 'every connection to be gone');
+    expect(await transports('/')).to.deep.equal({ websocket: 0, polling: 0 });
+    expect(await transports('/live')).to.deep.equal({ websocket: 0, polling: 0 });
   });
 
   // prom-client's own process_open_fds and active handle / resource counts walk every descriptor or handle on the

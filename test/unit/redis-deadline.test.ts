@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { CallTimeout, redisCall, withDeadline } from '../../server/backends/redis/redis-errors.js';
+import { CallTimeout, redisCall, timed, withDeadline, type ObserveRedis } from '../../server/backends/redis/redis-errors.js';
 import { RoomcastError } from '../../server/errors.js';
 
 /**
@@ -96,5 +96,46 @@ describe('Redis call deadlines', () => {
     await redisCall('a failing call', async () => Promise.reject(new Error('ERR')), 20, (value) => lateAnswers.push(value)).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(lateAnswers).to.deep.equal(['done after all']);
+  });
+
+  // The deadlines share one timer (expiry-wheel.ts): each call still gets its own, never decided early.
+  it('decides each of many concurrent calls by its own deadline, never before it', async () => {
+    const sleep = (ms: number) => new Promise<string>((resolve) => setTimeout(() => resolve(`after ${ms}`), ms));
+    const started = Date.now();
+    const outcomes = await Promise.all(
+      [
+        { answerMs: 30, deadlineMs: 200 },
+        { answerMs: 400, deadlineMs: 100 },
+        { answerMs: 150, deadlineMs: 300 },
+        { answerMs: 1000, deadlineMs: 250 },
+      ].map(async ({ answerMs, deadlineMs }) => {
+        try {
+          return await withDeadline(sleep(answerMs), deadlineMs);
+        } catch (error) {
+          expect(error).to.be.instanceOf(CallTimeout);
+          return `gave up at ${Date.now() - started}`;
+        }
+      }),
+    );
+    expect(outcomes[0]).to.equal('after 30');
+    expect(outcomes[2]).to.equal('after 150');
+    const gaveUpAt = (outcome: string | undefined): number => Number((outcome ?? '').replace('gave up at ', ''));
+    expect(gaveUpAt(outcomes[1])).to.be.at.least(100).and.below(400);
+    expect(gaveUpAt(outcomes[3])).to.be.at.least(250).and.below(1000);
+  });
+
+  it('times a call that fails, or throws before it starts, as a rejected answer', async () => {
+    const observed: string[] = [];
+    const observe: ObserveRedis = (command) => {
+      observed.push(command);
+    };
+    const failing = timed(observe, 'append', () => Promise.reject(new Error('ERR no')));
+    const throwing = timed(observe, 'read', () => {
+      throw new Error('thrown');
+    });
+    expect(await failing.catch((error: Error) => error.message)).to.equal('ERR no');
+    expect(await throwing.catch((error: Error) => error.message)).to.equal('thrown');
+    expect(await timed(undefined, 'read', () => Promise.resolve('unobserved'))).to.equal('unobserved');
+    expect(observed).to.deep.equal(['append', 'read']);
   });
 });
