@@ -4,7 +4,6 @@
  * "not stored" instead of hanging or leaking driver errors.
  */
 import { ErrorReply } from 'redis';
-import { ExpiryWheel } from '../../core/expiry-wheel.js';
 import { RoomcastError } from '../../errors.js';
 import type { RedisCommandName } from '../../ops/metrics.js';
 
@@ -16,20 +15,14 @@ export type ObserveRedis = (command: RedisCommandName, seconds: number) => void;
  * the liveness heartbeat run their calls through it. Without an observer (store
  * tests) it adds nothing.
  */
-export function timed<T>(observe: ObserveRedis | undefined, command: RedisCommandName, call: () => Promise<T>): Promise<T> {
-  const start = observe === undefined ? 0 : performance.now();
-  let answer: Promise<T>;
+export async function timed<T>(observe: ObserveRedis | undefined, command: RedisCommandName, call: () => Promise<T>): Promise<T> {
+  if (observe === undefined) return call();
+  const start = performance.now();
   try {
-    answer = call();
-  } catch (error) {
-    // As an async function would: a call that throws is a rejected answer (observed like any failure).
-    answer = Promise.reject(error);
+    return await call();
+  } finally {
+    observe(command, (performance.now() - start) / 1000);
   }
-  if (observe === undefined) return answer;
-  // Observed beside the answer, not around it: no extra promise between the caller and Redis's answer.
-  const done = (): void => observe(command, (performance.now() - start) / 1000);
-  answer.then(done, done);
-  return answer;
 }
 
 /**
@@ -51,59 +44,24 @@ export const REDIS_CALL_TIMEOUT_MS = 3000;
 /** A call that did not answer within its deadline (withDeadline's rejection). */
 export class CallTimeout extends Error {}
 
-/** A call waiting for its answer: rejected with CallTimeout if it is still unsettled when its deadline is decided. */
-interface PendingCall {
-  settled: boolean;
-  reject: (error: Error) => void;
-}
-
-/** How late past its deadline a call may be given up (the deadlines' one timer ticks this often). */
-const DEADLINE_TICK_MS = 50;
-
-/** Calls past their deadline, given up together on the next setImmediate (see withDeadline). */
-let overdue: PendingCall[] = [];
-
-function giveUpOverdue(): void {
-  const calls = overdue;
-  overdue = [];
-  for (const call of calls) if (!call.settled) call.reject(new CallTimeout());
-}
-
 /**
- * Every Redis call's deadline on one timer (expiry-wheel.ts) instead of a Timeout, a racing promise and a
- * `finally` per call: a publication makes one or two calls, and each layer was a promise job on the hot path
- * (docs/performance.md).
- */
-const deadlines = new ExpiryWheel<PendingCall>((call) => {
-  if (call.settled) return;
-  if (overdue.length === 0) setImmediate(giveUpOverdue);
-  overdue.push(call);
-}, DEADLINE_TICK_MS);
-
-/**
- * The call's answer, or CallTimeout once `ms` have passed without it (up to DEADLINE_TICK_MS later). The
- * deadline is decided on the next setImmediate, after the poll phase: when the event loop was blocked longer
- * than `ms` (a saturated node), the timer and Redis's answer are both due in the same turn, and timers run
- * before sockets are read, so deciding in the timer would call an answer that is already here "late" (a
- * publication closed without an answer, the "socket hang up" of issue 16; a presence change reported as failed).
+ * The call's answer, or CallTimeout once `ms` have passed without it. The deadline is decided on the
+ * next setImmediate, after the poll phase: when the event loop was blocked longer than `ms` (a saturated
+ * node), the timer and Redis's answer are both due in the same turn, and timers run before sockets are
+ * read, so deciding in the timer would call an answer that is already here "late" (a publication closed
+ * without an answer, the "socket hang up" of issue 16; a presence change reported as failed).
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const due = Date.now() + ms;
-    const call: PendingCall = { settled: false, reject };
-    deadlines.add(call, due);
-    promise.then(
-      (value) => {
-        call.settled = true;
-        deadlines.remove(call, due);
-        resolve(value);
-      },
-      (error: unknown) => {
-        call.settled = true;
-        deadlines.remove(call, due);
-        reject(error);
-      },
-    );
+  let timer: NodeJS.Timeout | undefined;
+  let check: NodeJS.Immediate | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      check = setImmediate(() => reject(new CallTimeout()));
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => {
+    clearTimeout(timer);
+    if (check !== undefined) clearImmediate(check);
   });
 }
 
