@@ -98,7 +98,6 @@ describe('Redis call deadlines', () => {
     expect(lateAnswers).to.deep.equal(['done after all']);
   });
 
-  // Many calls in flight at once: each is decided by its own deadline, never before it.
   it('decides each of many concurrent calls by its own deadline, never before it', async () => {
     const sleep = (ms: number) => new Promise<string>((resolve) => setTimeout(() => resolve(`after ${ms}`), ms));
     const started = Date.now();
